@@ -1,0 +1,44 @@
+"""Evaluate a binary classifier on a held-out set and gate its registration (SageMaker SDK v3)."""
+from setuptools import find_packages, setup
+
+setup(
+    name="sm-eval-gate",
+    version="0.1.0",
+    description=(
+        "SageMaker Pipeline (SDK v3): batch-transform a binary classifier on a test set, "
+        "measure it, and register it in the Model Registry only if it passes a quality gate."
+    ),
+    python_requires=">=3.10",
+    packages=find_packages(include=["pipeline", "pipeline.*", "steps", "steps.*",
+                                    "processing_scripts", "processing_scripts.*",
+                                    "benchmarks", "benchmarks.*"]),
+    package_data={"processing_scripts": ["*.py"]},
+    install_requires=[
+        "sagemaker>=3,<4",
+        "boto3>=1.34",
+        # Must match the SageMaker scikit-learn container (image 1.9-0) or pickles will not load.
+        "scikit-learn==1.9.*",
+        "pandas>=2",
+        "numpy>=1.26",
+        "scipy>=1.11",
+        "pyarrow>=14",
+        "matplotlib>=3.8",
+        "joblib>=1.3",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-xdist>=3",
+            "moto[server]>=5.2,<5.3",
+            "jsonschema>=4.20",
+            "pyyaml>=6",
+            "psutil>=5.9",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "sm-eval-definition=pipeline.definition:main",
+            "sm-eval-upsert=pipeline.upsert:main",
+        ],
+    },
+)
