@@ -1,0 +1,242 @@
+"""The pipeline: one ``create_pipeline(config)`` shared by upsert (SageMaker) and the local runner.
+
+``python -m pipeline.definition [--out FILE]`` prints the definition JSON with no AWS credentials and no
+network calls: the processing code's S3 location is derived from its content hash, and uploading it is
+a separate, explicit step of ``pipeline.upsert``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+from pipeline.code_bundle import CodeBundle, processing_code_bundle
+from pipeline.config import ENV_VARS, ConfigError, PipelineConfig, parse_tags
+
+if TYPE_CHECKING:  # the SDK is imported lazily: importing it needs AWS_DEFAULT_REGION set first
+    import boto3
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+
+# Step names are the contract with Studio, the local runner and the tests.
+CREATE_MODEL_STEP = "CreateModel"
+TRANSFORM_STEP = "BatchTransform"
+EVALUATION_STEP = "EvaluateModel"
+CONDITION_STEP = "CheckQualityGate"
+REGISTER_STEP = "RegisterModel"
+FAIL_STEP = "QualityGateFailed"
+
+# The SDK's switch for usage telemetry (a background HTTP call); see PipelineConfig.sdk_telemetry.
+_TELEMETRY_OPT_OUT = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+
+
+def prepare_sdk_environment(region: str) -> None:
+    """Set what importing ``sagemaker.mlops``/``sagemaker.serve`` needs (they build a client at import)."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+
+
+@contextlib.contextmanager
+def _offline_role_checks() -> Iterator[None]:
+    """Building a definition must not call IAM: the SDK validates roles unless told not to."""
+    previous = os.environ.get("SAGEMAKER_VALIDATE_ROLE")
+    os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("SAGEMAKER_VALIDATE_ROLE", None)
+        else:
+            os.environ["SAGEMAKER_VALIDATE_ROLE"] = previous
+
+
+def create_session(config: PipelineConfig, boto_session: "boto3.Session | None" = None) -> "PipelineSession":
+    """A PipelineSession that records step arguments instead of starting jobs."""
+    prepare_sdk_environment(config.region)
+    import boto3
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+    boto_session = boto_session or boto3.Session(region_name=config.region)
+    kwargs = {} if config.sdk_telemetry else {"sagemaker_config": _TELEMETRY_OPT_OUT}
+    return PipelineSession(boto_session=boto_session, default_bucket=config.bucket, **kwargs)
+
+
+def create_pipeline(
+    config: PipelineConfig,
+    *,
+    session: "PipelineSession | None" = None,
+    code: CodeBundle | None = None,
+) -> "Pipeline":
+    """Wire the steps: CreateModel → BatchTransform → EvaluateModel → gate → RegisterModel | Fail."""
+    session = session or create_session(config)
+    code = code or processing_code_bundle()
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+
+    from steps.condition import create_condition_step, gate_values
+    from steps.evaluation import create_evaluation_step
+    from steps.fail import create_fail_step
+    from steps.model import create_model_builder, create_model_step, sklearn_image_uri
+    from steps.parameters import create_parameters
+    from steps.register import create_register_step
+    from steps.transform import create_transform_step
+
+    params = create_parameters(
+        model_data_url=config.default_model_data_url,
+        test_data_url=config.default_test_data_url,
+        model_package_group_name=config.model_package_group,
+        transform_instance_type=config.transform_instance_type,
+        transform_instance_count=config.transform_instance_count,
+        processing_instance_type=config.processing_instance_type,
+    )
+    image_uri = sklearn_image_uri(region=config.region, version=config.sklearn_image_version)
+
+    def execution_uri(*parts: str) -> Join:
+        # Per-execution locations keep concurrent executions from overwriting each other.
+        return Join(on="/", values=[config.s3_root, "executions", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
+    with _offline_role_checks():
+        model_builder = create_model_builder(
+            image_uri=image_uri,
+            model_data_url=params.model_data_url,
+            role_arn=config.role_arn,
+            session=session,
+        )
+        create_model = create_model_step(name=CREATE_MODEL_STEP, model_builder=model_builder)
+        transform = create_transform_step(
+            name=TRANSFORM_STEP,
+            model_name=create_model.properties.ModelName,
+            test_data_url=params.test_data_url,
+            output_path=execution_uri("transform"),
+            instance_type=params.transform_instance_type,
+            instance_count=params.transform_instance_count,
+            max_payload_mb=config.max_payload_mb,
+            kms_key_id=config.kms_key_id,
+            session=session,
+        )
+        evaluation = create_evaluation_step(
+            name=EVALUATION_STEP,
+            image_uri=image_uri,
+            role_arn=config.role_arn,
+            code_uri=config.code_uri(code.digest),
+            predictions_uri=transform.properties.TransformOutput.S3OutputPath,
+            output_uri=execution_uri("evaluation"),
+            instance_type=params.processing_instance_type,
+            decision_threshold=params.decision_threshold,
+            gate_thresholds=dict(params.gate_thresholds),
+            bootstrap_resamples=config.bootstrap_resamples,
+            volume_size_gb=config.processing_volume_gb,
+            kms_key_id=config.kms_key_id,
+            session=session,
+        )
+        register = create_register_step(
+            name=REGISTER_STEP,
+            model_builder=model_builder,
+            model_package_group_name=params.model_package_group_name,
+            approval_status=params.model_approval_status,
+            evaluation_json_uri=evaluation.evaluation_json_uri,
+            inference_instance_types=config.inference_instance_types,
+            transform_instance_types=(config.transform_instance_type,),
+            description=f"Registered by pipeline {config.pipeline_name} after passing its quality gate.",
+        )
+        fail = create_fail_step(
+            name=FAIL_STEP, values=gate_values(evaluation), thresholds=params.gate_thresholds
+        )
+        gate = create_condition_step(
+            name=CONDITION_STEP,
+            evaluation=evaluation,
+            thresholds=params.gate_thresholds,
+            if_steps=[register],
+            else_steps=[fail],
+        )
+    return Pipeline(
+        name=config.pipeline_name,
+        parameters=params.all(),
+        steps=[create_model, transform, evaluation.step, gate],
+        sagemaker_session=session,
+    )
+
+
+def definition_json(pipeline: "Pipeline") -> dict:
+    """The parsed definition JSON (what SageMaker stores and the local runner interprets)."""
+    with _offline_role_checks():
+        return json.loads(pipeline.definition())
+
+
+def build_definition(config: PipelineConfig, *, code: CodeBundle | None = None) -> dict:
+    """``create_pipeline(config)`` rendered to its definition JSON, offline."""
+    return definition_json(create_pipeline(config, code=code))
+
+
+def quiet_sdk_logging(verbose: bool = False) -> None:
+    """The SDK logs INFO chatter and per-step warnings about fields it drops; keep CLIs readable."""
+    import logging
+
+    level = logging.INFO if verbose else logging.ERROR
+    for name in ("sagemaker", "sagemaker.config", "botocore", "boto3"):
+        logging.getLogger(name).setLevel(level)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by every CLI that builds the definition."""
+    parser.add_argument("--bucket", help=f"artifact bucket (env {ENV_VARS['bucket']})")
+    parser.add_argument("--prefix", help=f"S3 key prefix (env {ENV_VARS['prefix']})")
+    parser.add_argument("--region", help=f"AWS region (env {ENV_VARS['region']}; default us-east-1)")
+    parser.add_argument("--pipeline-name", help=f"pipeline name (env {ENV_VARS['pipeline_name']})")
+    parser.add_argument(
+        "--model-package-group",
+        help=f"default model package group (env {ENV_VARS['model_package_group']})",
+    )
+    parser.add_argument("--kms-key-id", help=f"KMS key for job volumes and outputs (env {ENV_VARS['kms_key_id']})")
+    parser.add_argument("--tags", nargs="*", metavar="KEY=VALUE", help="tags for the pipeline")
+    parser.add_argument("--verbose", action="store_true", help="show the SageMaker SDK's log messages")
+
+
+def config_from_args(args: argparse.Namespace, **extra: object) -> PipelineConfig:
+    """Resolve a PipelineConfig from parsed flags, then the environment, then defaults."""
+    overrides = {
+        "bucket": args.bucket,
+        "prefix": args.prefix,
+        "region": args.region,
+        "pipeline_name": args.pipeline_name,
+        "model_package_group": args.model_package_group,
+        "kms_key_id": args.kms_key_id,
+        "tags": parse_tags(args.tags) if args.tags else None,
+        **extra,
+    }
+    return PipelineConfig.from_sources(overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.definition",
+        description="Print the SageMaker pipeline definition JSON (no AWS credentials or network needed).",
+    )
+    add_config_arguments(parser)
+    parser.add_argument(
+        "--role-arn",
+        help=f"execution role written into the steps (env {ENV_VARS['role_arn']}; default a placeholder)",
+    )
+    parser.add_argument("--out", help="write the JSON to this file instead of standard output")
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args, role_arn=args.role_arn)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    quiet_sdk_logging(args.verbose)
+    text = json.dumps(build_definition(config), indent=2, sort_keys=False) + "\n"
+    if args.out:
+        from pipeline.atomic import write_text_atomic
+
+        write_text_atomic(args.out, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""CreateModel step: the scikit-learn serving container + the model under evaluation."""
+from __future__ import annotations
+
+from sagemaker.core import image_uris
+from sagemaker.core.workflow.parameters import ParameterString
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.mlops.workflow.model_step import ModelStep
+from sagemaker.serve.model_builder import ModelBuilder
+
+# model.tar.gz carries its handlers in code/inference.py, so the container needs no repack step.
+SERVING_ENV = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+}
+
+
+def sklearn_image_uri(*, region: str, version: str) -> str:
+    """ECR URI of SageMaker's scikit-learn image (read from the SDK's bundled table, no network)."""
+    return image_uris.retrieve(
+        framework="sklearn",
+        region=region,
+        version=version,
+        py_version="py3",
+        instance_type="ml.m5.large",  # only selects cpu vs gpu; scikit-learn images are cpu-only
+    )
+
+
+def create_model_builder(
+    *,
+    image_uri: str,
+    model_data_url: ParameterString,
+    role_arn: str,
+    session: PipelineSession,
+) -> ModelBuilder:
+    """The ModelBuilder shared by the CreateModel and RegisterModel steps (same image, env, data)."""
+    return ModelBuilder(
+        image_uri=image_uri,
+        s3_model_data_url=model_data_url,
+        role_arn=role_arn,
+        sagemaker_session=session,
+        env_vars=dict(SERVING_ENV),
+    )
+
+
+def create_model_step(*, name: str, model_builder: ModelBuilder) -> ModelStep:
+    """A ModelStep that creates the SageMaker Model the transform job uses."""
+    return ModelStep(name=name, step_args=model_builder.build())

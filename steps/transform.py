@@ -1,0 +1,75 @@
+"""Batch Transform step: score the test set, keeping each prediction on its label's line."""
+from __future__ import annotations
+
+from sagemaker.core.transformer import Transformer
+from sagemaker.core.workflow.functions import Join
+from sagemaker.core.workflow.parameters import ParameterInteger, ParameterString
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.properties import Properties
+from sagemaker.mlops.workflow.steps import TransformStep
+
+# Test CSV rows are `label,features...`: send only the features, join the score back onto the input
+# row, keep `label,score`. This is what keeps predictions aligned with labels.
+INPUT_FILTER = "$[1:]"
+JOIN_SOURCE = "Input"
+OUTPUT_FILTER = "$[0,-1]"
+CONTENT_TYPE = "text/csv"
+
+
+class _TransformStep(TransformStep):
+    """TransformStep whose instance count is a pipeline parameter.
+
+    The SDK v3 Transformer validates ``instance_count`` as a plain int (pydantic), although the
+    service accepts a parameter reference there; the reference is put in after validation.
+    """
+
+    def __init__(self, *, instance_count: ParameterInteger, **kwargs):
+        super().__init__(**kwargs)
+        self._instance_count = instance_count
+
+    @property
+    def arguments(self):
+        arguments = super().arguments
+        arguments["TransformResources"]["InstanceCount"] = self._instance_count
+        return arguments
+
+
+def create_transform_step(
+    *,
+    name: str,
+    model_name: Properties,
+    test_data_url: ParameterString,
+    output_path: Join,
+    instance_type: ParameterString,
+    instance_count: ParameterInteger,
+    max_payload_mb: int,
+    kms_key_id: str | None,
+    session: PipelineSession,
+) -> TransformStep:
+    """Transform ``test_data_url`` with the model, writing ``<file>.out`` lines ``label,score``."""
+    transformer = Transformer(
+        model_name=model_name,
+        instance_type=instance_type,
+        instance_count=1,  # replaced by the parameter, see _TransformStep
+        strategy="MultiRecord",
+        max_payload=max_payload_mb,
+        assemble_with="Line",
+        accept=CONTENT_TYPE,
+        output_path=output_path,
+        output_kms_key=kms_key_id,
+        volume_kms_key=kms_key_id,
+        sagemaker_session=session,
+    )
+    return _TransformStep(
+        name=name,
+        instance_count=instance_count,
+        step_args=transformer.transform(
+            data=test_data_url,
+            data_type="S3Prefix",
+            content_type=CONTENT_TYPE,
+            split_type="Line",
+            input_filter=INPUT_FILTER,
+            join_source=JOIN_SOURCE,
+            output_filter=OUTPUT_FILTER,
+        ),
+    )
