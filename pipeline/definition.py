@@ -175,9 +175,19 @@ def quiet_sdk_logging(verbose: bool = False) -> None:
     """The SDK logs INFO chatter and per-step warnings about fields it drops; keep CLIs readable."""
     import logging
 
+    # Import first: the SDK configures its loggers at import time.
+    import sagemaker.mlops.workflow.pipeline  # noqa: F401
+    import sagemaker.serve.model_builder  # noqa: F401
+
     level = logging.INFO if verbose else logging.ERROR
-    for name in ("sagemaker", "sagemaker.config", "botocore", "boto3"):
+    # The SDK sets levels on its own child loggers, so setting the parent is not enough.
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in ("sagemaker", "botocore", "boto3")]
+    for name in ["sagemaker", *names]:
         logging.getLogger(name).setLevel(level)
+    import warnings
+
+    if not verbose:
+        warnings.filterwarnings("ignore", message="Running within a PipelineSession")
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -227,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    prepare_sdk_environment(config.region)
     quiet_sdk_logging(args.verbose)
     text = json.dumps(build_definition(config), indent=2, sort_keys=False) + "\n"
     if args.out:

@@ -17,7 +17,13 @@ from typing import Callable, Sequence
 
 from pipeline.code_bundle import CodeBundle, processing_code_bundle
 from pipeline.config import ENV_VARS, PLACEHOLDER_ROLE_ARN, ConfigError, PipelineConfig
-from pipeline.definition import add_config_arguments, build_definition, config_from_args, quiet_sdk_logging
+from pipeline.definition import (
+    add_config_arguments,
+    build_definition,
+    config_from_args,
+    prepare_sdk_environment,
+    quiet_sdk_logging,
+)
 from pipeline.parameters import ParameterError, execution_parameters, parse_overrides
 from pipeline.validation import DefinitionError, validate_definition
 
@@ -61,12 +67,20 @@ def upload_code(s3, config: PipelineConfig, code: CodeBundle) -> str:
 
 def upsert_pipeline(sm, config: PipelineConfig, definition: dict, description: str) -> tuple[str, bool]:
     """Create the pipeline, or update it if it exists. Returns (ARN, created)."""
+    import botocore.exceptions
+
     body = json.dumps(definition)
     try:
         sm.describe_pipeline(PipelineName=config.pipeline_name)
         exists = True
-    except sm.exceptions.ResourceNotFound:
-        exists = False
+    except botocore.exceptions.ClientError as error:
+        # SageMaker answers ResourceNotFound; some stand-ins answer a ValidationException instead.
+        code = error.response.get("Error", {}).get("Code")
+        message = error.response.get("Error", {}).get("Message", "")
+        if code == "ResourceNotFound" or (code == "ValidationException" and "not find" in message):
+            exists = False
+        else:
+            raise
     common = {
         "PipelineName": config.pipeline_name,
         "PipelineDefinition": body,
@@ -203,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = config_from_args(args, role_arn=args.role_arn)
         overrides = parse_overrides(args.param)
+        prepare_sdk_environment(config.region)
         quiet_sdk_logging(args.verbose)
         result = run(
             config,

@@ -1,6 +1,8 @@
 """CreateModel step: the scikit-learn serving container + the model under evaluation."""
 from __future__ import annotations
 
+import logging
+
 from sagemaker.core import image_uris
 from sagemaker.core.workflow.parameters import ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
@@ -39,6 +41,8 @@ def create_model_builder(
         role_arn=role_arn,
         sagemaker_session=session,
         env_vars=dict(SERVING_ENV),
+        # Its default, DEBUG, resets the SDK's shared utils logger on every build.
+        log_level=logging.WARNING,
     )
 
 

@@ -1,0 +1,285 @@
+"""The pipeline definition JSON: structure, references, and the schema (with the SDK's known extensions)."""
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from pipeline import definition as pdef
+from pipeline.code_bundle import processing_code_bundle
+from pipeline.validation import (
+    EXTENSIONS,
+    DefinitionError,
+    published_schema,
+    schema_errors,
+    validate_definition,
+)
+from processing_scripts.gate import GATE_RULES
+from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN
+
+EVALUATION_PROPERTY_FILE = {"Get": f"Steps.{pdef.EVALUATION_STEP}.PropertyFiles.EvaluationReport"}
+
+
+def steps_by_name(definition: dict) -> dict[str, dict]:
+    """Every step, including those nested in condition branches."""
+    found = {}
+
+    def visit(steps):
+        for step in steps:
+            found[step["Name"]] = step
+            if step["Type"] == "Condition":
+                visit(step["Arguments"]["IfSteps"])
+                visit(step["Arguments"]["ElseSteps"])
+
+    visit(definition["Steps"])
+    return found
+
+
+def test_step_graph(definition):
+    top = [(s["Name"], s["Type"]) for s in definition["Steps"]]
+    assert top == [
+        (pdef.CREATE_MODEL_STEP, "Model"),
+        (pdef.TRANSFORM_STEP, "Transform"),
+        (pdef.EVALUATION_STEP, "Processing"),
+        (pdef.CONDITION_STEP, "Condition"),
+    ]
+    gate = steps_by_name(definition)[pdef.CONDITION_STEP]["Arguments"]
+    assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [(pdef.REGISTER_STEP, "RegisterModel")]
+    assert [(s["Name"], s["Type"]) for s in gate["ElseSteps"]] == [(pdef.FAIL_STEP, "Fail")]
+
+
+def test_parameters_and_defaults(definition):
+    params = {p["Name"]: p for p in definition["Parameters"]}
+    expected = {
+        "ModelDataUrl": ("String", f"s3://{TEST_BUCKET}/binary-classifier-evaluation/input/model.tar.gz"),
+        "TestDataUrl": ("String", f"s3://{TEST_BUCKET}/binary-classifier-evaluation/input/test.csv"),
+        "ModelPackageGroupName": ("String", "binary-classifier"),
+        "AucThreshold": ("Float", 0.75),
+        "F1Threshold": ("Float", 0.6),
+        "DecisionThreshold": ("Float", 0.5),
+        "ModelApprovalStatus": ("String", "PendingManualApproval"),
+        "TransformInstanceType": ("String", "ml.m5.large"),
+        "TransformInstanceCount": ("Integer", 1),
+        "ProcessingInstanceType": ("String", "ml.m5.large"),
+    }
+    assert {name: (p["Type"], p["DefaultValue"]) for name, p in params.items()} == expected
+    for param in params.values():
+        assert param["Description"], f"{param['Name']} has no description for Studio"
+    for rule in GATE_RULES:  # the gate's parameters come from the one gate definition
+        assert params[rule.parameter]["DefaultValue"] == rule.default
+
+
+def test_model_step_uses_sklearn_19_image_and_model_parameter(definition):
+    container = steps_by_name(definition)[pdef.CREATE_MODEL_STEP]["Arguments"]["PrimaryContainer"]
+    assert container["Image"].endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
+    assert container["ModelDataUrl"] == {"Get": "Parameters.ModelDataUrl"}
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert steps_by_name(definition)[pdef.CREATE_MODEL_STEP]["Arguments"]["ExecutionRoleArn"] == TEST_ROLE_ARN
+
+
+def test_transform_keeps_predictions_aligned_with_labels(definition):
+    args = steps_by_name(definition)[pdef.TRANSFORM_STEP]["Arguments"]
+    assert args["ModelName"] == {"Get": f"Steps.{pdef.CREATE_MODEL_STEP}.ModelName"}
+    assert args["TransformInput"]["SplitType"] == "Line"
+    assert args["TransformInput"]["ContentType"] == "text/csv"
+    assert args["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == {"Get": "Parameters.TestDataUrl"}
+    assert args["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+    assert args["TransformOutput"]["AssembleWith"] == "Line"
+    assert args["BatchStrategy"] == "MultiRecord"
+    assert args["TransformResources"] == {
+        "InstanceType": {"Get": "Parameters.TransformInstanceType"},
+        "InstanceCount": {"Get": "Parameters.TransformInstanceCount"},
+    }
+    output = args["TransformOutput"]["S3OutputPath"]["Std:Join"]
+    assert {"Get": "Execution.PipelineExecutionId"} in output["Values"]
+
+
+def test_evaluation_step_reads_transform_output_and_declares_property_file(definition, test_config):
+    step = steps_by_name(definition)[pdef.EVALUATION_STEP]
+    args = step["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
+    assert inputs["predictions"]["S3Uri"] == {"Get": f"Steps.{pdef.TRANSFORM_STEP}.TransformOutput.S3OutputPath"}
+    assert inputs["predictions"]["LocalPath"] == "/opt/ml/processing/input/predictions"
+    # The code is addressed by its content hash, so changing a script changes the definition.
+    assert inputs["code"]["S3Uri"] == test_config.code_uri(processing_code_bundle().digest)
+    assert inputs["code"]["S3DataType"] == "S3Prefix"
+    assert args["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3",
+        "/opt/ml/processing/input/code/evaluate.py",
+    ]
+    assert args["AppSpecification"]["ImageUri"].endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
+    container_args = args["AppSpecification"]["ContainerArguments"]
+    flags = dict(zip(container_args[::2], container_args[1::2]))
+    assert flags["--predictions"] == "/opt/ml/processing/input/predictions"
+    assert flags["--output-dir"] == "/opt/ml/processing/evaluation"
+    assert flags["--threshold"] == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.DecisionThreshold"}]}}
+    for rule in GATE_RULES:
+        assert flags[rule.cli_flag] == {"Std:Join": {"On": "", "Values": [{"Get": f"Parameters.{rule.parameter}"}]}}
+    outputs = args["ProcessingOutputConfig"]["Outputs"]
+    assert [o["OutputName"] for o in outputs] == ["evaluation"]
+    assert outputs[0]["S3Output"]["LocalPath"] == "/opt/ml/processing/evaluation"
+    assert step["PropertyFiles"] == [
+        {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
+    ]
+
+
+def test_gate_conditions_come_from_the_gate_rules(definition):
+    conditions = steps_by_name(definition)[pdef.CONDITION_STEP]["Arguments"]["Conditions"]
+    assert conditions == [
+        {
+            "Type": "GreaterThanOrEqualTo",
+            "LeftValue": {"Std:JsonGet": {"PropertyFile": EVALUATION_PROPERTY_FILE, "Path": rule.json_path}},
+            "RightValue": {"Get": f"Parameters.{rule.parameter}"},
+        }
+        for rule in GATE_RULES
+    ]
+    assert [r.json_path for r in GATE_RULES] == [
+        "binary_classification_metrics.auc.value",
+        "binary_classification_metrics.f1.value",
+    ]
+
+
+def test_register_step_attaches_evaluation_as_model_metrics(definition):
+    args = steps_by_name(definition)[pdef.REGISTER_STEP]["Arguments"]
+    assert args["ModelPackageGroupName"] == {"Get": "Parameters.ModelPackageGroupName"}
+    assert args["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    statistics = args["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics["ContentType"] == "application/json"
+    assert statistics["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                {"Get": f"Steps.{pdef.EVALUATION_STEP}.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+                "evaluation.json",
+            ],
+        }
+    }
+    container = args["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == {"Get": "Parameters.ModelDataUrl"}
+    assert container["Image"].endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
+    assert args["InferenceSpecification"]["SupportedContentTypes"] == ["text/csv"]
+
+
+def test_fail_message_states_values_and_thresholds(definition):
+    message = steps_by_name(definition)[pdef.FAIL_STEP]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    for rule in GATE_RULES:
+        assert {"Std:JsonGet": {"PropertyFile": EVALUATION_PROPERTY_FILE, "Path": rule.json_path}} in message
+        assert {"Get": f"Parameters.{rule.parameter}"} in message
+        assert f"{rule.metric}=" in message
+
+
+def test_definition_is_deterministic(definition, test_config):
+    assert pdef.build_definition(test_config) == definition
+
+
+def test_kms_key_reaches_jobs(test_config):
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    built = pdef.build_definition(test_config.with_overrides(kms_key_id=key))
+    steps = steps_by_name(built)
+    assert steps[pdef.TRANSFORM_STEP]["Arguments"]["TransformOutput"]["KmsKeyId"] == key
+    assert steps[pdef.EVALUATION_STEP]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key
+    assert steps[pdef.EVALUATION_STEP]["Arguments"]["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == key
+
+
+# --- schema ---------------------------------------------------------------------------------------------
+
+
+def test_definition_validates_against_schema_with_known_extensions(definition):
+    assert schema_errors(definition) == []
+    validate_definition(definition)
+
+
+def test_published_schema_alone_rejects_what_the_sdk_emits(definition):
+    # If this starts passing, the schema caught up and EXTENSIONS can shrink.
+    assert schema_errors(definition, published_schema())
+    assert [e.name for e in EXTENSIONS][:3] == ["Std:JsonGet", "Std:Join", "PropertyFiles"]
+
+
+@pytest.mark.parametrize(
+    "mutate, where",
+    [
+        (lambda d: d["Steps"][0].update(Typo=1), "Steps/0"),
+        (lambda d: d["Steps"][1].update(Type="Transformm"), "Steps/1"),
+        (lambda d: d["Parameters"][0].update(Type="Strung"), "Parameters/0"),
+        (lambda d: d["Steps"][1]["Arguments"]["TransformResources"].update(InstanceCount="two"), "Steps/1"),
+        (lambda d: d["Steps"][2]["PropertyFiles"][0].pop("FilePath"), "Steps/2"),
+        (
+            lambda d: d["Steps"][3]["Arguments"]["Conditions"][0]["LeftValue"]["Std:JsonGet"].update(Extra="x"),
+            "Steps/3",
+        ),
+        (lambda d: d["Steps"][3]["Arguments"]["IfSteps"][0]["Arguments"].update(Unknown=1), "Steps/3"),
+        (lambda d: d.update(Surprise={}), "(root)"),
+    ],
+)
+def test_extensions_admit_nothing_else(definition, mutate, where):
+    broken = copy.deepcopy(definition)
+    mutate(broken)
+    errors = schema_errors(broken)
+    assert errors and any(e.startswith(where) for e in errors), errors
+    with pytest.raises(DefinitionError):
+        validate_definition(broken)
+
+
+# --- offline ---------------------------------------------------------------------------------------------
+
+
+def test_building_the_definition_opens_no_connection(test_config, monkeypatch):
+    attempts = []
+
+    def refuse(self, address):
+        attempts.append(address)
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    before = set(threading.enumerate())
+    built = pdef.build_definition(test_config)
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=5)
+    assert built["Steps"]
+    assert attempts == []
+
+
+def test_definition_cli_without_credentials(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "ARTIFACT_BUCKET": "cli-bucket",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+    out = tmp_path / "definition.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.definition", "--out", str(out), "--pipeline-name", "cli-test"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    built = json.loads(out.read_text())
+    assert schema_errors(built) == []
+    model = steps_by_name(built)[pdef.CREATE_MODEL_STEP]["Arguments"]["PrimaryContainer"]
+    assert model["Image"].startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/")
+    assert "s3://cli-bucket/" in json.dumps(built)
+
+
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        (["--bucket", "Bad_Bucket", "--region", "us-east-1"], {}, "bad bucket name"),
+        (["--region", "us-east-1"], {}, "no artifact bucket"),
+        (["--bucket", "b-1"], {}, "no AWS region"),
+        (["--bucket", "b-1", "--region", "mars"], {}, "bad region"),
+        (["--bucket", "b-1", "--region", "us-east-1", "--role-arn", "admin"], {}, "bad role ARN"),
+        (["--bucket", "b-1", "--region", "us-east-1", "--tags", "novalue"], {}, "bad tag"),
+    ],
+)
+def test_definition_cli_bad_input(args, env, message, capsys, monkeypatch):
+    for var in ("ARTIFACT_BUCKET", "AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(var, raising=False)
+    assert pdef.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
