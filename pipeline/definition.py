@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -167,8 +168,14 @@ def definition_json(pipeline: "Pipeline") -> dict:
 
 
 def build_definition(config: PipelineConfig, *, code: CodeBundle | None = None) -> dict:
-    """``create_pipeline(config)`` rendered to its definition JSON, offline."""
-    return definition_json(create_pipeline(config, code=code))
+    """``create_pipeline(config)`` rendered to its definition JSON, offline (a fresh dict each call)."""
+    return json.loads(_definition_text(config, code or processing_code_bundle()))
+
+
+@functools.lru_cache(maxsize=8)
+def _definition_text(config: PipelineConfig, code: CodeBundle) -> str:
+    # Memoised: the rendering is a pure function of (config, code) and costs seconds in the SDK.
+    return json.dumps(definition_json(create_pipeline(config, code=code)))
 
 
 def quiet_sdk_logging(verbose: bool = False) -> None:

@@ -1,0 +1,247 @@
+"""python -m pipeline.upsert against moto: in-process (mock_aws) and over HTTP (ThreadedMotoServer)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from pipeline import upsert
+from pipeline.code_bundle import processing_code_bundle
+from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN
+
+PIPELINE = "binary-classifier-evaluation"
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        session.client("s3").create_bucket(Bucket=TEST_BUCKET)
+        yield session
+
+
+def run(config, session, **kwargs):
+    kwargs.setdefault("overrides", {})
+    kwargs.setdefault("start", False)
+    kwargs.setdefault("wait", False)
+    return upsert.run(config, boto_session=session, emit=lambda line: None, **kwargs)
+
+
+def test_upsert_creates_pipeline_with_the_built_definition(aws, test_config, definition):
+    result = run(test_config, aws)
+    assert result.created
+    sm = aws.client("sagemaker")
+    described = sm.describe_pipeline(PipelineName=PIPELINE)
+    assert described["PipelineArn"] == result.pipeline_arn
+    assert json.loads(described["PipelineDefinition"]) == definition
+    assert described["RoleArn"] == TEST_ROLE_ARN
+
+
+def test_upsert_uploads_code_where_the_definition_points(aws, test_config, definition):
+    result = run(test_config, aws)
+    code_input = next(
+        i["S3Input"]["S3Uri"] for i in definition["Steps"][2]["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"
+    )
+    assert result.code_uri == code_input
+    s3 = aws.client("s3")
+    bucket, _, prefix = code_input[len("s3://"):].partition("/")
+    stored = {
+        o["Key"][len(prefix):]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    }
+    assert stored == dict(processing_code_bundle().files)
+    assert "evaluate.py" in stored
+
+
+def test_upsert_is_idempotent(aws, test_config):
+    first = run(test_config, aws)
+    second = run(test_config, aws)
+    sm = aws.client("sagemaker")
+    assert (first.created, second.created) == (True, False)
+    assert first.pipeline_arn == second.pipeline_arn
+    summaries = sm.list_pipelines()["PipelineSummaries"]
+    assert [p["PipelineName"] for p in summaries] == [PIPELINE]
+    assert json.loads(sm.describe_pipeline(PipelineName=PIPELINE)["PipelineDefinition"]) == json.loads(
+        sm.describe_pipeline(PipelineName=PIPELINE)["PipelineDefinition"]
+    )
+    keys = aws.client("s3").list_objects_v2(Bucket=TEST_BUCKET)["KeyCount"]
+    run(test_config, aws)
+    assert aws.client("s3").list_objects_v2(Bucket=TEST_BUCKET)["KeyCount"] == keys
+
+
+def test_update_replaces_a_changed_definition(aws, test_config):
+    run(test_config, aws)
+    changed = test_config.with_overrides(model_package_group="other-group")
+    assert not run(changed, aws).created
+    stored = json.loads(aws.client("sagemaker").describe_pipeline(PipelineName=PIPELINE)["PipelineDefinition"])
+    group = next(p for p in stored["Parameters"] if p["Name"] == "ModelPackageGroupName")
+    assert group["DefaultValue"] == "other-group"
+
+
+def test_tags_are_set_on_create(aws, test_config):
+    result = run(test_config.with_overrides(tags=(("team", "ml"), ("env", "test"))), aws)
+    tags = aws.client("sagemaker").list_tags(ResourceArn=result.pipeline_arn)["Tags"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"team": "ml", "env": "test"}
+
+
+def test_start_passes_typed_parameters(aws, test_config):
+    result = run(
+        test_config,
+        aws,
+        start=True,
+        wait=True,
+        poll_seconds=0,
+        overrides={"AucThreshold": "0.8", "TransformInstanceCount": "2", "ModelApprovalStatus": "Approved"},
+    )
+    sm = aws.client("sagemaker")
+    executions = sm.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
+    assert [e["PipelineExecutionArn"] for e in executions] == [result.execution_arn]
+    sent = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=result.execution_arn)
+    assert {p["Name"]: p["Value"] for p in sent["PipelineParameters"]} == {
+        "AucThreshold": "0.8",
+        "TransformInstanceCount": "2",
+        "ModelApprovalStatus": "Approved",
+    }
+    assert result.execution_status == "Succeeded"  # moto runs no steps and reports success
+
+
+def test_follow_execution_prints_step_progress():
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/abc"
+    stub = Stubber(sm)
+
+    def poll(status, steps, reason=None):
+        described = {"PipelineExecutionArn": arn, "PipelineExecutionStatus": status}
+        if reason:
+            described["FailureReason"] = reason
+        stub.add_response("describe_pipeline_execution", described, {"PipelineExecutionArn": arn})
+        stub.add_response(
+            "list_pipeline_execution_steps",
+            {"PipelineExecutionSteps": [{"StepName": n, "StepStatus": s, **({"FailureReason": r} if r else {})}
+                                        for n, s, r in steps]},
+            {"PipelineExecutionArn": arn, "SortOrder": "Ascending"},
+        )
+
+    poll("Executing", [("CreateModel", "Executing", None)])
+    poll("Executing", [("CreateModel", "Succeeded", None), ("BatchTransform", "Executing", None)])
+    poll("Executing", [("CreateModel", "Succeeded", None), ("BatchTransform", "Executing", None)])
+    poll(
+        "Failed",
+        [("CreateModel", "Succeeded", None), ("BatchTransform", "Succeeded", None),
+         ("QualityGateFailed", "Failed", "quality gate failed: auc=0.6")],
+        reason="Step failure",
+    )
+    lines = []
+    with stub:
+        status = upsert.follow_execution(sm, arn, poll_seconds=0, emit=lines.append, sleep=lambda s: None)
+    assert status == "Failed"
+    assert lines == [
+        "  CreateModel: Executing",
+        "  CreateModel: Succeeded",
+        "  BatchTransform: Executing",
+        "  BatchTransform: Succeeded",
+        "  QualityGateFailed: Failed: quality gate failed: auc=0.6",
+        "execution Failed (Step failure)",
+    ]
+
+
+def test_follow_execution_times_out_with_a_pointer_to_studio():
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/abc"
+    stub = Stubber(sm)
+    stub.add_response("describe_pipeline_execution", {"PipelineExecutionStatus": "Executing"})
+    stub.add_response("list_pipeline_execution_steps", {"PipelineExecutionSteps": []})
+    ticks = iter([0.0, 100.0])
+    with stub, pytest.raises(upsert.UpsertError, match="still Executing after 10s"):
+        upsert.follow_execution(sm, arn, timeout_seconds=10, emit=lambda line: None, clock=lambda: next(ticks))
+
+
+# --- the CLI ---------------------------------------------------------------------------------------------
+
+BASE = ["--bucket", TEST_BUCKET, "--region", "us-east-1"]
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (BASE + ["--role-arn", "not-an-arn"], 2, "bad role ARN"),
+        (BASE + ["--role-arn", "arn:aws:iam::12345:role/x"], 2, "bad role ARN"),
+        (BASE, 1, "no execution role"),
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "AucTreshold=0.8"], 2, "unknown parameter 'AucTreshold'"),
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "AucThreshold=high"], 2, "bad value 'high' for AucThreshold"),
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "AucThreshold=nan"], 2, "finite number"),
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "TransformInstanceCount=1.5"], 2, "expected an integer"),
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "ModelApprovalStatus=Yes"], 2, "expected one of"),
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "AucThreshold"], 2, "use Name=Value"),
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "F1Threshold=1", "--param", "F1Threshold=2"], 2, "given twice"),
+        (["--bucket", TEST_BUCKET, "--role-arn", TEST_ROLE_ARN], 2, "no AWS region"),
+    ],
+)
+def test_cli_bad_input(args, code, message, capsys, monkeypatch):
+    for var in ("SAGEMAKER_PIPELINE_ROLE_ARN", "ARTIFACT_BUCKET", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(var, raising=False)
+    assert upsert.main(args) == code
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("args", [["--wait"], ["--param", "AucThreshold=0.8"]])
+def test_cli_flag_combinations(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        upsert.main(BASE + ["--role-arn", TEST_ROLE_ARN, *args])
+    assert exit_info.value.code == 2
+    assert "needs --start" in capsys.readouterr().err
+
+
+def test_cli_without_credentials(capsys, monkeypatch):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    assert upsert.main(BASE + ["--role-arn", TEST_ROLE_ARN]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: no AWS credentials found") and err.count("\n") == 1
+
+
+def test_cli_reports_aws_refusals_in_one_line(capsys):
+    with mock_aws():  # no bucket: the code upload is refused
+        assert upsert.main(BASE + ["--role-arn", TEST_ROLE_ARN]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: AWS refused") and "NoSuchBucket" in err and err.count("\n") == 1
+
+
+@pytest.fixture
+def moto_server():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def test_cli_end_to_end_against_moto_server(moto_server, definition):
+    env = {**os.environ, "AWS_ENDPOINT_URL": moto_server}
+    boto3.Session(region_name="us-east-1").client("s3", endpoint_url=moto_server).create_bucket(Bucket=TEST_BUCKET)
+    command = [sys.executable, "-m", "pipeline.upsert", *BASE, "--role-arn", TEST_ROLE_ARN]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert first.returncode == 0, first.stderr
+    assert "pipeline created: arn:aws:sagemaker:us-east-1:" in first.stdout
+    second = subprocess.run(
+        command + ["--start", "--param", "F1Threshold=0.7"], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert second.returncode == 0, second.stderr
+    assert "pipeline updated" in second.stdout and "execution started" in second.stdout
+    sm = boto3.client("sagemaker", region_name="us-east-1", endpoint_url=moto_server)
+    assert [p["PipelineName"] for p in sm.list_pipelines()["PipelineSummaries"]] == [PIPELINE]
+    assert json.loads(sm.describe_pipeline(PipelineName=PIPELINE)["PipelineDefinition"]) == definition
+    [execution] = sm.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
+    sent = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution["PipelineExecutionArn"])
+    assert sent["PipelineParameters"] == [{"Name": "F1Threshold", "Value": "0.7"}]
