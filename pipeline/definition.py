@@ -227,7 +227,8 @@ def config_from_args(args: argparse.Namespace, **extra: object) -> PipelineConfi
     return PipelineConfig.from_sources(overrides)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's flags (also used by tests that check buildspec.yml's commands)."""
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.definition",
         description="Print the SageMaker pipeline definition JSON (no AWS credentials or network needed).",
@@ -238,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"execution role written into the steps (env {ENV_VARS['role_arn']}; default a placeholder)",
     )
     parser.add_argument("--out", help="write the JSON to this file instead of standard output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args, role_arn=args.role_arn)

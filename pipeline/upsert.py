@@ -195,7 +195,8 @@ def run(
         raise UpsertError(f"cannot reach AWS: {error}") from None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's flags (also used by tests that check buildspec.yml's commands)."""
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.upsert",
         description="Upload the evaluation code, create or update the SageMaker pipeline, optionally run it.",
@@ -209,6 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--poll-seconds", type=float, default=15.0, help="with --wait: seconds between polls")
     parser.add_argument("--timeout-seconds", type=float, default=4 * 3600, help="with --wait: give up after this")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.wait and not args.start:
         parser.error("--wait needs --start")
