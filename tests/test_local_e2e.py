@@ -1,0 +1,266 @@
+"""End to end: the real definition, run by the local runner on real models and data."""
+from __future__ import annotations
+
+import copy
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score, roc_auc_score
+
+from pipeline import definition as pdef
+from pipeline.local.__main__ import local_config, main
+from pipeline.local.runner import LocalRunner
+from pipeline.local.store import LocalObjectStore
+from pipeline.registry import LocalRegistry
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> dict[str, Path]:
+    from pipeline.demo import make_demo_files
+
+    return make_demo_files(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="session")
+def good_run(demo, tmp_path_factory):
+    """One registered run of the good model, shared by the tests that inspect it."""
+    work = tmp_path_factory.mktemp("work-good")
+    code = main(["--model-data", str(demo["good"]), "--test-data", str(demo["test"]),
+                 "--work-dir", str(work), "--output", "json"])
+    return code, work
+
+
+def run_cli(demo, work, *extra, model="good", output="json"):
+    return main(["--model-data", str(demo[model]), "--test-data", str(demo["test"]),
+                 "--work-dir", str(work), "--output", output, *extra])
+
+
+def only_execution(work: Path) -> dict:
+    [record] = list((work / "executions").glob("*/execution.json"))
+    return json.loads(record.read_text())
+
+
+def test_good_model_is_registered_with_its_metrics(good_run, demo):
+    code, work = good_run
+    assert code == 0
+    record = only_execution(work)
+    assert record["PipelineExecutionStatus"] == "Succeeded"
+    assert [(s["StepName"], s["StepStatus"]) for s in record["Steps"]] == [
+        (pdef.CREATE_MODEL_STEP, "Succeeded"),
+        (pdef.TRANSFORM_STEP, "Succeeded"),
+        (pdef.EVALUATION_STEP, "Succeeded"),
+        (pdef.CONDITION_STEP, "Succeeded"),
+        (pdef.REGISTER_STEP, "Succeeded"),
+    ]
+    assert record["Steps"][3]["Metadata"] == {"Condition": {"Outcome": "True"}}
+    [package] = LocalRegistry(work / "registry.db").list_packages("binary-classifier")
+    assert package["ModelPackageArn"] == record["ModelPackageArn"]
+    assert package["ModelPackageVersion"] == 1
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+
+    # The attached metrics are the evaluation of this model on this test set, equal to scikit-learn's.
+    described = LocalRegistry(work / "registry.db").describe(package["ModelPackageArn"])
+    uri = described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    evaluation = json.loads(LocalObjectStore(work).get_bytes(uri))
+    data = np.loadtxt(demo["test"], delimiter=",")
+    y, X = data[:, 0].astype(int), data[:, 1:]
+    scores = joblib.load(demo["good"].parent / "good.joblib").predict_proba(X)[:, 1]
+    metrics = evaluation["binary_classification_metrics"]
+    assert metrics["auc"]["value"] == pytest.approx(roc_auc_score(y, scores), abs=1e-9)
+    assert metrics["f1"]["value"] == pytest.approx(f1_score(y, scores >= 0.5), abs=1e-9)
+    assert metrics["auc"]["value"] > 0.95
+
+
+def test_transform_output_keeps_labels_aligned(good_run, demo):
+    _, work = good_run
+    [out] = list((work / "s3").rglob("transform/*.out"))
+    rows = [line.split(",") for line in out.read_text().splitlines()]
+    labels = [line.split(",")[0] for line in demo["test"].read_text().splitlines()]
+    assert [r[0] for r in rows] == labels
+    assert all(len(r) == 2 and 0.0 <= float(r[1]) <= 1.0 for r in rows)
+
+
+def test_weak_model_is_refused_and_nothing_registered(demo, tmp_path, capsys):
+    assert run_cli(demo, tmp_path, model="weak", output="text") == 1
+    out = capsys.readouterr().out
+    record = only_execution(tmp_path)
+    assert record["PipelineExecutionStatus"] == "Failed"
+    assert "ModelPackageArn" not in record
+    fail = record["Steps"][-1]
+    assert (fail["StepName"], fail["StepStatus"]) == (pdef.FAIL_STEP, "Failed")
+    assert fail["FailureReason"].startswith("Model not registered: quality gate failed: auc=")
+    assert "(required >= 0.75)" in fail["FailureReason"] and "(required >= 0.6)" in fail["FailureReason"]
+    assert record["Steps"][3]["Metadata"] == {"Condition": {"Outcome": "False"}}
+    assert LocalRegistry(tmp_path / "registry.db").list_packages() == []
+    assert "not registered: Model not registered: quality gate failed" in out
+
+
+def test_threshold_parameter_moves_the_gate(demo, tmp_path):
+    assert run_cli(demo, tmp_path, "--param", "AucThreshold=0.9999") == 1
+    assert "auc=" in only_execution(tmp_path)["FailureReason"]
+    assert LocalRegistry(tmp_path / "registry.db").list_packages() == []
+
+
+def test_approval_status_and_group_parameters_reach_the_registry(demo, tmp_path):
+    assert run_cli(demo, tmp_path, "--param", "ModelApprovalStatus=Approved",
+                   "--param", "ModelPackageGroupName=fraud") == 0
+    [package] = LocalRegistry(tmp_path / "registry.db").list_packages("fraud")
+    assert package["ModelApprovalStatus"] == "Approved"
+
+
+def test_json_output_is_shaped_like_describe_pipeline_execution(demo, tmp_path, capsys):
+    assert run_cli(demo, tmp_path) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["PipelineExecutionStatus"] == "Succeeded"
+    assert document["ModelPackageArn"].startswith("arn:aws:sagemaker:us-east-1:000000000000:model-package/")
+    assert {s["StepName"] for s in document["Steps"]} >= {pdef.EVALUATION_STEP, pdef.REGISTER_STEP}
+    assert {p["Name"] for p in document["PipelineParameters"]} >= {"AucThreshold", "ModelDataUrl"}
+
+
+# --- the definition is what is interpreted ---------------------------------------------------------------
+
+
+@pytest.fixture
+def staged(demo, tmp_path):
+    """A work dir with inputs and code staged, and the overrides that point at them."""
+    from pipeline.code_bundle import processing_code_bundle
+    from pipeline.local.__main__ import stage_input
+
+    config = local_config()
+    store = LocalObjectStore(tmp_path)
+    code = processing_code_bundle()
+    for name, data in code.files:
+        store.put_bytes(config.code_uri(code.digest) + name, data)
+    overrides = {
+        "ModelDataUrl": stage_input(store, config, str(demo["good"]), "model-data"),
+        "TestDataUrl": stage_input(store, config, str(demo["test"]), "test-data"),
+    }
+    definition = pdef.build_definition(config, code=code)
+    runner = LocalRunner(tmp_path, registry=LocalRegistry(tmp_path / "registry.db"), emit=lambda line: None)
+    return definition, runner, overrides
+
+
+def gate_conditions(definition):
+    return definition["Steps"][3]["Arguments"]["Conditions"]
+
+
+def test_a_wrong_json_get_path_fails_like_sagemaker(staged):
+    definition, runner, overrides = staged
+    broken = copy.deepcopy(definition)
+    gate_conditions(broken)[0]["LeftValue"]["Std:JsonGet"]["Path"] = "binary_classification_metrics.auc.valu"
+    result = runner.run(broken, pipeline_name="p", overrides=overrides)
+    assert result.status == "Failed" and result.model_package_arn is None
+    step = result.steps[-1]
+    assert (step.name, step.status) == (pdef.CONDITION_STEP, "Failed")
+    assert "binary_classification_metrics.auc.valu" in step.failure_reason and "not found" in step.failure_reason
+
+
+def test_a_wrong_property_reference_fails_like_sagemaker(staged):
+    definition, runner, overrides = staged
+    broken = copy.deepcopy(definition)
+    broken["Steps"][1]["Arguments"]["ModelName"] = {"Get": f"Steps.{pdef.CREATE_MODEL_STEP}.ModelNam"}
+    result = runner.run(broken, pipeline_name="p", overrides=overrides)
+    assert [(s.name, s.status) for s in result.steps] == [
+        (pdef.CREATE_MODEL_STEP, "Succeeded"), (pdef.TRANSFORM_STEP, "Failed")
+    ]
+    assert "ModelNam" in result.steps[-1].failure_reason
+
+
+def test_a_parameter_without_default_must_be_given(staged):
+    from pipeline.parameters import ParameterError
+
+    definition, runner, overrides = staged
+    broken = copy.deepcopy(definition)
+    for parameter in broken["Parameters"]:
+        if parameter["Name"] == "AucThreshold":
+            del parameter["DefaultValue"]
+    with pytest.raises(ParameterError, match="AucThreshold has no default"):
+        runner.run(broken, pipeline_name="p", overrides=overrides)
+
+
+def test_an_undeclared_parameter_reference_fails(staged):
+    definition, runner, overrides = staged
+    broken = copy.deepcopy(definition)
+    gate_conditions(broken)[1]["RightValue"] = {"Get": "Parameters.F1Threshhold"}
+    result = runner.run(broken, pipeline_name="p", overrides=overrides)
+    assert result.status == "Failed"
+    assert "no parameter 'F1Threshhold'" in result.steps[-1].failure_reason
+
+
+def test_an_unsupported_step_type_is_named(staged):
+    definition, runner, overrides = staged
+    broken = copy.deepcopy(definition)
+    broken["Steps"].insert(0, {"Name": "Tune", "Type": "Tuning", "Arguments": {}})
+    result = runner.run(broken, pipeline_name="p", overrides=overrides)
+    assert result.status == "Failed"
+    assert "unsupported step type 'Tuning'" in result.failure_reason
+    assert LocalRegistry(runner.work_dir / "registry.db").list_packages() == []
+
+
+# --- bad input --------------------------------------------------------------------------------------------
+
+
+def corrupt_archive(path: Path) -> Path:
+    path.write_bytes(b"this is not a tar archive")
+    return path
+
+
+def archive_without_code(path: Path) -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        info = tarfile.TarInfo("model.joblib")
+        info.size = 3
+        archive.addfile(info, io.BytesIO(b"abc"))
+    return path
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (lambda d, t: ["--model-data", str(t / "missing.tar.gz"), "--test-data", str(d["test"])], "is not a file"),
+        (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(t / "nope.csv")], "is not a file"),
+        (lambda d, t: ["--model-data", str(corrupt_archive(t / "m.tar.gz")), "--test-data", str(d["test"])],
+         "not a readable model.tar.gz"),
+        (lambda d, t: ["--model-data", str(archive_without_code(t / "m.tar.gz")), "--test-data", str(d["test"])],
+         "must contain model.joblib and code/inference.py"),
+        (lambda d, t: ["--model-data", "s3://local-sagemaker/none.tar.gz", "--test-data", str(d["test"])],
+         "no object at s3://local-sagemaker/none.tar.gz"),
+        (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(d["test"]), "--param", "Nope=1"],
+         "unknown parameter 'Nope'"),
+        (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(d["test"]), "--param", "F1Threshold=x"],
+         "bad value 'x' for F1Threshold"),
+        (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(d["test"]), "--param", "ModelDataUrl=s3://x/y"],
+         "conflicts with --model-data"),
+        (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(d["test"]), "--pipeline-name", "bad name"],
+         "bad pipeline name"),
+    ],
+)
+def test_cli_bad_input(demo, tmp_path, capsys, args, message):
+    assert main([*args(demo, tmp_path), "--work-dir", str(tmp_path / "work")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "work" / "registry.db").exists() or not LocalRegistry(
+        tmp_path / "work" / "registry.db").list_packages()
+
+
+@pytest.mark.parametrize("argv", [[], ["--model-data", "x"], ["--output", "yaml"]])
+def test_cli_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+
+
+def test_test_data_with_a_header_fails_the_evaluation_and_registers_nothing(demo, tmp_path):
+    bad = tmp_path / "with-header.csv"
+    bad.write_text("label," + ",".join(f"f{i}" for i in range(30)) + "\n" + demo["test"].read_text())
+    assert main(["--model-data", str(demo["good"]), "--test-data", str(bad), "--work-dir", str(tmp_path / "w"),
+                 "--output", "json"]) == 1
+    record = only_execution(tmp_path / "w")
+    failed = record["Steps"][-1]
+    assert failed["StepStatus"] == "Failed"
+    assert failed["StepName"] in (pdef.TRANSFORM_STEP, pdef.EVALUATION_STEP)
+    assert LocalRegistry(tmp_path / "w" / "registry.db").list_packages() == []
