@@ -8,7 +8,7 @@ setup(
         "SageMaker Pipeline (SDK v3): batch-transform a binary classifier on a test set, "
         "measure it, and register it in the Model Registry only if it passes a quality gate."
     ),
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     packages=find_packages(include=["pipeline", "pipeline.*", "steps", "steps.*",
                                     "processing_scripts", "processing_scripts.*",
                                     "benchmarks", "benchmarks.*"]),

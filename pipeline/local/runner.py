@@ -22,9 +22,9 @@ from typing import Any, Callable, Mapping
 
 from pipeline.atomic import write_text_atomic
 from pipeline.local.expressions import ExpressionError, Scope, evaluate, referenced_steps
-from pipeline.local.model_archive import load_serving_handlers
+from pipeline.local.model_archive import ModelArchiveError, load_serving_handlers
 from pipeline.local.store import LocalObjectStore
-from pipeline.local.transform import run_transform
+from pipeline.local.transform import TransformError, run_transform
 from pipeline.parameters import resolve_parameters
 
 CONTAINER_ROOT = "/opt/ml/processing"
@@ -324,12 +324,12 @@ class LocalRunner:
             files = self.store.download_prefix(source["S3Uri"], inputs)
             if not files:
                 raise StepFailure(f"no input objects under {source['S3Uri']}")
-            handlers = load_serving_handlers(
-                self.store.path_for(container["ModelDataUrl"]),
-                model_dir,
-                program=container.get("Environment", {}).get("SAGEMAKER_PROGRAM", "inference.py"),
-            )
             try:
+                handlers = load_serving_handlers(
+                    self.store.path_for(container["ModelDataUrl"]),
+                    model_dir,
+                    program=container.get("Environment", {}).get("SAGEMAKER_PROGRAM", "inference.py"),
+                )
                 run_transform(
                     handlers,
                     sorted(files),
@@ -346,7 +346,7 @@ class LocalRunner:
                     assemble_with=args["TransformOutput"].get("AssembleWith", "None"),
                     progress=self.progress,
                 )
-            except ValueError as error:
+            except (ModelArchiveError, TransformError) as error:
                 raise StepFailure(f"ClientError: {error}") from None
             self.store.upload_dir(outputs, args["TransformOutput"]["S3OutputPath"])
         name = f"{result.pipeline_name}-{step['Name']}-{result.execution_id}"[:63]

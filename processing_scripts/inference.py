@@ -1,0 +1,80 @@
+"""Serving handlers for SageMaker's scikit-learn container: CSV rows in, P(class 1) per row out.
+
+Packed into ``model.tar.gz`` as ``code/inference.py`` beside ``model.joblib`` (see ``pipeline.package``).
+The container calls ``model_fn`` once, then ``input_fn`` → ``predict_fn`` → ``output_fn`` per request.
+Only the standard library, numpy and joblib are used, as in the container.
+"""
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+MODEL_FILE = "model.joblib"
+CSV = "text/csv"
+
+
+def model_fn(model_dir: str):
+    """Load the fitted estimator from ``model_dir/model.joblib``."""
+    import joblib
+
+    path = os.path.join(model_dir, MODEL_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} not found: model.tar.gz must contain {MODEL_FILE} at its root")
+    return joblib.load(path)
+
+
+def input_fn(request_body, content_type: str = CSV) -> np.ndarray:
+    """Parse a CSV payload (no header, numeric features, one row per line) into a 2-D float array.
+
+    >>> input_fn("1,2.5\\n3,4\\n", "text/csv")
+    array([[1. , 2.5],
+           [3. , 4. ]])
+    """
+    if content_type.split(";")[0].strip() != CSV:
+        raise ValueError(f"unsupported content type {content_type!r}: send {CSV}")
+    text = request_body.decode("utf-8") if isinstance(request_body, (bytes, bytearray)) else str(request_body)
+    text = text.strip("\r\n")
+    if not text.strip():
+        raise ValueError("empty CSV payload: send at least one row of features")
+    lines = text.count("\n") + 1
+    first = text.split("\n", 1)[0]
+    width = first.count(",") + 1
+    if text.count(",") != lines * (width - 1):  # cheap check that every row has row 1's width
+        for number, line in enumerate(text.split("\n"), start=1):
+            if line.count(",") + 1 != width:
+                raise ValueError(f"CSV row {number} has {line.count(',') + 1} fields, row 1 has {width}")
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.StringIO(text), header=None, dtype=np.float64, engine="c", skip_blank_lines=False)
+    except ValueError as error:
+        raise ValueError(f"CSV payload is not all numeric ({error}); send features only, no header") from None
+    return frame.to_numpy()
+
+
+def predict_fn(input_data: np.ndarray, model) -> np.ndarray:
+    """P(positive class) per row: ``predict_proba(X)[:, 1]``, the column of ``classes_[1]``.
+
+    For labels {0, 1} (or {False, True}) that is P(y = 1); for other label pairs it is the probability of
+    the larger label, which is what ``classes_[1]`` holds after scikit-learn sorts the classes.
+    """
+    if not hasattr(model, "predict_proba"):
+        raise TypeError(f"{type(model).__name__} has no predict_proba: the pipeline needs scores, not labels")
+    classes = getattr(model, "classes_", None)
+    if classes is not None and len(classes) != 2:
+        raise ValueError(f"the model has {len(classes)} classes; this pipeline evaluates binary classifiers")
+    return np.asarray(model.predict_proba(input_data), dtype=np.float64)[:, 1]
+
+
+def output_fn(prediction: np.ndarray, accept: str = CSV) -> str:
+    """One score per line, with every digit (``repr``) so no precision is lost on the way to evaluation.
+
+    >>> output_fn(np.array([0.1, 1/3]), "text/csv")
+    '0.1\\n0.3333333333333333\\n'
+    """
+    if accept.split(";")[0].strip() != CSV:
+        raise ValueError(f"unsupported accept type {accept!r}: ask for {CSV}")
+    values = np.ravel(np.asarray(prediction, dtype=np.float64)).tolist()
+    return "\n".join(map(repr, values)) + "\n" if values else ""
