@@ -12,7 +12,6 @@ import argparse
 import hashlib
 import json
 import sys
-import tarfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -35,11 +34,12 @@ def local_config(*, pipeline_name: str | None = None, model_package_group: str |
 
 
 def _check_model_archive(path: Path) -> None:
+    from pipeline.local.model_archive import ModelArchiveError, archive_members
+
     try:
-        with tarfile.open(path, "r:*") as archive:
-            names = set(archive.getnames())
-    except (tarfile.TarError, OSError, EOFError) as error:
-        raise UsageError(f"{path}: not a readable model.tar.gz ({error}); build one with python -m pipeline.package") from None
+        names = archive_members(path)
+    except ModelArchiveError as error:
+        raise UsageError(str(error)) from None
     if "model.joblib" not in names or "code/inference.py" not in names:
         raise UsageError(
             f"{path}: model.tar.gz must contain model.joblib and code/inference.py; build it with python -m pipeline.package"

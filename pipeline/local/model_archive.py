@@ -28,6 +28,17 @@ def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
         raise ModelArchiveError(f"{archive}: member {member.name!r} is a link or special file; repackage the model")
 
 
+def archive_members(archive: str | Path) -> set[str]:
+    """Names in the archive; a one-line ModelArchiveError if it is not a readable tar(.gz)."""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            return set(tar.getnames())
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise ModelArchiveError(
+            f"{archive}: not a readable model.tar.gz ({_first_line(error)}); build one with python -m pipeline.package"
+        ) from None
+
+
 def extract_model(archive: str | Path, dest: str | Path) -> Path:
     """Extract regular files and folders only, refusing absolute paths, '..', links and devices."""
     archive, dest = Path(archive), Path(dest)
@@ -41,7 +52,7 @@ def extract_model(archive: str | Path, dest: str | Path) -> Path:
     except (tarfile.TarError, EOFError, OSError, ValueError) as error:
         if isinstance(error, ModelArchiveError):
             raise
-        raise ModelArchiveError(f"{archive}: not a readable model.tar.gz ({error}); rebuild it with python -m pipeline.package") from None
+        raise ModelArchiveError(f"{archive}: not a readable model.tar.gz ({_first_line(error)}); rebuild it with python -m pipeline.package") from None
     return dest
 
 
@@ -108,3 +119,8 @@ def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program
         predict_fn=getattr(module, "predict_fn", default_predict_fn),
         output_fn=getattr(module, "output_fn", default_output_fn),
     )
+
+
+def _first_line(error: BaseException) -> str:
+    # tarfile's messages can span lines (one per compression method tried); errors stay one line.
+    return (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(":")
