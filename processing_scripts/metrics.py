@@ -53,16 +53,16 @@ def check_binary_inputs(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
     bad = ~((labels == 0) | (labels == 1))
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(f"row {i + 1}: label {y_true[i]!r} is not 0 or 1; labels must be binary 0/1")
+        raise InputError(f"row {i + 1}: label {y_true[i].item()!r} is not 0 or 1; labels must be binary 0/1")
     bad = ~np.isfinite(y_score)
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(f"row {i + 1}: score {y_score[i]!r} is not a finite number; fix the model's output")
+        raise InputError(f"row {i + 1}: score {float(y_score[i])!r} is not a finite number; fix the model's output")
     bad = (y_score < 0) | (y_score > 1)
     if bad.any():
         i = int(np.argmax(bad))
         raise InputError(
-            f"row {i + 1}: score {y_score[i]!r} is outside [0, 1]; the model must output probabilities"
+            f"row {i + 1}: score {float(y_score[i])!r} is outside [0, 1]; the model must output probabilities"
         )
     y = labels.astype(np.int8)
     positives = int(np.count_nonzero(y))
@@ -212,18 +212,12 @@ def roc_curve_points(scores: SortedScores, *, thresholds=None) -> dict[str, np.n
 
 
 def precision_recall_points(scores: SortedScores, *, thresholds=None) -> dict[str, np.ndarray]:
-    """(precision, recall, thresholds) as ``precision_recall_curve``: increasing thresholds, ending (1, 0).
-
-    scikit-learn stops at the lowest threshold that reaches full recall; so does this.
-    """
+    """(precision, recall, thresholds) as ``precision_recall_curve``: increasing thresholds, ending (1, 0)."""
     if thresholds is None:
         t = _distinct_descending(scores)
     else:
         t = np.sort(np.asarray(thresholds, dtype=np.float64))[::-1]
     tp, fp = scores.at_or_above(t)
-    full = np.flatnonzero(tp == scores.n_pos)
-    stop = full[0] + 1 if len(full) else len(t)
-    tp, fp, t = tp[:stop], fp[:stop], t[:stop]
     precision = _divide(tp, tp + fp)
     recall = tp / scores.n_pos
     return {
@@ -263,11 +257,11 @@ def brier_score(y_true: np.ndarray, y_score: np.ndarray) -> float:
 def calibration_table(y_true: np.ndarray, y_score: np.ndarray, *, n_bins: int = 10) -> dict:
     """Reliability bins of equal width on [0, 1] and the expected calibration error.
 
-    Bin edges and membership follow ``sklearn.calibration.calibration_curve(strategy="uniform")``;
-    empty bins are listed with ``count`` 0 and no rates.
+    Bin edges and membership follow ``sklearn.calibration.calibration_curve(strategy="uniform")``:
+    bins are (lower, upper], the first [0, upper]. Empty bins are listed with ``count`` 0 and no rates.
     """
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    ids = np.searchsorted(edges[1:-1], y_score, side="right")
+    ids = np.searchsorted(edges[1:-1], y_score, side="left")
     count = np.bincount(ids, minlength=n_bins)
     score_sum = np.bincount(ids, weights=y_score, minlength=n_bins)
     positive_sum = np.bincount(ids, weights=y_true, minlength=n_bins)
