@@ -1,0 +1,175 @@
+"""processing_scripts/evaluate.py as the container runs it: files in, evaluation.json + report out."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from processing_scripts import evaluate
+
+SCRIPT = Path(evaluate.__file__)
+SCALARS = [
+    "accuracy", "precision", "recall", "f0_5", "f1", "f2", "auc",
+    "true_positive_rate", "true_negative_rate", "false_positive_rate", "false_negative_rate",
+    *[f"{m}_best_constant_classifier" for m in ("accuracy", "precision", "recall", "f0_5", "f1", "f2")],
+]
+
+
+def write_predictions(folder: Path, y, s, *, files: int = 1, label_format: str = "{:g}") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for part, idx in enumerate(np.array_split(np.arange(len(y)), files)):
+        lines = [f"{label_format.format(y[i])},{s[i]!r}" for i in idx]
+        (folder / f"test-{part}.csv.out").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture
+def predictions(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 600)
+    s = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1)
+    return write_predictions(tmp_path / "in", y, s.tolist(), files=3), y, s
+
+
+def test_script_writes_the_sagemaker_layout(predictions, tmp_path):
+    folder, y, s = predictions
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--predictions", str(folder), "--output-dir", str(out),
+         "--bootstrap", "200", "--auc-threshold", "0.7", "--f1-threshold", "0.9"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "calibration.png", "confusion_matrix.png", "evaluation.json", "pr.png", "report.html", "roc.png"
+    ]
+    doc = json.loads((out / "evaluation.json").read_text())
+    assert doc["version"] == 0.0
+    m = doc["binary_classification_metrics"]
+    assert set(m) == {*SCALARS, "confusion_matrix", "receiver_operating_characteristic_curve", "precision_recall_curve"}
+    for name in SCALARS:
+        assert set(m[name]) == {"value", "standard_deviation"}
+        assert isinstance(m[name]["value"], float) and isinstance(m[name]["standard_deviation"], float)
+    assert set(m["confusion_matrix"]) == {"0", "1"} and set(m["confusion_matrix"]["0"]) == {"0", "1"}
+    assert set(m["receiver_operating_characteristic_curve"]) == {"false_positive_rates", "true_positive_rates"}
+    assert set(m["precision_recall_curve"]) == {"precisions", "recalls"}
+    assert m["auc"]["value"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-9)
+    assert set(doc) >= {"dataset", "confidence_intervals", "log_loss", "brier_score", "average_precision",
+                        "calibration", "operating_points", "gate", "threshold"}
+    assert doc["dataset"]["rows"] == 600 and len(doc["dataset"]["files"]) == 3 and len(doc["dataset"]["sha256"]) == 64
+    assert doc["gate"]["passed"] is False
+    assert [(c["metric"], c["passed"]) for c in doc["gate"]["checks"]] == [("auc", True), ("f1", False)]
+    html = (out / "report.html").read_text()
+    assert "Quality gate: FAILED" in html and html.count("data:image/png;base64,") == 4
+
+
+def test_json_never_contains_bare_nan(tmp_path):
+    folder = write_predictions(tmp_path / "in", [0, 1, 0, 1], [0.1, 0.9, 0.4, 0.6])
+    assert evaluate.main(["--predictions", str(folder), "--output-dir", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "evaluation.json").read_text()
+    doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in evaluation.json"))
+    assert doc["binary_classification_metrics"]["auc"]["standard_deviation"] == "NaN"  # fewer than 200 rows
+
+
+def test_labels_written_as_floats_are_read(tmp_path):
+    folder = write_predictions(tmp_path / "in", [0, 1, 1, 0], [0.2, 0.8, 0.6, 0.3], label_format="{:.1f}")
+    assert evaluate.main(["--predictions", str(folder), "--output-dir", str(tmp_path / "out")]) == 0
+
+
+def test_crlf_and_blank_trailing_lines_are_fine(tmp_path):
+    (tmp_path / "p.out").write_bytes(b"0,0.2\r\n1,0.8\r\n\r\n")
+    assert evaluate.main(["--predictions", str(tmp_path / "p.out"), "--output-dir", str(tmp_path / "out")]) == 0
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "no predictions in"),
+        (b"label,score\n0,0.2\n1,0.8\n", "line 1: header row"),
+        (b"0,0.2\n1,abc\n", "line 2: non-numeric field"),
+        (b"0,0.2\n1,0.8,0.1\n", "line 2: expected 2 fields (label,score), found 3"),
+        (b"0,0.2\n1\n", "line 2: expected 2 fields (label,score), found 1"),
+        (b"0,0.2\n2,0.8\n", "line 2: label '2' is not 0 or 1"),
+        (b"0,0.2\n-1,0.8\n", "line 2: label '-1' is not 0 or 1"),
+        (b"0,0.2\n1,nan\n", "line 2: score 'nan' is not a finite number"),
+        (b"0,0.2\n1,inf\n", "line 2: score 'inf' is not a finite number"),
+        (b"0,0.2\n1,1.5\n", "line 2: score '1.5' is outside [0, 1]"),
+        (b"0,-0.2\n1,0.5\n", "line 1: score '-0.2' is outside [0, 1]"),
+        (b"1,0.2\n1,0.8\n", "only one class (label 1)"),
+        (b"0,0.2\n0,0.8\n", "only one class (label 0)"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, content, message):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.csv.out").write_bytes(content)
+    out = tmp_path / "out"
+    assert evaluate.main(["--predictions", str(tmp_path / "in"), "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_error_names_the_file_and_line_among_many(tmp_path, capsys):
+    write_predictions(tmp_path / "in", [0, 1] * 50, [0.3, 0.7] * 50, files=2)
+    bad = tmp_path / "in" / "test-1.csv.out"
+    lines = bad.read_text().splitlines()
+    lines[7] = "1,0.7,extra"
+    bad.write_text("\n".join(lines) + "\n")
+    assert evaluate.main(["--predictions", str(tmp_path / "in"), "--output-dir", str(tmp_path / "out")]) == 2
+    assert f"{bad} line 8: expected 2 fields" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--threshold", "1.5"], "--threshold 1.5 must be between 0 and 1"),
+        (["--threshold", "nan"], "must be between 0 and 1"),
+        (["--bootstrap", "-1"], "--bootstrap -1 must be 0 or more"),
+    ],
+)
+def test_bad_arguments(predictions, tmp_path, capsys, args, message):
+    folder, _, _ = predictions
+    assert evaluate.main(["--predictions", str(folder), "--output-dir", str(tmp_path / "out"), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_predictions_path(tmp_path, capsys):
+    assert evaluate.main(["--predictions", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "out")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_failed_run_leaves_previous_outputs_intact(predictions, tmp_path):
+    folder, _, _ = predictions
+    out = tmp_path / "out"
+    assert evaluate.main(["--predictions", str(folder), "--output-dir", str(out), "--bootstrap", "0"]) == 0
+    before = (out / "evaluation.json").read_bytes()
+    (folder / "zzz.out").write_text("0,0.5\n1,oops\n")
+    assert evaluate.main(["--predictions", str(folder), "--output-dir", str(out)]) == 2
+    assert (out / "evaluation.json").read_bytes() == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_report_without_matplotlib(predictions, tmp_path, monkeypatch):
+    from processing_scripts import report
+
+    monkeypatch.setattr(report, "_matplotlib", lambda: None)
+    folder, _, _ = predictions
+    assert evaluate.main(["--predictions", str(folder), "--output-dir", str(tmp_path / "out"), "--bootstrap", "0"]) == 0
+    assert not list((tmp_path / "out").glob("*.png"))
+    assert "plots unavailable" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_pandas_reader_agrees_with_pyarrow(predictions):
+    from processing_scripts import predictions as reader
+
+    folder, y, s = predictions
+    data = (folder / "test-0.csv.out").read_bytes()
+    fast = reader._parse_fast(data)
+    slow = reader._parse_pandas(data)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
