@@ -51,7 +51,7 @@ def input_fn(request_body, content_type: str = CSV) -> np.ndarray:
         frame = pd.read_csv(io.StringIO(text), header=None, dtype=np.float64, engine="c", skip_blank_lines=False)
     except ValueError as error:
         raise ValueError(f"CSV payload is not all numeric ({error}); send features only, no header") from None
-    return frame.to_numpy()
+    return np.ascontiguousarray(frame.to_numpy())
 
 
 def predict_fn(input_data: np.ndarray, model) -> np.ndarray:

@@ -166,7 +166,8 @@ def transform_file(
     with open(partial, "w", encoding="utf-8", newline="") as sink:
         for batch in _batches(_records(source, split_type), batch_strategy, max_payload_mb * MB, source):
             sent = _apply_input_filter(batch, input_filter)
-            body = ("\n".join(sent) + "\n").encode("utf-8")
+            # A Line record is sent with its line ending; SplitType=None sends the object as it is.
+            body = ("\n".join(sent) + ("\n" if split_type == "Line" else "")).encode("utf-8")
             try:
                 response = invoke(body).decode("utf-8")
             except Exception as error:  # whatever the model's handlers raise is the container's error
