@@ -12,7 +12,7 @@ setup(
     packages=find_packages(include=["pipeline", "pipeline.*", "steps", "steps.*",
                                     "processing_scripts", "processing_scripts.*",
                                     "benchmarks", "benchmarks.*"]),
-    package_data={"processing_scripts": ["*.py"]},
+    package_data={"pipeline": ["schemas/*.json"]},
     install_requires=[
         "sagemaker>=3,<4",
         "boto3>=1.34",
@@ -24,13 +24,13 @@ setup(
         "pyarrow>=14",
         "matplotlib>=3.8",
         "joblib>=1.3",
+        "jsonschema>=4.20",
     ],
     extras_require={
         "dev": [
             "pytest>=8",
             "pytest-xdist>=3",
             "moto[server]>=5.2,<5.3",
-            "jsonschema>=4.20",
             "pyyaml>=6",
             "psutil>=5.9",
         ],
@@ -39,6 +39,10 @@ setup(
         "console_scripts": [
             "sm-eval-definition=pipeline.definition:main",
             "sm-eval-upsert=pipeline.upsert:main",
+            "sm-eval-local=pipeline.local.__main__:main",
+            "sm-eval-registry=pipeline.registry:main",
+            "sm-eval-package=pipeline.package:main",
+            "sm-eval-demo=pipeline.demo:main",
         ],
     },
 )
