@@ -58,8 +58,8 @@ def build_document(
     auc = metrics.roc_auc(scores)
     _, auc_se = metrics.delong(scores)
     extra = {
-        "log_loss": metrics.log_loss(y_true, y_score),
-        "brier_score": metrics.brier_score(y_true, y_score),
+        "log_loss": metrics.log_loss(scores),
+        "brier_score": metrics.brier_score(scores),
         "average_precision": metrics.average_precision(scores),
     }
     cells = metrics.score_cells(scores)
@@ -121,7 +121,7 @@ def build_document(
                 "upper": min(1.0, auc + z * auc_se),
             },
         },
-        "calibration": metrics.calibration_table(y_true, y_score),
+        "calibration": metrics.calibration_table(scores),
         "operating_points": metrics.operating_points(scores),
     }
 
@@ -193,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"--bootstrap {args.bootstrap} must be 0 or more")
         thresholds = {r.metric: getattr(args, f"gate_{r.metric}") for r in gate.GATE_RULES}
         thresholds = {k: v for k, v in thresholds.items() if v is not None}
+        plotting = report.preload()
         data = predictions.read_predictions(args.predictions)
         document = build_document(data.y_true, data.y_score, threshold=args.threshold,
                                   n_bootstrap=args.bootstrap, seed=args.seed)
@@ -203,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if thresholds:
         checks = gate.evaluate_gate(document, thresholds)
         document["gate"] = {"passed": all(c["passed"] for c in checks), "checks": checks}
+    plotting.join()
     pngs = report.render_plots(document)
     outputs = {"evaluation.json": (json.dumps(to_json(document), indent=2) + "\n").encode()}
     outputs.update({f"{name}.png": data for name, data in pngs.items()})

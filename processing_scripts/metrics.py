@@ -74,32 +74,70 @@ def check_binary_inputs(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
     return y, y_score
 
 
+def _distinct(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and how often each occurs (one linear pass)."""
+    if len(sorted_values) == 0:
+        return sorted_values, np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    return sorted_values[starts], np.diff(np.r_[starts, len(sorted_values)])
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """One class's scores as distinct ascending values with counts, and the running count below each."""
+
+    values: np.ndarray
+    counts: np.ndarray
+    below: np.ndarray  # below[i] = number of rows scored < values[i]; below[-1] = total
+
+    @classmethod
+    def from_sorted(cls, sorted_values: np.ndarray) -> "ClassScores":
+        values, counts = _distinct(sorted_values)
+        return cls(values, counts, np.r_[0, np.cumsum(counts)])
+
+    @property
+    def total(self) -> int:
+        return int(self.below[-1])
+
+    def count_below(self, t, *, inclusive: bool = False) -> np.ndarray:
+        """Rows scored ``< t`` (``<= t`` when inclusive), for each t."""
+        return self.below[np.searchsorted(self.values, t, side="right" if inclusive else "left")]
+
+
 @dataclass(frozen=True)
 class SortedScores:
-    """Scores of the positive and of the negative rows, each sorted ascending."""
+    """Scores of the positive and of the negative rows, each as a :class:`ClassScores` table.
 
-    pos: np.ndarray
-    neg: np.ndarray
+    With ties (scores rounded by a CSV writer, say) the tables are much shorter than the data, and
+    every ranking computation below runs on them.
+    """
+
+    positives: ClassScores
+    negatives: ClassScores
 
     @classmethod
     def from_arrays(cls, y_true: np.ndarray, y_score: np.ndarray) -> "SortedScores":
         mask = y_true.astype(bool)
-        return cls(pos=np.sort(y_score[mask]), neg=np.sort(y_score[~mask]))
+        return cls(ClassScores.from_sorted(np.sort(y_score[mask])), ClassScores.from_sorted(np.sort(y_score[~mask])))
 
     @property
     def n_pos(self) -> int:
-        return len(self.pos)
+        return self.positives.total
 
     @property
     def n_neg(self) -> int:
-        return len(self.neg)
+        return self.negatives.total
 
     def at_or_above(self, thresholds) -> tuple[np.ndarray, np.ndarray]:
         """(TP, FP): positives and negatives scored ``>= t`` for each threshold t."""
         t = np.asarray(thresholds, dtype=np.float64)
-        tp = self.n_pos - np.searchsorted(self.pos, t, side="left")
-        fp = self.n_neg - np.searchsorted(self.neg, t, side="left")
-        return tp, fp
+        return self.n_pos - self.positives.count_below(t), self.n_neg - self.negatives.count_below(t)
+
+    def distinct_values(self) -> np.ndarray:
+        """Every distinct score of either class, ascending."""
+        merged = np.concatenate([self.positives.values, self.negatives.values])
+        merged.sort(kind="stable")  # two sorted runs: a linear merge
+        return _distinct(merged)[0]
 
 
 def confusion_counts(scores: SortedScores, threshold: float) -> tuple[int, int, int, int]:
@@ -161,39 +199,41 @@ def best_constant_metrics(n_pos, n_neg) -> dict[str, np.ndarray]:
     }
 
 
+def _placements(scores: SortedScores) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's placement values per distinct score: for each positive value, the share of negatives
+    it outranks (ties half); for each negative value, the share of positives that outrank it."""
+    pos, neg = scores.positives, scores.negatives
+    v10 = (neg.count_below(pos.values) + neg.count_below(pos.values, inclusive=True)) / (2.0 * scores.n_neg)
+    v01 = (2 * scores.n_pos - pos.count_below(neg.values) - pos.count_below(neg.values, inclusive=True)) / (
+        2.0 * scores.n_pos
+    )
+    return v10, v01
+
+
 def roc_auc(scores: SortedScores) -> float:
     """Area under the ROC curve, ties counted half (equals ``roc_auc_score``).
 
-    >>> roc_auc(SortedScores(pos=np.array([0.4, 0.8]), neg=np.array([0.1, 0.4])))
+    >>> roc_auc(SortedScores.from_arrays(np.array([1, 1, 0, 0]), np.array([0.4, 0.8, 0.1, 0.4])))
     0.875
     """
-    below = np.searchsorted(scores.neg, scores.pos, side="left")
-    ties = np.searchsorted(scores.neg, scores.pos, side="right") - below
-    wins = below.sum(dtype=np.float64) + 0.5 * ties.sum(dtype=np.float64)
-    return float(wins / (scores.n_pos * scores.n_neg))
+    v10, _ = _placements(scores)
+    return float(np.dot(v10, scores.positives.counts) / scores.n_pos)
 
 
 def delong(scores: SortedScores) -> tuple[float, float]:
-    """(AUC, its standard error) by DeLong's method (placement values, O(n log n))."""
+    """(AUC, its standard error) by DeLong's method, from the placement values of the distinct scores."""
     m, n = scores.n_pos, scores.n_neg
-    v10 = (
-        np.searchsorted(scores.neg, scores.pos, side="left")
-        + np.searchsorted(scores.neg, scores.pos, side="right")
-    ) / (2.0 * n)
-    v01 = (
-        (m - np.searchsorted(scores.pos, scores.neg, side="right"))
-        + (m - np.searchsorted(scores.pos, scores.neg, side="left"))
-    ) / (2.0 * m)
-    auc = float(v10.mean())
+    v10, v01 = _placements(scores)
+    auc = float(np.dot(v10, scores.positives.counts) / m)
     if m < 2 or n < 2:
         return auc, float("nan")
-    variance = v10.var(ddof=1) / m + v01.var(ddof=1) / n
-    return auc, float(np.sqrt(variance))
+    s10 = np.dot(scores.positives.counts, (v10 - auc) ** 2) / (m - 1)
+    s01 = np.dot(scores.negatives.counts, (v01 - np.dot(v01, scores.negatives.counts) / n) ** 2) / (n - 1)
+    return auc, float(np.sqrt(s10 / m + s01 / n))
 
 
 def _distinct_descending(scores: SortedScores) -> np.ndarray:
-    values = np.concatenate([scores.pos, scores.neg])
-    return np.unique(values)[::-1]
+    return scores.distinct_values()[::-1]
 
 
 def roc_curve_points(scores: SortedScores, *, thresholds=None) -> dict[str, np.ndarray]:
@@ -232,40 +272,44 @@ def average_precision(scores: SortedScores) -> float:
 
     Recall only changes at positive rows' scores, so only those thresholds contribute.
     """
-    values, counts = np.unique(scores.pos[::-1], return_counts=True)
-    values, counts = values[::-1], counts[::-1]  # descending distinct positive scores
+    values, counts = scores.positives.values[::-1], scores.positives.counts[::-1]  # descending
     tp = np.cumsum(counts)
-    fp = scores.n_neg - np.searchsorted(scores.neg, values, side="left")
+    fp = scores.n_neg - scores.negatives.count_below(values)
     precision = tp / (tp + fp)
     return float(np.sum(counts / scores.n_pos * precision))
 
 
-def log_loss(y_true: np.ndarray, y_score: np.ndarray) -> float:
+def log_loss(scores: SortedScores) -> float:
     """Mean cross-entropy, scores clipped to [eps, 1 − eps] as ``sklearn.metrics.log_loss`` does."""
     eps = np.finfo(np.float64).eps
-    p = np.clip(y_score, eps, 1 - eps)
-    positive = y_true.astype(bool)
-    total = -np.log(p[positive]).sum() - np.log(1 - p[~positive]).sum()
-    return float(total / len(y_score))
+    pos, neg = scores.positives, scores.negatives
+    total = np.dot(pos.counts, -np.log(np.clip(pos.values, eps, 1 - eps)))
+    total += np.dot(neg.counts, -np.log(1 - np.clip(neg.values, eps, 1 - eps)))
+    return float(total / (scores.n_pos + scores.n_neg))
 
 
-def brier_score(y_true: np.ndarray, y_score: np.ndarray) -> float:
+def brier_score(scores: SortedScores) -> float:
     """Mean squared difference between score and label (``brier_score_loss``)."""
-    return float(np.mean((y_score - y_true) ** 2))
+    pos, neg = scores.positives, scores.negatives
+    total = np.dot(pos.counts, (pos.values - 1.0) ** 2) + np.dot(neg.counts, neg.values**2)
+    return float(total / (scores.n_pos + scores.n_neg))
 
 
-def calibration_table(y_true: np.ndarray, y_score: np.ndarray, *, n_bins: int = 10) -> dict:
+def calibration_table(scores: SortedScores, *, n_bins: int = 10) -> dict:
     """Reliability bins of equal width on [0, 1] and the expected calibration error.
 
     Bin edges and membership follow ``sklearn.calibration.calibration_curve(strategy="uniform")``:
     bins are (lower, upper], the first [0, upper]. Empty bins are listed with ``count`` 0 and no rates.
     """
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    ids = np.searchsorted(edges[1:-1], y_score, side="left")
-    count = np.bincount(ids, minlength=n_bins)
-    score_sum = np.bincount(ids, weights=y_score, minlength=n_bins)
-    positive_sum = np.bincount(ids, weights=y_true, minlength=n_bins)
-    n = len(y_score)
+    pos, neg = scores.positives, scores.negatives
+    pos_ids = np.searchsorted(edges[1:-1], pos.values, side="left")
+    neg_ids = np.searchsorted(edges[1:-1], neg.values, side="left")
+    positive_sum = np.bincount(pos_ids, weights=pos.counts, minlength=n_bins)
+    count = positive_sum + np.bincount(neg_ids, weights=neg.counts, minlength=n_bins)
+    score_sum = np.bincount(pos_ids, weights=pos.counts * pos.values, minlength=n_bins)
+    score_sum += np.bincount(neg_ids, weights=neg.counts * neg.values, minlength=n_bins)
+    n = scores.n_pos + scores.n_neg
     bins = []
     ece = 0.0
     for i in range(n_bins):
@@ -329,11 +373,12 @@ def curve_thresholds(scores: SortedScores, max_points: int) -> np.ndarray | None
     if scores.n_pos + scores.n_neg <= max_points:
         return None
     half = max_points // 2
-    chosen = np.concatenate([
-        scores.pos[downsample_indices(scores.n_pos, half)],
-        scores.neg[downsample_indices(scores.n_neg, half)],
-    ])
-    return np.unique(chosen)
+    chosen = []
+    for table in (scores.positives, scores.negatives):
+        # Evenly spaced ranks of this class: the distinct value holding each chosen rank.
+        ranks = downsample_indices(table.total, half)
+        chosen.append(table.values[np.searchsorted(table.below, ranks, side="right") - 1])
+    return np.unique(np.concatenate(chosen))
 
 
 # --- bootstrap ------------------------------------------------------------------------------------------
@@ -352,29 +397,30 @@ class Cells:
     exact: bool  # one bin per distinct score: the resampled ranking is exact
 
 
-def score_cells(scores: SortedScores, *, max_bins: int = 4096) -> Cells:
-    """Bin both classes by score (distinct scores when few, else quantile edges), from the sorted arrays."""
-    values = np.unique(np.concatenate([scores.pos, scores.neg]))
+def score_cells(scores: SortedScores, *, max_bins: int = 2048) -> Cells:
+    """Bin both classes by score (distinct scores when few, else quantile edges), from the tables."""
+    values = scores.distinct_values()
     exact = len(values) <= max_bins
     if exact:
         edges = values
     else:
-        edges = np.unique(np.quantile(np.concatenate([scores.pos, scores.neg]), np.linspace(0, 1, max_bins)))
+        # Quantiles of all rows: the value at evenly spaced ranks of the merged distribution.
+        counts = scores.positives.count_below(values, inclusive=True) + scores.negatives.count_below(values, inclusive=True)
+        ranks = np.linspace(0, counts[-1] - 1, max_bins)
+        edges = np.unique(values[np.searchsorted(counts, ranks, side="right")])
 
-    def per_bin(sorted_values: np.ndarray, contribution: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # Bin k holds values in [edges[k], edges[k+1]); cumulative sums turn bin totals into differences.
-        bounds = np.searchsorted(sorted_values, edges, side="left")
-        bounds = np.append(bounds, len(sorted_values))
-        counts = np.diff(bounds)[: len(edges)]
-        cumulative = np.concatenate([[0.0], np.cumsum(contribution)])
-        sums = cumulative[bounds[1:]] - cumulative[bounds[:-1]]
-        return counts, sums
+    def per_bin(table: ClassScores, contribution: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Bin k holds values in [edges[k], edges[k+1]); running sums turn bin totals into differences.
+        bounds = np.append(np.searchsorted(table.values, edges, side="left"), len(table.values))
+        cumulative = np.r_[0.0, np.cumsum(contribution * table.counts)]
+        return np.diff(table.below[bounds]), cumulative[bounds[1:]] - cumulative[bounds[:-1]]
 
     eps = np.finfo(np.float64).eps
-    pos_count, pos_log = per_bin(scores.pos, -np.log(np.clip(scores.pos, eps, 1 - eps)))
-    neg_count, neg_log = per_bin(scores.neg, -np.log(1 - np.clip(scores.neg, eps, 1 - eps)))
-    _, pos_sq = per_bin(scores.pos, (scores.pos - 1.0) ** 2)
-    _, neg_sq = per_bin(scores.neg, scores.neg**2)
+    pos, neg = scores.positives, scores.negatives
+    pos_count, pos_log = per_bin(pos, -np.log(np.clip(pos.values, eps, 1 - eps)))
+    neg_count, neg_log = per_bin(neg, -np.log(1 - np.clip(neg.values, eps, 1 - eps)))
+    _, pos_sq = per_bin(pos, (pos.values - 1.0) ** 2)
+    _, neg_sq = per_bin(neg, neg.values**2)
     return Cells(pos_count, neg_count, pos_log, neg_log, pos_sq, neg_sq, exact)
 
 

@@ -127,7 +127,7 @@ def test_json_curves_are_exact_points_and_small(y, s, threshold):
 
 @pytest.mark.parametrize("y, s, threshold", CASES)
 def test_calibration_bins_equal_sklearn(y, s, threshold):
-    table = metrics.calibration_table(np.asarray(y), s)
+    table = metrics.calibration_table(metrics.SortedScores.from_arrays(*metrics.check_binary_inputs(y, s)))
     prob_true, prob_pred = calibration_curve(y, s, n_bins=10, strategy="uniform")
     filled = [b for b in table["bins"] if b["count"]]
     np.testing.assert_allclose([b["fraction_positive"] for b in filled], prob_true, atol=TOL)
