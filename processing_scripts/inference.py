@@ -34,23 +34,24 @@ def input_fn(request_body, content_type: str = CSV) -> np.ndarray:
     """
     if content_type.split(";")[0].strip() != CSV:
         raise ValueError(f"unsupported content type {content_type!r}: send {CSV}")
-    text = request_body.decode("utf-8") if isinstance(request_body, (bytes, bytearray)) else str(request_body)
-    text = text.strip("\r\n")
-    if not text.strip():
+    data = bytes(request_body) if isinstance(request_body, (bytes, bytearray)) else str(request_body).encode("utf-8")
+    data = data.strip(b"\r\n")
+    if not data.strip():
         raise ValueError("empty CSV payload: send at least one row of features")
-    lines = text.count("\n") + 1
-    first = text.split("\n", 1)[0]
-    width = first.count(",") + 1
-    if text.count(",") != lines * (width - 1):  # cheap check that every row has row 1's width
-        for number, line in enumerate(text.split("\n"), start=1):
-            if line.count(",") + 1 != width:
-                raise ValueError(f"CSV row {number} has {line.count(',') + 1} fields, row 1 has {width}")
     import pandas as pd
 
     try:
-        frame = pd.read_csv(io.StringIO(text), header=None, dtype=np.float64, engine="c", skip_blank_lines=False)
+        frame = pd.read_csv(io.BytesIO(data), header=None, dtype=np.float64, engine="c", skip_blank_lines=False)
+    except pd.errors.ParserError as error:
+        raise ValueError(f"ragged CSV payload ({error}); every row needs the same number of features") from None
     except ValueError as error:
         raise ValueError(f"CSV payload is not all numeric ({error}); send features only, no header") from None
+    rows, width = frame.shape
+    # The parser fills short rows with NaN; comparing comma counts tells them from empty fields.
+    if data.count(b",") != rows * (width - 1):
+        for number, line in enumerate(data.split(b"\n"), start=1):
+            if line.count(b",") != width - 1:
+                raise ValueError(f"CSV row {number} has {line.count(b',') + 1} fields, row 1 has {width}")
     return np.ascontiguousarray(frame.to_numpy())
 
 

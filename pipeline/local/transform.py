@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Sequence
+
+import numpy as np
 
 MB = 1024 * 1024
 _SLICE = re.compile(r"^(-?\d*):(-?\d*)$")
@@ -76,72 +78,88 @@ class ColumnFilter:
         return None
 
 
-def _records(path: Path, split_type: str) -> Iterator[str]:
-    data = path.read_bytes().decode("utf-8")
+def _records(path: Path, split_type: str) -> list[bytes]:
+    """The records of one input object: its lines (empty ones dropped, as the service does) or all of it.
+
+    Records stay bytes end to end: the service passes them through without decoding.
+    """
+    data = path.read_bytes()
     if split_type == "None":
-        if data.strip():
-            yield data
-        return
+        return [data] if data.strip() else []
     if split_type != "Line":
         raise TransformError(f"unsupported SplitType {split_type!r}: use Line or None")
-    for line in data.splitlines():
-        if line.strip():  # the service does not send empty records
-            yield line
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    lines = data.split(b"\n")
+    return lines if all(lines) else [line for line in lines if line]
 
 
-def _batches(records: Iterable[str], strategy: str, max_bytes: int, source: Path) -> Iterator[list[str]]:
+def _batch_bounds(records: list[bytes], strategy: str, max_bytes: int, source: Path) -> tuple[list[int], np.ndarray]:
+    """Start index of every request (plus the end) and the running payload size, computed in bulk."""
     if strategy not in ("MultiRecord", "SingleRecord"):
         raise TransformError(f"unsupported BatchStrategy {strategy!r}: use MultiRecord or SingleRecord")
-    batch: list[str] = []
-    size = 0
-    for number, record in enumerate(records, start=1):
-        length = len(record) + 1
-        if length > max_bytes:
-            raise TransformError(
-                f"{source.name}: record {number} is {length} bytes, over MaxPayloadInMB ({max_bytes // MB} MB)"
-            )
-        if batch and (strategy == "SingleRecord" or size + length > max_bytes):
-            yield batch
-            batch, size = [], 0
-        batch.append(record)
-        size += length
-    if batch:
-        yield batch
+    sizes = np.fromiter(map(len, records), dtype=np.int64, count=len(records)) + 1
+    if len(sizes) and sizes.max() > max_bytes:
+        number = int(np.argmax(sizes > max_bytes)) + 1
+        raise TransformError(
+            f"{source.name}: record {number} is {int(sizes[number - 1])} bytes, over MaxPayloadInMB ({max_bytes // MB} MB)"
+        )
+    cumulative = np.cumsum(sizes)
+    if strategy == "SingleRecord":
+        return list(range(len(records) + 1)), cumulative
+    bounds = [0]
+    while bounds[-1] < len(records):
+        start = bounds[-1]
+        sent_before = int(cumulative[start - 1]) if start else 0
+        bounds.append(int(np.searchsorted(cumulative, sent_before + max_bytes, side="right")))
+    return bounds, cumulative
 
 
-def _apply_input_filter(records: list[str], column_filter: ColumnFilter | None) -> list[str]:
+def _split_leading(records: list[bytes], count: int, *, keep: str) -> list[bytes]:
+    """The first ``count`` fields (keep="head") or everything after them (keep="tail") of each record."""
+    if count == 1:
+        index = 0 if keep == "head" else 2
+        return [r.partition(b",")[index] for r in records]
+    if keep == "head":
+        return [b",".join(r.split(b",", count)[:count]) for r in records]
+    return [(r.split(b",", count) + [b""])[count] for r in records]
+
+
+def _apply_input_filter(records: list[bytes], column_filter: ColumnFilter | None) -> list[bytes]:
     if column_filter is None:
         return records
     k = column_filter.drop_leading()
     if k is not None:
         if k == 0:
             return records
-        out = []
-        for record in records:
-            parts = record.split(",", k)
-            if len(parts) <= k:
-                raise TransformError(f"input filter {column_filter.expression!r} leaves nothing of record {record[:80]!r}")
-            out.append(parts[k])
-        return out
-    return [",".join(column_filter.select(r.split(","))) for r in records]
+        sent = _split_leading(records, k, keep="tail")
+        if not all(sent):
+            bad = next(r for r, t in zip(records, sent) if not t)
+            raise TransformError(
+                f"input filter {column_filter.expression!r} leaves nothing of record {bad[:80].decode(errors='replace')!r}"
+            )
+        return sent
+    return [b",".join(column_filter.select(r.split(b","))) for r in records]
 
 
 def _join_and_filter(
-    records: list[str], outputs: list[str], join_source: str, column_filter: ColumnFilter | None
-) -> list[str]:
+    records: list[bytes], outputs: list[bytes], join_source: str, column_filter: ColumnFilter | None,
+    *, single_column: bool = False,
+) -> list[bytes]:
     if join_source == "None":
-        joined_records = outputs
         if column_filter is None:
-            return joined_records
-        return [",".join(column_filter.select(r.split(","))) for r in joined_records]
+            return outputs
+        return [b",".join(column_filter.select(o.split(b","))) for o in outputs]
     if join_source != "Input":
         raise TransformError(f"unsupported JoinSource {join_source!r}: use Input or None")
     if column_filter is None:
-        return [f"{r},{o}" for r, o in zip(records, outputs)]
+        return [b",".join(pair) for pair in zip(records, outputs)]
     # Fast path for the usual "$[0,-1]": first input column + last output column.
     if column_filter.parts == (("index", 0), ("index", -1)):
-        return [f"{r.split(',', 1)[0]},{o.rsplit(',', 1)[-1]}" for r, o in zip(records, outputs)]
-    return [",".join(column_filter.select(f"{r},{o}".split(","))) for r, o in zip(records, outputs)]
+        labels = _split_leading(records, 1, keep="head")
+        last = outputs if single_column else [o.rpartition(b",")[2] for o in outputs]
+        return [b",".join(pair) for pair in zip(labels, last)]
+    return [b",".join(column_filter.select(b",".join(pair).split(b","))) for pair in zip(records, outputs)]
 
 
 def transform_file(
@@ -159,34 +177,34 @@ def transform_file(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Transform one input object into ``target``; returns the number of records."""
-    count = 0
-    separator = "\n" if assemble_with == "Line" else ""
+    records = _records(source, split_type)
+    bounds, cumulative = _batch_bounds(records, batch_strategy, max_payload_mb * MB, source)
+    separator = b"\n" if assemble_with == "Line" else b""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
-    with open(partial, "w", encoding="utf-8", newline="") as sink:
-        for batch in _batches(_records(source, split_type), batch_strategy, max_payload_mb * MB, source):
+    with open(partial, "wb") as sink:
+        for start, end in zip(bounds, bounds[1:]):
+            batch = records[start:end]
             sent = _apply_input_filter(batch, input_filter)
             # A Line record is sent with its line ending; SplitType=None sends the object as it is.
-            body = ("\n".join(sent) + ("\n" if split_type == "Line" else "")).encode("utf-8")
+            body = b"\n".join(sent) + (b"\n" if split_type == "Line" else b"")
             try:
-                response = invoke(body).decode("utf-8")
+                response = invoke(body)
             except Exception as error:  # whatever the model's handlers raise is the container's error
                 raise TransformError(
-                    f"{source.name}: the model failed on records {count + 1}-{count + len(batch)} "
-                    f"({type(error).__name__}: {error})"
+                    f"{source.name}: the model failed on records {start + 1}-{end} ({type(error).__name__}: {error})"
                 ) from None
-            outputs = response.splitlines() if len(batch) > 1 or split_type == "Line" else [response.rstrip("\n")]
+            outputs = response.splitlines() if len(batch) > 1 or split_type == "Line" else [response.rstrip(b"\n")]
             if len(outputs) != len(batch):
                 raise TransformError(
                     f"{source.name}: the model returned {len(outputs)} predictions for {len(batch)} records"
                 )
-            lines = _join_and_filter(batch, outputs, join_source, output_filter)
+            lines = _join_and_filter(batch, outputs, join_source, output_filter, single_column=b"," not in response)
             sink.write(separator.join(lines) + separator)
-            count += len(batch)
             if progress:
-                progress(sum(len(r) + 1 for r in batch))
+                progress(int(cumulative[end - 1]) - (int(cumulative[start - 1]) if start else 0))
     partial.replace(target)
-    return count
+    return len(records)
 
 
 def run_transform(
