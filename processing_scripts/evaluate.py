@@ -50,9 +50,23 @@ def build_document(
     max_curve_points: int = MAX_CURVE_POINTS,
 ) -> dict[str, Any]:
     """The evaluation document (numbers may be NaN; :func:`to_json` renders them as "NaN")."""
-    y_true, y_score = metrics.check_binary_inputs(y_true, y_score)
-    scores = metrics.SortedScores.from_arrays(y_true, y_score)
-    n, n_pos, n_neg = len(y_true), scores.n_pos, scores.n_neg
+    scores = metrics.SortedScores.from_arrays(*metrics.check_binary_inputs(y_true, y_score))
+    return evaluate_scores(
+        scores, threshold=threshold, n_bootstrap=n_bootstrap, seed=seed, max_curve_points=max_curve_points
+    )
+
+
+def evaluate_scores(
+    scores: metrics.SortedScores,
+    *,
+    threshold: float = 0.5,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    max_curve_points: int = MAX_CURVE_POINTS,
+) -> dict[str, Any]:
+    """:func:`build_document` from already sorted scores (the raw arrays can be freed first)."""
+    n_pos, n_neg = scores.n_pos, scores.n_neg
+    n = n_pos + n_neg
     tn, fp, fn, tp = metrics.confusion_counts(scores, threshold)
     point = {k: float(v) for k, v in metrics.threshold_metrics(tn, fp, fn, tp).items()}
     auc = metrics.roc_auc(scores)
@@ -195,12 +209,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         thresholds = {k: v for k, v in thresholds.items() if v is not None}
         plotting = report.preload()
         data = predictions.read_predictions(args.predictions)
-        document = build_document(data.y_true, data.y_score, threshold=args.threshold,
-                                  n_bootstrap=args.bootstrap, seed=args.seed)
+        files, sha256 = list(data.files), data.sha256
+        scores = metrics.SortedScores.from_arrays(*metrics.check_binary_inputs(data.y_true, data.y_score))
+        del data  # only the sorted per-class scores are needed from here on
+        document = evaluate_scores(scores, threshold=args.threshold, n_bootstrap=args.bootstrap, seed=args.seed)
     except (ValueError, OSError) as error:  # InputError and PredictionsError are ValueErrors
         print(f"error: {error}", file=sys.stderr)
         return 2
-    document["dataset"].update(files=list(data.files), sha256=data.sha256)
+    document["dataset"].update(files=files, sha256=sha256)
     if thresholds:
         checks = gate.evaluate_gate(document, thresholds)
         document["gate"] = {"passed": all(c["passed"] for c in checks), "checks": checks}

@@ -11,6 +11,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -39,70 +40,83 @@ def list_prediction_files(path: str | Path) -> list[Path]:
     raise PredictionsError(f"{path} does not exist: pass the transform output file or folder")
 
 
-def _first_problem(path: Path, data: bytes) -> str:
-    """The first bad line of a file, described in one line (scans only as far as needed)."""
-    for number, raw in enumerate(data.decode("utf-8", errors="replace").split("\n"), start=1):
-        line = raw.rstrip("\r")
-        if not line.strip():
-            continue
-        fields = line.split(",")
-        if len(fields) != 2:
-            return f"{path} line {number}: expected 2 fields (label,score), found {len(fields)}; {FIX_HINT}"
-        try:
-            label, score = float(fields[0]), float(fields[1])
-        except ValueError:
-            what = "header row" if number == 1 else "non-numeric field"
-            return f"{path} line {number}: {what} {line[:60]!r}; {FIX_HINT}, without a header"
-        if label not in (0.0, 1.0):
-            return f"{path} line {number}: label {fields[0]!r} is not 0 or 1; labels must be binary 0/1"
-        if not math.isfinite(score):
-            return f"{path} line {number}: score {fields[1]!r} is not a finite number; fix the model's output"
-        if not 0.0 <= score <= 1.0:
-            return f"{path} line {number}: score {fields[1]!r} is outside [0, 1]; the model must output probabilities"
+def _first_problem(path: Path) -> str:
+    """The first bad line of a file, described in one line (streams, and stops at the first problem)."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if not line.strip():
+                continue
+            fields = line.split(",")
+            if len(fields) != 2:
+                return f"{path} line {number}: expected 2 fields (label,score), found {len(fields)}; {FIX_HINT}"
+            try:
+                label, score = float(fields[0]), float(fields[1])
+            except ValueError:
+                what = "header row" if number == 1 else "non-numeric field"
+                return f"{path} line {number}: {what} {line[:60]!r}; {FIX_HINT}, without a header"
+            if label not in (0.0, 1.0):
+                return f"{path} line {number}: label {fields[0]!r} is not 0 or 1; labels must be binary 0/1"
+            if not math.isfinite(score):
+                return f"{path} line {number}: score {fields[1]!r} is not a finite number; fix the model's output"
+            if not 0.0 <= score <= 1.0:
+                return f"{path} line {number}: score {fields[1]!r} is outside [0, 1]; the model must output probabilities"
     return ""
 
 
-def _parse_fast(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-    """Two float64 columns, or None when the fast parser refuses the bytes."""
+class _Unreadable(Exception):
+    """The fast reader refused a block; the precise scan explains why."""
+
+
+BLOCK_BYTES = 64 << 20
+
+
+def _blocks_arrow(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-    except ImportError:
-        return _parse_pandas(data)
-    try:
-        table = pacsv.read_csv(
-            pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(column_names=["label", "score"], block_size=64 << 20),
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=["label", "score"], block_size=BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(ignore_empty_lines=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={"label": pa.float64(), "score": pa.float64()}, strings_can_be_null=False
             ),
         )
+        for batch in reader:
+            labels, scores = batch.column(0), batch.column(1)
+            if labels.null_count or scores.null_count:
+                raise _Unreadable
+            yield labels.to_numpy(zero_copy_only=False), scores.to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
-        return None
-    if table.num_rows == 0:
-        return np.empty(0), np.empty(0)
-    if table.column("label").null_count or table.column("score").null_count:
-        return None
-    return (
-        table.column("label").to_numpy(zero_copy_only=False),
-        table.column("score").to_numpy(zero_copy_only=False),
-    )
+        raise _Unreadable from None
 
 
-def _parse_pandas(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-    import io
-
+def _blocks_pandas(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(io.BytesIO(data), header=None, names=["label", "score"], dtype=np.float64,
-                            engine="c", skip_blank_lines=True, on_bad_lines="error")
+        chunks = pd.read_csv(path, header=None, names=["label", "score"], dtype=np.float64, engine="c",
+                             skip_blank_lines=True, on_bad_lines="error", chunksize=4_000_000)
+        for frame in chunks:
+            if frame.isna().any().any():
+                raise _Unreadable
+            yield frame["label"].to_numpy(), frame["score"].to_numpy()
     except (ValueError, pd.errors.ParserError):
-        return None
-    if frame.isna().any().any():
-        return None
-    return frame["label"].to_numpy(), frame["score"].to_numpy()
+        raise _Unreadable from None
+
+
+def _blocks(path: Path, *, engine: str = "auto") -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(labels, scores) blocks of one file; pyarrow when importable, chunked pandas otherwise."""
+    if engine == "auto":
+        try:
+            import pyarrow.csv  # noqa: F401
+
+            engine = "pyarrow"
+        except ImportError:
+            engine = "pandas"
+    return _blocks_arrow(path) if engine == "pyarrow" else _blocks_pandas(path)
 
 
 def _valid(labels: np.ndarray, scores: np.ndarray) -> bool:
@@ -111,32 +125,48 @@ def _valid(labels: np.ndarray, scores: np.ndarray) -> bool:
     )
 
 
-def read_predictions(path: str | Path) -> Predictions:
-    """Every file under ``path`` concatenated; raises PredictionsError with the first bad line."""
+def _sha256(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for file in files:
+        with open(file, "rb") as handle:
+            while chunk := handle.read(8 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_blank(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    return not head.strip() and path.stat().st_size <= 4096
+
+
+def read_predictions(path: str | Path, *, engine: str = "auto") -> Predictions:
+    """Every file under ``path`` concatenated; raises PredictionsError with the first bad line.
+
+    Files are parsed block by block (memory stays near the size of the arrays themselves) while
+    another thread computes the input's SHA-256 (hashing releases the GIL).
+    """
     files = list_prediction_files(path)
     labels, scores = [], []
-    digest = hashlib.sha256()
-    with ThreadPoolExecutor(max_workers=1) as hasher:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(_sha256, files)
         for file in files:
-            data = file.read_bytes()
-            hashed = hasher.submit(digest.update, data)  # hashing releases the GIL: overlap it with parsing
-            parsed = _parse_fast(data) if data.strip() else (np.empty(0), np.empty(0))
-            if parsed is None or not _valid(*parsed):
-                hashed.result()
-                problem = _first_problem(file, data)
-                raise PredictionsError(problem or f"{file}: unreadable predictions; {FIX_HINT}")
-            labels.append(parsed[0])
-            scores.append(parsed[1])
-            hashed.result()
-    y = np.concatenate(labels) if labels else np.empty(0)
-    if len(y) == 0:
+            if _is_blank(file):
+                continue
+            try:
+                for block_labels, block_scores in _blocks(file, engine=engine):
+                    if not _valid(block_labels, block_scores):
+                        raise _Unreadable
+                    labels.append(block_labels.astype(np.int8))
+                    scores.append(block_scores)
+            except _Unreadable:
+                raise PredictionsError(_first_problem(file) or f"{file}: unreadable predictions; {FIX_HINT}") from None
+        sha256 = digest.result()
+    if not labels:
         raise PredictionsError(
             f"no predictions in {path}: the transform wrote nothing; check that TestDataUrl holds test rows"
         )
-    return Predictions(
-        y_true=y.astype(np.int8),
-        y_score=np.concatenate(scores),
-        files=tuple(os.fspath(f) for f in files),
-        sha256=digest.hexdigest(),
-    )
-
+    y_true = labels[0] if len(labels) == 1 else np.concatenate(labels)
+    del labels
+    y_score = scores[0] if len(scores) == 1 else np.concatenate(scores)
+    return Predictions(y_true=y_true, y_score=y_score, files=tuple(os.fspath(f) for f in files), sha256=sha256)

@@ -167,9 +167,18 @@ def test_report_without_matplotlib(predictions, tmp_path, monkeypatch):
 def test_pandas_reader_agrees_with_pyarrow(predictions):
     from processing_scripts import predictions as reader
 
-    folder, y, s = predictions
-    data = (folder / "test-0.csv.out").read_bytes()
-    fast = reader._parse_fast(data)
-    slow = reader._parse_pandas(data)
-    np.testing.assert_array_equal(fast[0], slow[0])
-    np.testing.assert_array_equal(fast[1], slow[1])
+    folder, _, _ = predictions
+    fast = reader.read_predictions(folder, engine="pyarrow")
+    slow = reader.read_predictions(folder, engine="pandas")
+    np.testing.assert_array_equal(fast.y_true, slow.y_true)
+    np.testing.assert_array_equal(fast.y_score, slow.y_score)
+    assert fast.sha256 == slow.sha256
+
+
+@pytest.mark.parametrize("engine", ["pyarrow", "pandas"])
+def test_both_readers_report_the_same_line(tmp_path, engine):
+    from processing_scripts import predictions as reader
+
+    (tmp_path / "p.out").write_text("0,0.1\n1,0.9\n1,x\n")
+    with pytest.raises(reader.PredictionsError, match="p.out line 3: non-numeric field"):
+        reader.read_predictions(tmp_path / "p.out", engine=engine)
