@@ -49,7 +49,26 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
 
 
-class LocalRegistry:
+class _Registry:
+    """What both backends share; each implements register, describe, list_packages, list_groups and
+    update_approval with the same signatures and DescribeModelPackage-shaped records."""
+
+    def list_packages(self, group: str | None = None) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def latest_version_arn(self, group: str) -> str:
+        packages = self.list_packages(group)
+        if not packages:
+            raise RegistryError(f"model package group {group!r} has no versions")
+        return packages[-1]["ModelPackageArn"]
+
+    def latest_approved(self, group: str) -> dict[str, Any] | None:
+        approved = [p for p in self.list_packages(group) if p["ModelApprovalStatus"] == "Approved"]
+        return approved[-1] if approved else None
+
+
+
+class LocalRegistry(_Registry):
     """SQLite registry; versions are numbered per group inside one write transaction, so parallel
     registrations never share or skip a number."""
 
@@ -185,16 +204,6 @@ class LocalRegistry:
         with self._connect() as db:
             return [r["name"] for r in db.execute("SELECT name FROM groups ORDER BY name")]
 
-    def latest_version_arn(self, group: str) -> str:
-        packages = self.list_packages(group)
-        if not packages:
-            raise RegistryError(f"model package group {group!r} has no versions")
-        return packages[-1]["ModelPackageArn"]
-
-    def latest_approved(self, group: str) -> dict[str, Any] | None:
-        approved = [p for p in self.list_packages(group) if p["ModelApprovalStatus"] == "Approved"]
-        return approved[-1] if approved else None
-
     def update_approval(self, arn: str, status: str, description: str | None = None) -> dict[str, Any]:
         _check_status(status)
         group, version = parse_arn(arn)
@@ -209,7 +218,7 @@ class LocalRegistry:
         return self.describe(arn)
 
 
-class SageMakerRegistry:
+class SageMakerRegistry(_Registry):
     """The same interface over the SageMaker Model Registry (boto3)."""
 
     def __init__(self, client) -> None:
@@ -278,16 +287,6 @@ class SageMakerRegistry:
         return sorted(
             g["ModelPackageGroupName"] for page in paginator.paginate() for g in page["ModelPackageGroupSummaryList"]
         )
-
-    def latest_version_arn(self, group: str) -> str:
-        packages = self.list_packages(group)
-        if not packages:
-            raise RegistryError(f"model package group {group!r} has no versions")
-        return packages[-1]["ModelPackageArn"]
-
-    def latest_approved(self, group: str) -> dict[str, Any] | None:
-        approved = [p for p in self.list_packages(group) if p["ModelApprovalStatus"] == "Approved"]
-        return approved[-1] if approved else None
 
     def update_approval(self, arn: str, status: str, description: str | None = None) -> dict[str, Any]:
         _check_status(status)
