@@ -16,6 +16,7 @@ BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 PIPELINE_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+MODEL_PACKAGE_GROUP_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 # A syntactically valid role for definitions that are only printed or run locally; upsert refuses it.
 PLACEHOLDER_ROLE_ARN = "arn:aws:iam::000000000000:role/SageMakerPipelineExecutionRole"
@@ -87,6 +88,11 @@ class PipelineConfig:
             raise ConfigError(
                 f"bad pipeline name {self.pipeline_name!r}: letters, digits and single hyphens, "
                 "at most 256 characters"
+            )
+        if not MODEL_PACKAGE_GROUP_RE.match(self.model_package_group or ""):
+            raise ConfigError(
+                f"bad model package group name {self.model_package_group!r}: letters, digits and hyphens, "
+                f"at most 63 characters (--model-package-group or {ENV_VARS['model_package_group']})"
             )
         if not self.prefix or self.prefix.startswith("/") or self.prefix.endswith("/"):
             raise ConfigError(f"bad prefix {self.prefix!r}: a non-empty S3 key prefix without leading/trailing '/'")

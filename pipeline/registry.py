@@ -20,9 +20,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from pipeline.config import MODEL_PACKAGE_GROUP_RE
+
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 LOCAL_ACCOUNT = "000000000000"
-_GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _ARN = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:\d{12}:model-package/([^/]+)/(\d+)$")
 
 
@@ -41,7 +42,7 @@ def _check_status(status: str) -> None:
 
 
 def _check_group(group: str) -> None:
-    if not isinstance(group, str) or not _GROUP_NAME.match(group):
+    if not isinstance(group, str) or not MODEL_PACKAGE_GROUP_RE.match(group):
         raise RegistryError(f"bad model package group name {group!r}: letters, digits and hyphens, at most 63")
 
 

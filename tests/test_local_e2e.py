@@ -237,6 +237,8 @@ def archive_without_code(path: Path) -> Path:
          "conflicts with --model-data"),
         (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(d["test"]), "--pipeline-name", "bad name"],
          "bad pipeline name"),
+        (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(d["test"]), "--model-package-group", "x" * 64],
+         "bad model package group name"),
     ],
 )
 def test_cli_bad_input(demo, tmp_path, capsys, args, message):
@@ -245,6 +247,12 @@ def test_cli_bad_input(demo, tmp_path, capsys, args, message):
     assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
     assert not (tmp_path / "work" / "registry.db").exists() or not LocalRegistry(
         tmp_path / "work" / "registry.db").list_packages()
+
+
+def test_cli_work_dir_must_be_a_folder(demo, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert run_cli(demo, tmp_path / "file") == 2
+    assert "is a file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [[], ["--model-data", "x"], ["--output", "yaml"]])

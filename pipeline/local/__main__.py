@@ -110,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if reserved in overrides:
                 raise UsageError(f"--param {reserved} conflicts with {flag}: use {flag}")
         work_dir = Path(args.work_dir)
+        if work_dir.exists() and not work_dir.is_dir():
+            raise UsageError(f"--work-dir {work_dir} is a file: pass a folder (it is created if missing)")
         store = LocalObjectStore(work_dir)
         overrides["ModelDataUrl"] = stage_input(store, config, args.model_data, "model-data")
         overrides["TestDataUrl"] = stage_input(store, config, args.test_data, "test-data")
