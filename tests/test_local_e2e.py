@@ -192,6 +192,16 @@ def test_an_undeclared_parameter_reference_fails(staged):
     assert "no parameter 'F1Threshhold'" in result.steps[-1].failure_reason
 
 
+def test_a_malformed_step_fails_that_step_and_registers_nothing(staged):
+    definition, runner, overrides = staged
+    broken = copy.deepcopy(definition)
+    del broken["Steps"][1]["Arguments"]["TransformInput"]
+    result = runner.run(broken, pipeline_name="p", overrides=overrides)
+    assert (result.steps[-1].name, result.steps[-1].status) == (pdef.TRANSFORM_STEP, "Failed")
+    assert "malformed Transform step arguments (KeyError: 'TransformInput')" in result.steps[-1].failure_reason
+    assert result.model_package_arn is None
+
+
 def test_an_unsupported_step_type_is_named(staged):
     definition, runner, overrides = staged
     broken = copy.deepcopy(definition)

@@ -277,6 +277,7 @@ class LocalRunner:
         result.steps.append(record)
         executor = _EXECUTORS.get(step["Type"])
         branch: list = []
+        failure: Exception | None = None
         try:
             if executor is None:
                 raise StepFailure(f"unsupported step type {step['Type']!r} (step {step['Name']!r})")
@@ -285,10 +286,17 @@ class LocalRunner:
                 branch = outcome
             record.status = "Succeeded"
         except (StepFailure, ExpressionError) as error:
-            record.status, record.failure_reason = "Failed", str(error)
+            failure = error
+        except (KeyError, IndexError, TypeError) as error:
+            # A field the step needs is missing or malformed: SageMaker would reject the definition.
+            failure = StepFailure(f"malformed {step['Type']} step arguments ({type(error).__name__}: {error})")
+        except OSError as error:
+            failure = StepFailure(f"I/O error: {error}")
+        if failure is not None:
+            record.status, record.failure_reason = "Failed", str(failure)
             result.status = "Failed"
             result.failure_reason = (
-                str(error) if step["Type"] == "Fail" else f"Step failure: {step['Name']}: {error}"
+                str(failure) if step["Type"] == "Fail" else f"Step failure: {step['Name']}: {failure}"
             )
         record.ended = time.time()
         reason = f" - {record.failure_reason}" if record.failure_reason else ""
