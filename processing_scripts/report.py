@@ -70,7 +70,8 @@ def render_plots(document: Mapping[str, Any]) -> dict[str, bytes]:
     ax.imshow(cells, cmap="Blues")
     for i in range(2):
         for j in range(2):
-            ax.text(j, i, f"{cells[i][j]:,}", ha="center", va="center", fontsize=12)
+            dark = cells[i][j] > max(map(max, cells)) / 2  # white on the dark cells, black on the light
+            ax.text(j, i, f"{cells[i][j]:,}", ha="center", va="center", fontsize=12, color="white" if dark else "black")
     ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="Predicted", ylabel="Actual",
            title=f"Confusion matrix (threshold {document['threshold']})")
     pngs["confusion_matrix"] = save(fig)
