@@ -33,11 +33,10 @@ MAX_CURVE_POINTS = 1000
 CONFIDENCE_LEVEL = 0.95
 
 
-def _value(replicates: Mapping[str, np.ndarray], name: str, value: float, n_rows: int) -> dict:
-    sd, _, _ = metrics.summarize_replicates(replicates[name]) if name in replicates else (math.nan,) * 3
-    if n_rows < metrics.MIN_ROWS_FOR_STD:
-        sd = math.nan
-    return {"value": float(value), "standard_deviation": sd}
+def _value(intervals: Mapping[str, dict], name: str, value: float, n_rows: int) -> dict:
+    """``{"value", "standard_deviation"}``; the SD is NaN below SageMaker's minimum of rows."""
+    sd = intervals.get(name, {}).get("standard_deviation", math.nan)
+    return {"value": float(value), "standard_deviation": math.nan if n_rows < metrics.MIN_ROWS_FOR_STD else sd}
 
 
 def build_document(
@@ -69,8 +68,7 @@ def evaluate_scores(
     n = n_pos + n_neg
     tn, fp, fn, tp = metrics.confusion_counts(scores, threshold)
     point = {k: float(v) for k, v in metrics.threshold_metrics(tn, fp, fn, tp).items()}
-    auc = metrics.roc_auc(scores)
-    _, auc_se = metrics.delong(scores)
+    auc, auc_se = metrics.delong(scores)  # the same AUC as roc_auc(), with its DeLong standard error
     extra = {
         "log_loss": metrics.log_loss(scores),
         "brier_score": metrics.brier_score(scores),
@@ -81,18 +79,22 @@ def evaluate_scores(
         metrics.bootstrap(scores, threshold, n_resamples=n_bootstrap, seed=seed, cells=cells) if n_bootstrap > 1 else {}
     )
     constant = {k: float(v) for k, v in metrics.best_constant_metrics(n_pos, n_neg).items()}
+    intervals = {}
+    for name, values in replicates.items():
+        sd, lower, upper = metrics.summarize_replicates(values, level=CONFIDENCE_LEVEL)
+        intervals[name] = {"lower": lower, "upper": upper, "standard_deviation": sd}
 
     body: dict[str, Any] = {
         "confusion_matrix": {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}},
     }
     for name in ("accuracy", "precision", "recall", "f0_5", "f1", "f2"):
-        body[name] = _value(replicates, name, point[name], n)
-    body["auc"] = _value(replicates, "auc", auc, n)
+        body[name] = _value(intervals, name, point[name], n)
+    body["auc"] = _value(intervals, "auc", auc, n)
     for name in ("true_positive_rate", "true_negative_rate", "false_positive_rate", "false_negative_rate"):
-        body[name] = _value(replicates, name, point[name], n)
+        body[name] = _value(intervals, name, point[name], n)
     for name in ("accuracy", "precision", "recall", "f0_5", "f1", "f2"):
         key = f"{name}_best_constant_classifier"
-        body[key] = _value(replicates, key, constant[name], n)
+        body[key] = _value(intervals, key, constant[name], n)
     t = metrics.curve_thresholds(scores, max_curve_points)
     roc = metrics.roc_curve_points(scores, thresholds=t)
     pr = metrics.precision_recall_points(scores, thresholds=t)
@@ -102,10 +104,6 @@ def evaluate_scores(
     }
     body["precision_recall_curve"] = {"precisions": pr["precisions"].tolist(), "recalls": pr["recalls"].tolist()}
 
-    intervals = {}
-    for name, values in replicates.items():
-        sd, lower, upper = metrics.summarize_replicates(values, level=CONFIDENCE_LEVEL)
-        intervals[name] = {"lower": lower, "upper": upper, "standard_deviation": sd}
     z = 1.959963984540054
     return {
         "version": 0.0,
