@@ -49,14 +49,14 @@ def build_document(
     max_curve_points: int = MAX_CURVE_POINTS,
 ) -> dict[str, Any]:
     """The evaluation document (numbers may be NaN; :func:`to_json` renders them as "NaN")."""
-    scores = metrics.SortedScores.from_arrays(*metrics.check_binary_inputs(y_true, y_score))
+    scores = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(y_true, y_score))
     return evaluate_scores(
         scores, threshold=threshold, n_bootstrap=n_bootstrap, seed=seed, max_curve_points=max_curve_points
     )
 
 
 def evaluate_scores(
-    scores: metrics.SortedScores,
+    scores: metrics.ScoreTable,
     *,
     threshold: float = 0.5,
     n_bootstrap: int = 1000,
@@ -95,9 +95,8 @@ def evaluate_scores(
     for name in ("accuracy", "precision", "recall", "f0_5", "f1", "f2"):
         key = f"{name}_best_constant_classifier"
         body[key] = _value(intervals, key, constant[name], n)
-    t = metrics.curve_thresholds(scores, max_curve_points)
-    roc = metrics.roc_curve_points(scores, thresholds=t)
-    pr = metrics.precision_recall_points(scores, thresholds=t)
+    roc = metrics.roc_curve_points(scores, max_points=max_curve_points)
+    pr = metrics.precision_recall_points(scores, max_points=max_curve_points)
     body["receiver_operating_characteristic_curve"] = {
         "false_positive_rates": _close_roc(roc["false_positive_rates"]),
         "true_positive_rates": _close_roc(roc["true_positive_rates"]),
@@ -121,7 +120,7 @@ def evaluate_scores(
             "method": (
                 f"percentile bootstrap, {n_bootstrap} resamples (seed {seed}); threshold metrics from "
                 "multinomial confusion counts (exact); ranking and probability metrics from "
-                + ("per-score" if cells.exact else f"{len(cells.pos_count)}-bin score histogram")
+                + ("per-score" if cells.exact else f"{len(cells.table.values)}-bin score histogram")
                 + " cell counts"
             ),
             "resamples": n_bootstrap,
@@ -208,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         plotting = report.preload()
         data = predictions.read_predictions(args.predictions)
         files, sha256 = list(data.files), data.sha256
-        scores = metrics.SortedScores.from_arrays(*metrics.check_binary_inputs(data.y_true, data.y_score))
+        scores = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(data.y_true, data.y_score))
         del data  # only the sorted per-class scores are needed from here on
         document = evaluate_scores(scores, threshold=args.threshold, n_bootstrap=args.bootstrap, seed=args.seed)
     except (ValueError, OSError) as error:  # InputError and PredictionsError are ValueErrors

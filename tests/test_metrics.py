@@ -96,7 +96,7 @@ def test_best_constant_classifier_is_the_best_constant(y, s, threshold):
 
 @pytest.mark.parametrize("y, s, threshold", CASES)
 def test_full_curves_equal_sklearn(y, s, threshold):
-    scores = metrics.SortedScores.from_arrays(*metrics.check_binary_inputs(y, s))
+    scores = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(y, s))
     fpr, tpr, thr = skm.roc_curve(y, s, drop_intermediate=False)
     roc = metrics.roc_curve_points(scores)
     np.testing.assert_allclose(roc["false_positive_rates"], fpr, atol=TOL)
@@ -127,7 +127,7 @@ def test_json_curves_are_exact_points_and_small(y, s, threshold):
 
 @pytest.mark.parametrize("y, s, threshold", CASES)
 def test_calibration_bins_equal_sklearn(y, s, threshold):
-    table = metrics.calibration_table(metrics.SortedScores.from_arrays(*metrics.check_binary_inputs(y, s)))
+    table = metrics.calibration_table(metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(y, s)))
     prob_true, prob_pred = calibration_curve(y, s, n_bins=10, strategy="uniform")
     filled = [b for b in table["bins"] if b["count"]]
     np.testing.assert_allclose([b["fraction_positive"] for b in filled], prob_true, atol=TOL)
@@ -160,7 +160,7 @@ def test_delong_matches_the_textbook_formula():
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, 400)
     s = np.round(rng.random(400) * 0.5 + 0.3 * y, 2)
-    scores = metrics.SortedScores.from_arrays(*metrics.check_binary_inputs(y, s))
+    scores = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(y, s))
     auc, se = metrics.delong(scores)
     pos, neg = s[y == 1], s[y == 0]
     psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
