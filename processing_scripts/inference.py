@@ -28,31 +28,61 @@ def model_fn(model_dir: str):
 def input_fn(request_body, content_type: str = CSV) -> np.ndarray:
     """Parse a CSV payload (no header, numeric features, one row per line) into a 2-D float array.
 
+    ``request_body`` is bytes or str; ``\\n`` or ``\\r\\n`` line endings; one or many rows. An empty
+    field (``1,,3``) is a missing value and becomes NaN: the model decides whether it accepts NaN
+    (most scikit-learn estimators refuse it). Rows of different widths, non-numeric fields (a header
+    row), blank rows and an empty payload raise ValueError.
+
     >>> input_fn("1,2.5\\n3,4\\n", "text/csv")
     array([[1. , 2.5],
            [3. , 4. ]])
+    >>> input_fn(b"7,8", "text/csv; charset=utf-8")
+    array([[7., 8.]])
+    >>> input_fn("1,2\\n3\\n", "text/csv")
+    Traceback (most recent call last):
+    ...
+    ValueError: CSV row 2 has 1 fields, row 1 has 2; every row needs the same number of features
     """
-    if content_type.split(";")[0].strip() != CSV:
+    if not isinstance(content_type, str) or content_type.split(";")[0].strip().lower() != CSV:
         raise ValueError(f"unsupported content type {content_type!r}: send {CSV}")
-    data = bytes(request_body) if isinstance(request_body, (bytes, bytearray)) else str(request_body).encode("utf-8")
-    data = data.strip(b"\r\n")
-    if not data.strip():
+    if isinstance(request_body, str):
+        data = request_body.encode("utf-8")
+    elif isinstance(request_body, (bytes, bytearray, memoryview)):
+        data = bytes(request_body)
+    else:
+        raise ValueError(f"unsupported request body of type {type(request_body).__name__}: send CSV bytes or text")
+    if not data or data.isspace():
         raise ValueError("empty CSV payload: send at least one row of features")
+    if data.endswith(b"\n") and data[-2:-1] in (b"\n", b"\r"):
+        data = data.rstrip(b"\r\n")  # trailing blank lines are not rows
     import pandas as pd
 
     try:
         frame = pd.read_csv(io.BytesIO(data), header=None, dtype=np.float64, engine="c", skip_blank_lines=False)
     except pd.errors.ParserError as error:
-        raise ValueError(f"ragged CSV payload ({error}); every row needs the same number of features") from None
+        raise ValueError(f"ragged CSV payload ({_first_line(error)}); every row needs the same number of features") from None
     except ValueError as error:
-        raise ValueError(f"CSV payload is not all numeric ({error}); send features only, no header") from None
-    rows, width = frame.shape
-    # The parser fills short rows with NaN; comparing comma counts tells them from empty fields.
-    if data.count(b",") != rows * (width - 1):
-        for number, line in enumerate(data.split(b"\n"), start=1):
-            if line.count(b",") != width - 1:
-                raise ValueError(f"CSV row {number} has {line.count(b',') + 1} fields, row 1 has {width}")
-    return np.ascontiguousarray(frame.to_numpy())
+        raise ValueError(f"CSV payload is not all numeric ({_first_line(error)}); send features only, no header") from None
+    features = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+    # The parser pads short and blank rows with NaN; only then is it worth telling them from empty fields.
+    if np.isnan(features).any():
+        _check_widths(data, features.shape[1])
+    return features
+
+
+def _check_widths(data: bytes, width: int) -> None:
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            raise ValueError(f"CSV row {number} is blank; send one row of features per line")
+        if line.count(b",") != width - 1:
+            raise ValueError(
+                f"CSV row {number} has {line.count(b',') + 1} fields, row 1 has {width}; "
+                "every row needs the same number of features"
+            )
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def predict_fn(input_data: np.ndarray, model) -> np.ndarray:

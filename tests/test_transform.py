@@ -1,44 +1,73 @@
-"""Batch Transform emulation against hand-made records, one behaviour at a time."""
+"""Batch Transform emulation against hand-made records, one behaviour at a time.
+
+Every behaviour is checked on both paths (the numpy one and the per-record reference) and with one and
+several concurrent requests; a randomised table checks that the two paths agree byte for byte.
+"""
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from pipeline.local.store import LocalObjectStore, StoreError, split_uri
-from pipeline.local.transform import ColumnFilter, TransformError, run_transform
+from pipeline.local.transform import MB, ColumnFilter, TransformError, run_transform, transform_file
 
 
 class Recorder:
-    """A model that answers each request row with '<sum of fields>' and records the requests."""
+    """A model that answers each row with the sum of its fields and records every request body."""
 
     def __init__(self, columns_out: int = 1):
-        self.requests: list[str] = []
+        self.requests: list[bytes] = []
         self.columns_out = columns_out
 
     def invoke(self, body: bytes, content_type: str, accept: str) -> bytes:
-        text = body.decode()
-        self.requests.append(text)
-        rows = [line for line in text.split("\n") if line]
+        self.requests.append(body)
         out = []
-        for row in rows:
+        for row in body.decode().split("\n")[:-1]:
             total = sum(float(v) for v in row.split(","))
             out.append(",".join([f"{total:g}"] * self.columns_out))
         return ("\n".join(out) + "\n").encode()
 
 
-def transform(tmp_path: Path, text: str, model=None, **options) -> tuple[str, Recorder]:
+class Shape(Recorder):
+    """Answers with facts about each row (works on any text): its length, then its field count."""
+
+    def invoke(self, body: bytes, content_type: str, accept: str) -> bytes:
+        self.requests.append(body)
+        rows = body.split(b"\n")[:-1]
+        cells = [f"{len(r)}" if self.columns_out == 1 else f"{len(r)},{r.count(b',') + 1}" for r in rows]
+        return "".join(c + "\n" for c in cells).encode()
+
+
+PATHS = [
+    pytest.param({"vectorised": True, "workers": 1}, id="numpy"),
+    pytest.param({"vectorised": False, "workers": 1}, id="reference"),
+    pytest.param({"vectorised": True, "workers": 3}, id="numpy-concurrent"),
+]
+
+
+def transform(tmp_path: Path, text: str | bytes, model=None, path=None, **options) -> tuple[str, Recorder]:
+    """Run one file through the transform; returns the output text and the model."""
     model = model or Recorder()
+    path = path or {"vectorised": True, "workers": 1}
     source = tmp_path / "in" / "data.csv"
     source.parent.mkdir(parents=True, exist_ok=True)
-    source.write_text(text)
-    run_transform(model, [source], tmp_path / "out", input_root=tmp_path / "in", **options)
+    source.write_bytes(text.encode() if isinstance(text, str) else text)
+    if path["vectorised"]:
+        run_transform(model, [source], tmp_path / "out", input_root=tmp_path / "in",
+                      max_concurrent_transforms=path["workers"], **options)
+    else:  # the per-record reference path
+        filters = {k: ColumnFilter.parse(options.pop(k, None)) for k in ("input_filter", "output_filter")}
+        transform_file(lambda body: model.invoke(body, "text/csv", "text/csv"), source,
+                       tmp_path / "out" / "data.csv.out", vectorised=False, **filters, **options)
     return (tmp_path / "out" / "data.csv.out").read_text(), model
 
 
 ROWS = "1,10,20\n0,30,40\n1,50,60\n"
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize(
     "options, expected",
     [
@@ -48,73 +77,170 @@ ROWS = "1,10,20\n0,30,40\n1,50,60\n"
         ({"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-1]"}, "1,30\n0,70\n1,110\n"),
         ({"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[-1]"}, "30\n70\n110\n"),
         ({"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[1:3]"}, "10,20\n30,40\n50,60\n"),
+        ({"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[:2]"}, "1,10\n0,30\n1,50\n"),
+        ({"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0:2,-1]"},
+         "1,10,30\n0,30,70\n1,50,110\n"),
+        ({"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,1,-1]"},
+         "1,10,30\n0,30,70\n1,50,110\n"),
+        ({"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[3,0]"}, "30,1\n70,0\n110,1\n"),
+        ({"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$"}, "1,10,20,30\n0,30,40,70\n1,50,60,110\n"),
         ({"input_filter": "$[2]", "join_source": "Input", "output_filter": "$[0,2,3]"}, "1,20,20\n0,40,40\n1,60,60\n"),
         ({"input_filter": "$[0,2]"}, "21\n40\n61\n"),
         ({"input_filter": "$[:2]"}, "11\n30\n51\n"),
         ({"input_filter": "$[-2:]"}, "30\n70\n110\n"),
+        ({"input_filter": "$[-1]"}, "20\n40\n60\n"),
+        ({"input_filter": "$[0,-1]"}, "21\n40\n61\n"),
+        ({"input_filter": "$[1:2]"}, "10\n30\n50\n"),
+        ({"input_filter": "$[2:]"}, "20\n40\n60\n"),
+        ({"input_filter": "$[0:]"}, "31\n70\n111\n"),
         ({"input_filter": "$"}, "31\n70\n111\n"),
+        ({"join_source": "Input"}, "1,10,20,31\n0,30,40,70\n1,50,60,111\n"),
+        ({"join_source": "Input", "output_filter": "$[0,-1]"}, "1,31\n0,70\n1,111\n"),
         ({"join_source": "None", "output_filter": "$[0]"}, "31\n70\n111\n"),
+        ({"join_source": "None", "output_filter": "$[-1]"}, "31\n70\n111\n"),
         ({"input_filter": "$[1:]", "assemble_with": "None"}, "3070110"),
+        ({"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-1]", "assemble_with": "None"},
+         "1,300,701,110"),
     ],
 )
-def test_filters_and_join(tmp_path, options, expected):
-    out, _ = transform(tmp_path, ROWS, **options)
+def test_filters_and_join(tmp_path, path, options, expected):
+    out, _ = transform(tmp_path, ROWS, path=path, **options)
     assert out == expected
 
 
-def test_output_filter_on_multi_column_output(tmp_path):
-    out, _ = transform(tmp_path, ROWS, Recorder(columns_out=2), input_filter="$[1:]", join_source="Input",
-                       output_filter="$[0,-1]")
-    assert out == "1,30\n0,70\n1,110\n"
+@pytest.mark.parametrize("path", PATHS)
+def test_request_body_is_the_filtered_csv(tmp_path, path):
+    _, model = transform(tmp_path, "1,10,20\r\n\n0,30,40", path=path, input_filter="$[1:]", join_source="Input",
+                         output_filter="$[0,-1]")
+    assert model.requests == [b"10,20\n30,40\n"]
 
 
-def test_multi_record_batches_respect_the_payload_limit(tmp_path):
-    row = "1," + ",".join(["0.5"] * 1000)  # about 4 KB per record
-    out, model = transform(tmp_path, "\n".join([row] * 600) + "\n", max_payload_mb=1, input_filter="$[1:]")
-    assert len(out.splitlines()) == 600
-    assert len(model.requests) == 3
-    assert all(len(r.encode()) <= 1024 * 1024 for r in model.requests)
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ({"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-1]"}, "1,30\n0,70\n1,110\n"),
+        ({"input_filter": "$[1:]", "join_source": "Input"}, "1,10,20,30,30\n0,30,40,70,70\n1,50,60,110,110\n"),
+        ({"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[-2:]"}, "30,30\n70,70\n110,110\n"),
+        ({"input_filter": "$[1:]", "join_source": "None", "output_filter": "$[1]"}, "30\n70\n110\n"),
+    ],
+)
+def test_multi_column_output(tmp_path, path, options, expected):
+    out, _ = transform(tmp_path, ROWS, Recorder(columns_out=2), path=path, **options)
+    assert out == expected
 
 
-def test_single_record_sends_one_record_per_request(tmp_path):
-    out, model = transform(tmp_path, ROWS, batch_strategy="SingleRecord", input_filter="$[1:]")
-    assert model.requests == ["10,20\n", "30,40\n", "50,60\n"]
-    assert out == "30\n70\n110\n"
+@pytest.mark.parametrize("path", PATHS)
+def test_labels_are_kept_verbatim(tmp_path, path):
+    text = "1.0,10,20\n 0 ,30,40\nyes,50,60\n-1e0,70,80\n"
+    out, _ = transform(tmp_path, text, path=path, input_filter="$[1:]", join_source="Input", output_filter="$[0,-1]")
+    assert out == "1.0,30\n 0 ,70\nyes,110\n-1e0,150\n"
 
 
-def test_split_none_sends_the_whole_file(tmp_path):
-    out, model = transform(tmp_path, ROWS, split_type="None")
-    assert model.requests == [ROWS.rstrip("\n") + "\n"]
-
-
-def test_blank_lines_and_crlf(tmp_path):
-    out, _ = transform(tmp_path, "1,10,20\r\n\r\n0,30,40\r\n", input_filter="$[1:]", join_source="Input",
-                       output_filter="$[0,-1]")
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1,10,20\r\n\r\n0,30,40\r\n",  # CRLF and a blank line
+        "\n\n1,10,20\n\n\n0,30,40",  # leading blank lines, no final newline
+        "1,10,20\r0,30,40\r",  # old Mac line endings
+        "1,10,20\n0,30,40\n\n\n",  # trailing blank lines
+    ],
+)
+def test_blank_lines_and_line_endings(tmp_path, path, text):
+    out, _ = transform(tmp_path, text, path=path, input_filter="$[1:]", join_source="Input", output_filter="$[0,-1]")
     assert out == "1,30\n0,70\n"
 
 
-def test_labels_are_kept_verbatim(tmp_path):
-    out, _ = transform(tmp_path, "1.0,10,20\n0.0,30,40\n", input_filter="$[1:]", join_source="Input",
-                       output_filter="$[0,-1]")
-    assert out == "1.0,30\n0.0,70\n"
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("text", ["", "\n", "\r\n\r\n  \n"])
+def test_empty_input_gives_an_empty_output(tmp_path, path, text):
+    out, model = transform(tmp_path, text, path=path, input_filter="$[1:]", join_source="Input")
+    assert out == "" and model.requests == []
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_multi_record_batches_fill_the_payload_greedily(tmp_path, path):
+    row = "1," + ",".join(["0.5"] * 1000)  # 4001 bytes + newline per record
+    out, model = transform(tmp_path, "\n".join([row] * 600) + "\n", path=path, max_payload_mb=1, input_filter="$[1:]")
+    assert out == "500\n" * 600
+    per_request = MB // (len(row) + 1)
+    # Concurrent requests may arrive in any order; the output stays in input order.
+    assert sorted(r.count(b"\n") for r in model.requests) == sorted([per_request, per_request, 600 - 2 * per_request])
+    assert all(len(r) <= MB for r in model.requests)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_single_record_sends_one_record_per_request(tmp_path, path):
+    out, model = transform(tmp_path, ROWS, path=path, batch_strategy="SingleRecord", input_filter="$[1:]",
+                           join_source="Input", output_filter="$[0,-1]")
+    assert model.requests == [b"10,20\n", b"30,40\n", b"50,60\n"]
+    assert out == "1,30\n0,70\n1,110\n"
+
+
+def test_a_record_exactly_at_the_limit_is_sent(tmp_path):
+    record = "9" * (MB - 1)  # plus its newline: exactly 1 MB
+    out, model = transform(tmp_path, record, Shape(), max_payload_mb=1)
+    assert out == f"{MB - 1}\n" and [len(r) for r in model.requests] == [MB]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("newline", ["\n", ""])
+def test_a_record_over_the_limit_is_named(tmp_path, path, newline):
+    text = ROWS + "1," + "9" * MB + newline
+    with pytest.raises(TransformError) as error:
+        transform(tmp_path, text, path=path, max_payload_mb=1)
+    assert str(error.value) == (
+        f"data.csv: record 4 is {MB + 3} bytes, over MaxPayloadInMB (1 MB): too much data for max payload size; "
+        "raise MaxPayloadInMB or split the record"
+    )
+    assert not list((tmp_path / "out").iterdir())
+
+
+def test_split_none_sends_the_object_as_it_is(tmp_path):
+    out, model = transform(tmp_path, ROWS, split_type="None")
+    assert model.requests == [ROWS.encode()]
+    assert out == "31\n70\n111\n"
+
+
+def test_split_none_with_filters_needs_a_single_line(tmp_path):
+    out, model = transform(tmp_path, "1,10,20\n", split_type="None", input_filter="$[1:]", join_source="Input",
+                           output_filter="$[0,-1]")
+    assert out == "1,30\n" and model.requests == [b"10,20\n"]
+    with pytest.raises(TransformError, match="multi-line CSV object need SplitType=Line"):
+        transform(tmp_path, ROWS, split_type="None", input_filter="$[1:]")
+
+
+def test_split_none_object_over_the_limit(tmp_path):
+    with pytest.raises(TransformError, match=r"the object is \d+ bytes, over MaxPayloadInMB \(1 MB\)"):
+        transform(tmp_path, "1,2\n" * (MB // 3), split_type="None", max_payload_mb=1)
 
 
 def test_several_input_files_keep_their_names(tmp_path):
     (tmp_path / "in" / "part").mkdir(parents=True)
     (tmp_path / "in" / "a.csv").write_text("1,2\n")
     (tmp_path / "in" / "part" / "b.csv").write_text("3,4\n5,6\n")
-    counts = run_transform(Recorder(), sorted((tmp_path / "in").rglob("*.csv")), tmp_path / "out", input_root=tmp_path / "in")
-    assert counts == {"a.csv.out": 1, "part/b.csv.out": 2}
+    (tmp_path / "in" / "part" / "empty.csv").write_text("")
+    files = sorted((tmp_path / "in").rglob("*.csv"))
+    counts = run_transform(Recorder(), files, tmp_path / "out", input_root=tmp_path / "in")
+    assert counts == {"a.csv.out": 1, "part/b.csv.out": 2, "part/empty.csv.out": 0}
+    assert (tmp_path / "out" / "a.csv.out").read_text() == "3\n"
     assert (tmp_path / "out" / "part" / "b.csv.out").read_text() == "7\n11\n"
+    assert (tmp_path / "out" / "part" / "empty.csv.out").read_text() == ""
+    # Without input_root, names are relative to the files' common folder.
+    counts = run_transform(Recorder(), files, tmp_path / "out2")
+    assert sorted(counts) == ["a.csv.out", "part/b.csv.out", "part/empty.csv.out"]
 
 
-def test_progress_reaches_the_total(tmp_path):
+def test_progress_is_monotonic_and_reaches_the_total(tmp_path):
     seen = []
     source = tmp_path / "in" / "d.csv"
     source.parent.mkdir()
-    source.write_text(ROWS * 100)
-    run_transform(Recorder(), [source], tmp_path / "out", input_root=tmp_path / "in", progress=lambda d, t: seen.append((d, t)))
-    assert seen[-1][0] == seen[-1][1] == source.stat().st_size
+    source.write_text("1,2,3\n" * 400_000)  # 2.4 MB: three 1 MB requests
+    run_transform(Recorder(), [source], tmp_path / "out", max_payload_mb=1, progress=lambda d, t: seen.append((d, t)))
+    done = [d for d, _ in seen]
+    assert len(seen) >= 3 and done == sorted(done)
+    assert {t for _, t in seen} == {source.stat().st_size} and done[-1] == source.stat().st_size
 
 
 class WrongCount(Recorder):
@@ -124,65 +250,185 @@ class WrongCount(Recorder):
 
 class Broken(Recorder):
     def invoke(self, body, content_type, accept):
-        raise ValueError("could not convert string to float: 'label'")
+        raise ValueError("could not convert string to float: 'label'\nsecond line")
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize(
     "text, model, options, message",
     [
-        (ROWS, WrongCount(), {}, "returned 1 predictions for 3 records"),
-        (ROWS, Broken(), {}, "the model failed on records 1-3 (ValueError: could not convert"),
-        ("1," + "9" * 2_000_000 + "\n", None, {"max_payload_mb": 1}, "over MaxPayloadInMB (1 MB)"),
-        (ROWS, None, {"input_filter": "$[5]"}, "column 5 does not exist"),
-        (ROWS, None, {"input_filter": "$.features"}, "unsupported filter"),
-        (ROWS, None, {"split_type": "RecordIO"}, "unsupported SplitType"),
-        (ROWS, None, {"batch_strategy": "Huge"}, "unsupported BatchStrategy"),
-        (ROWS, None, {"join_source": "Output"}, "unsupported JoinSource"),
-        (ROWS, None, {"max_payload_mb": 0}, "MaxPayloadInMB must be between 1 and 100"),
+        (ROWS, WrongCount(), {}, "data.csv: records 1-3: the model returned 1 predictions for 3 records"),
+        (ROWS, Broken(), {}, "data.csv: records 1-3: the model failed (ValueError: could not convert string to float: 'label')"),
+        (ROWS, None, {"input_filter": "$[5]"}, "data.csv: record 1: filter '$[5]': column 5 does not exist in a 3-column record"),
+        ("1,2\n3\n", None, {"input_filter": "$[1:]"}, "data.csv: record 2: input filter '$[1:]' leaves nothing of record '3'"),
+        (ROWS, None, {"join_source": "Input", "output_filter": "$[7]"}, "data.csv: record 1: output filter '$[7]'"),
     ],
 )
-def test_failures_name_the_cause(tmp_path, text, model, options, message):
+def test_failures_name_the_record(tmp_path, path, text, model, options, message):
     with pytest.raises(TransformError) as error:
-        transform(tmp_path, text, model, **options)
+        transform(tmp_path, text, model, path=path, **options)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+    assert not list((tmp_path / "out").iterdir())  # no output, no partial file
+
+
+def test_errors_count_records_across_batches(tmp_path):
+    """The failing batch is the second one: record numbers continue from the first."""
+
+    class FailsOnNine(Recorder):
+        def invoke(self, body, content_type, accept):
+            if b"9" in body:
+                return b"1\n2\n"
+            return super().invoke(body, content_type, accept)
+
+    row = "1," + ",".join(["0.5"] * 1000)
+    per_request = MB // (len(row) + 1)
+    text = "\n".join([row] * per_request + ["9" + row[1:]]) + "\n"
+    for workers in (1, 3):
+        with pytest.raises(TransformError) as error:
+            transform(tmp_path, text, FailsOnNine(), path={"vectorised": True, "workers": workers}, max_payload_mb=1)
+        assert str(error.value) == f"data.csv: record {per_request + 1}: the model returned 2 predictions for 1 records"
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"input_filter": "$.features"}, "unsupported filter '$.features'"),
+        ({"output_filter": "$[a]"}, "cannot read 'a'"),
+        ({"input_filter": "$[1:2:3]"}, "cannot read '1:2:3'"),
+        ({"input_filter": "$[]"}, "unsupported filter"),
+        ({"split_type": "RecordIO"}, "unsupported SplitType 'RecordIO': use Line or None"),
+        ({"split_type": "TFRecord"}, "unsupported SplitType"),
+        ({"batch_strategy": "Huge"}, "unsupported BatchStrategy 'Huge'"),
+        ({"join_source": "Output"}, "unsupported JoinSource 'Output'"),
+        ({"assemble_with": "Comma"}, "unsupported AssembleWith 'Comma'"),
+        ({"max_payload_mb": 0}, "MaxPayloadInMB must be between 1 and 100, not 0"),
+        ({"max_payload_mb": 101}, "MaxPayloadInMB must be between 1 and 100"),
+        ({"max_payload_mb": 1.5}, "MaxPayloadInMB must be between 1 and 100"),
+        ({"input_filter": "$[1:]", "content_type": "application/json"}, "text/csv only"),
+        ({"join_source": "Input", "accept": "application/json"}, "Accept text/csv only"),
+    ],
+)
+def test_bad_options(tmp_path, options, message):
+    with pytest.raises(TransformError) as error:
+        transform(tmp_path, ROWS, **options)
     assert message in str(error.value)
     assert not (tmp_path / "out" / "data.csv.out").exists()
 
 
-def test_column_filter_parsing():
-    assert ColumnFilter.parse(None) is None and ColumnFilter.parse("$") is None
-    assert ColumnFilter.parse("$[1:]").drop_leading() == 1
-    assert ColumnFilter.parse("$[0,-1]").drop_leading() is None
-    assert ColumnFilter.parse("$[ 0 , -1 ]").indices(4) == [0, 3]
-
-
-# --- the local object store -------------------------------------------------------------------------
-
-
-def test_store_round_trip_and_prefix_semantics(tmp_path):
-    store = LocalObjectStore(tmp_path)
-    store.put_bytes("s3://bucket-1/in/a.csv", b"a")
-    store.put_bytes("s3://bucket-1/in/sub/b.csv", b"b")
-    store.put_bytes("s3://bucket-1/input-other/c.csv", b"c")
-    assert store.get_bytes("s3://bucket-1/in/a.csv") == b"a"
-    assert store.path_for("s3://bucket-1/in/a.csv") == tmp_path / "s3" / "bucket-1" / "in" / "a.csv"
-    assert store.list("s3://bucket-1/in/") == ["s3://bucket-1/in/a.csv", "s3://bucket-1/in/sub/b.csv"]
-    assert store.list("s3://bucket-1/in") == [
-        "s3://bucket-1/in/a.csv", "s3://bucket-1/in/sub/b.csv", "s3://bucket-1/input-other/c.csv"
-    ]
-    copied = store.download_prefix("s3://bucket-1/in/", tmp_path / "dl")
-    assert sorted(p.relative_to(tmp_path / "dl").as_posix() for p in copied) == ["a.csv", "sub/b.csv"]
-    single = store.download_prefix("s3://bucket-1/in/a.csv", tmp_path / "one")
-    assert [p.name for p in single] == ["a.csv"]
-    (tmp_path / "up" / "x").mkdir(parents=True)
-    (tmp_path / "up" / "x" / "y.json").write_text("{}")
-    assert store.upload_dir(tmp_path / "up", "s3://bucket-1/out/") == ["s3://bucket-1/out/x/y.json"]
-    assert store.list("s3://bucket-1/nothing/") == []
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_bad_concurrency(tmp_path, workers):
+    (tmp_path / "d.csv").write_text(ROWS)
+    with pytest.raises(TransformError, match="MaxConcurrentTransforms must be a positive integer"):
+        run_transform(Recorder(), [tmp_path / "d.csv"], tmp_path / "out", max_concurrent_transforms=workers)
 
 
 @pytest.mark.parametrize(
-    "uri",
-    ["s3://bucket-1/../escape", "s3://bucket-1/a/../../b", "s3://../x", "/etc/passwd", "s3://Bad_Bucket/x", "s3://b/a\\b"],
+    "expression, width, expected",
+    [
+        ("$[0]", 3, [0]), ("$[-1]", 3, [2]), ("$[1:]", 3, [1, 2]), ("$[:2]", 3, [0, 1]), ("$[1:2]", 3, [1]),
+        ("$[-2:]", 4, [2, 3]), ("$[:-1]", 4, [0, 1, 2]), ("$[0,-1]", 4, [0, 3]), ("$[ 0 , -1 ]", 4, [0, 3]),
+        ("$[0,2:4,-1]", 6, [0, 2, 3, 5]), ("$[5:]", 3, []), ("$[2,0]", 3, [2, 0]),
+    ],
 )
-def test_store_refuses_uris_that_escape(uri):
-    with pytest.raises(StoreError):
-        split_uri(uri)
+def test_column_filter_indices(expression, width, expected):
+    assert ColumnFilter.parse(expression).indices(width) == expected
+
+
+def test_column_filter_shapes():
+    assert ColumnFilter.parse(None) is None and ColumnFilter.parse("$") is None and ColumnFilter.parse(" $ ") is None
+    assert [ColumnFilter.parse(e).drop_leading() for e in ("$[1:]", "$[0:]", "$[3:]", "$[-1:]", "$[0,-1]", "$[1:3]")] \
+        == [1, 0, 3, None, None, None]
+    assert [ColumnFilter.parse(e).leading_then_last() for e in ("$[0,-1]", "$[0:3,-1]", "$[0,1,2,-1]", "$[-1]",
+                                                               "$[1,-1]", "$[0,-2]", "$[:2,-1]")] \
+        == [1, 3, 3, None, None, None, 2]
+    with pytest.raises(TransformError, match="column -4 does not exist in a 3-column record"):
+        ColumnFilter.parse("$[-4]").indices(3)
+
+
+# --- the numpy path equals the reference path, byte for byte ----------------------------------------------
+
+
+def _random_csv(rng: random.Random, rows: int, *, width: int | None) -> bytes:
+    lines = []
+    for _ in range(rows):
+        fields = width or rng.randint(2, 6)
+        label = rng.choice(["0", "1", "1.0", "yes", "", "label-" + "x" * rng.randint(30, 80)])
+        cells = [label] + [f"{rng.uniform(-9, 9):.{rng.randint(0, 6)}f}" for _ in range(fields - 1)]
+        lines.append(",".join(cells))
+        if rng.random() < 0.05:
+            lines.append("")  # a blank line
+    ending = rng.choice(["\n", "\r\n"])
+    return (ending.join(lines) + rng.choice([ending, ""])).encode()
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-1]"},
+        {"input_filter": "$[1:]", "join_source": "Input"},
+        {"input_filter": "$[2:]", "join_source": "Input", "output_filter": "$[0:2,-1]"},
+        {"input_filter": "$[1:]"},
+        {"join_source": "Input", "output_filter": "$[0,-1]"},
+        {"join_source": "Input", "output_filter": "$[0,1,-1]"},
+        {},
+    ],
+)
+@pytest.mark.parametrize("columns_out", [1, 2])
+def test_numpy_path_equals_reference_path(tmp_path, seed, options, columns_out):
+    rng = random.Random(seed)
+    data = _random_csv(rng, rng.randint(1, 400), width=None if seed % 2 else 5)
+    source = tmp_path / "data.csv"
+    source.write_bytes(data)
+    outputs, requests = {}, {}
+    for vectorised in (True, False):
+        model = Shape(columns_out)
+        target = tmp_path / f"{vectorised}.out"
+        filters = {k: ColumnFilter.parse(options.get(k)) for k in ("input_filter", "output_filter")}
+        try:
+            transform_file(lambda body: model.invoke(body, "text/csv", "text/csv"), source, target,
+                           max_payload_mb=1, join_source=options.get("join_source", "None"),
+                           vectorised=vectorised, **filters)
+            outputs[vectorised] = target.read_bytes()
+        except TransformError as error:  # records too short for the filter: both paths must say so alike
+            outputs[vectorised] = str(error)
+        requests[vectorised] = model.requests
+    assert outputs[True] == outputs[False]
+    assert requests[True] == requests[False]
+
+
+def test_numpy_path_on_long_leading_fields(tmp_path):
+    """Leading fields longer than the byte-by-byte scan fall back to a lookup among all commas."""
+    text = "".join(f"{'id' * (20 + i)},{i},{i + 1}\n" for i in range(50))
+    for path in ({"vectorised": True, "workers": 1}, {"vectorised": False, "workers": 1}):
+        out, model = transform(tmp_path, text, path=path, input_filter="$[1:]", join_source="Input",
+                               output_filter="$[0,-1]")
+        assert out.splitlines() == [f"{'id' * (20 + i)},{2 * i + 1}" for i in range(50)]
+
+
+def test_scores_from_real_handlers_match_predict_proba(tmp_path):
+    """With the project's serving handlers, the output lines are 'label,P(class 1)' for every record."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    from pipeline.local.model_archive import load_serving_handlers
+    from pipeline.package import build_model_archive
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 4))
+    y = (X[:, 0] + rng.normal(size=3000) > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    joblib.dump(model, tmp_path / "model.joblib")
+    archive = build_model_archive(tmp_path / "model.joblib", tmp_path / "model.tar.gz")
+    source = tmp_path / "in" / "test.csv"
+    source.parent.mkdir()
+    source.write_text("".join(f"{label}," + ",".join(repr(v) for v in row) + "\n" for label, row in zip(y, X.tolist())))
+    handlers = load_serving_handlers(archive, tmp_path / "model")
+    run_transform(handlers, [source], tmp_path / "out", max_payload_mb=1, input_filter="$[1:]", join_source="Input",
+                  output_filter="$[0,-1]")
+    lines = (tmp_path / "out" / "test.csv.out").read_text().splitlines()
+    labels = [int(line.split(",")[0]) for line in lines]
+    scores = np.array([float(line.split(",")[1]) for line in lines])
+    assert labels == y.tolist()
+    np.testing.assert_allclose(scores, model.predict_proba(X)[:, 1], rtol=1e-12)
