@@ -2,7 +2,7 @@
 
 Packed into ``model.tar.gz`` as ``code/inference.py`` beside ``model.joblib`` (see ``pipeline.package``).
 The container calls ``model_fn`` once, then ``input_fn`` → ``predict_fn`` → ``output_fn`` per request.
-Only the standard library, numpy and joblib are used, as in the container.
+Only the standard library, numpy, pandas and joblib are used (all in the container); no repository code.
 """
 from __future__ import annotations
 
@@ -16,13 +16,25 @@ CSV = "text/csv"
 
 
 def model_fn(model_dir: str):
-    """Load the fitted estimator from ``model_dir/model.joblib``."""
+    """Load the fitted estimator from ``model_dir/model.joblib``.
+
+    >>> model_fn("/nonexistent")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: /nonexistent/model.joblib not found: model.tar.gz must contain model.joblib at its root
+    """
     import joblib
 
     path = os.path.join(model_dir, MODEL_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} not found: model.tar.gz must contain {MODEL_FILE} at its root")
-    return joblib.load(path)
+    try:
+        return joblib.load(path)
+    except Exception as error:  # pickle/joblib raise many types for a bad or incompatible file
+        raise ValueError(
+            f"{path} cannot be loaded ({type(error).__name__}: {_first_line(error)}); save the estimator with "
+            "joblib.dump using the scikit-learn version of the serving container"
+        ) from None
 
 
 def input_fn(request_body, content_type: str = CSV) -> np.ndarray:
@@ -71,7 +83,7 @@ def input_fn(request_body, content_type: str = CSV) -> np.ndarray:
 
 
 def _check_widths(data: bytes, width: int) -> None:
-    for number, line in enumerate(data.split(b"\n"), start=1):
+    for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             raise ValueError(f"CSV row {number} is blank; send one row of features per line")
         if line.count(b",") != width - 1:
@@ -86,26 +98,43 @@ def _first_line(error: BaseException) -> str:
 
 
 def predict_fn(input_data: np.ndarray, model) -> np.ndarray:
-    """P(positive class) per row: ``predict_proba(X)[:, 1]``, the column of ``classes_[1]``.
+    """Score per row: ``predict_proba(X)[:, 1]``, the probability of the positive class ``classes_[1]``.
 
-    For labels {0, 1} (or {False, True}) that is P(y = 1); for other label pairs it is the probability of
-    the larger label, which is what ``classes_[1]`` holds after scikit-learn sorts the classes.
+    For labels {0, 1} (or {False, True}) that is P(y = 1). For another pair of labels it is the
+    probability of ``classes_[1]``, the larger label once scikit-learn has sorted them (e.g. "yes" of
+    {"no", "yes"}); evaluation then treats that label as the positive class.
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    >>> scores = predict_fn(np.array([[0.0], [3.0]]), model)
+    >>> scores.shape, bool(scores[0] < 0.5 < scores[1])
+    ((2,), True)
     """
-    if not hasattr(model, "predict_proba"):
+    predict_proba = getattr(model, "predict_proba", None)
+    if predict_proba is None:
         raise TypeError(f"{type(model).__name__} has no predict_proba: the pipeline needs scores, not labels")
     classes = getattr(model, "classes_", None)
     if classes is not None and len(classes) != 2:
         raise ValueError(f"the model has {len(classes)} classes; this pipeline evaluates binary classifiers")
-    return np.asarray(model.predict_proba(input_data), dtype=np.float64)[:, 1]
+    probabilities = np.asarray(predict_proba(input_data), dtype=np.float64)
+    if probabilities.ndim != 2 or probabilities.shape[1] != 2:
+        raise ValueError(
+            f"predict_proba returned shape {probabilities.shape}; a binary classifier returns (rows, 2)"
+        )
+    return probabilities[:, 1]
 
 
 def output_fn(prediction: np.ndarray, accept: str = CSV) -> str:
-    """One score per line, with every digit (``repr``) so no precision is lost on the way to evaluation.
+    """One score per line, every digit kept (``repr`` round-trips a float exactly).
+
+    ``accept`` may be ``text/csv`` (parameters allowed) or ``*/*``; an empty prediction is an empty body.
 
     >>> output_fn(np.array([0.1, 1/3]), "text/csv")
     '0.1\\n0.3333333333333333\\n'
+    >>> float(output_fn(np.array([0.1 + 0.2]), "*/*")) == 0.1 + 0.2
+    True
     """
-    if accept.split(";")[0].strip() != CSV:
+    if not isinstance(accept, str) or accept.split(";")[0].strip().lower() not in (CSV, "*/*"):
         raise ValueError(f"unsupported accept type {accept!r}: ask for {CSV}")
     values = np.ravel(np.asarray(prediction, dtype=np.float64)).tolist()
     return "\n".join(map(repr, values)) + "\n" if values else ""
