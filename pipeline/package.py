@@ -4,12 +4,14 @@
 
 The archive holds ``model.joblib`` and ``code/inference.py`` (the serving handlers), which is what the
 SageMaker scikit-learn container loads. It is deterministic: the same estimator file gives the same bytes.
+Exit codes: 0 written (its path is printed), 2 bad input (one line on stderr, nothing written).
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import io
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -19,6 +21,8 @@ from pipeline.atomic import write_bytes_atomic
 from pipeline.code_bundle import PROCESSING_SCRIPTS_DIR
 
 INFERENCE_SOURCE = PROCESSING_SCRIPTS_DIR / "inference.py"
+MODEL_MEMBER = "model.joblib"
+CODE_MEMBER = "code/inference.py"
 
 
 class PackageError(ValueError):
@@ -26,44 +30,60 @@ class PackageError(ValueError):
 
 
 def check_estimator(estimator_path: Path) -> None:
-    """The file must load with joblib and be a binary classifier with predict_proba."""
+    """The file must load with joblib and hold a fitted binary classifier with predict_proba."""
     import joblib
 
     try:
         model = joblib.load(estimator_path)
     except Exception as error:  # joblib/pickle raise many types for a bad file
-        raise PackageError(f"{estimator_path}: cannot load with joblib ({type(error).__name__}: {error})") from None
-    if not hasattr(model, "predict_proba"):
+        raise PackageError(f"{estimator_path}: cannot load with joblib ({type(error).__name__}: {_first_line(error)})") from None
+    if not callable(getattr(model, "predict_proba", None)):
         raise PackageError(f"{estimator_path}: {type(model).__name__} has no predict_proba; the pipeline needs scores")
     classes = getattr(model, "classes_", None)
     if classes is None:
-        raise PackageError(f"{estimator_path}: the estimator is not fitted (no classes_)")
+        raise PackageError(f"{estimator_path}: the {type(model).__name__} is not fitted (no classes_); fit it, then dump it")
     if len(classes) != 2:
         raise PackageError(f"{estimator_path}: {len(classes)} classes; the pipeline evaluates binary classifiers")
 
 
-def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+def _member(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mode = 0o644
     info.mtime = 0  # fixed metadata: equal inputs give byte-identical archives
     info.uid = info.gid = 0
     info.uname = info.gname = ""
-    archive.addfile(info, io.BytesIO(data))
+    return info, data
 
 
 def build_model_archive(estimator_path: str | Path, out_path: str | Path) -> Path:
-    """Write ``model.tar.gz`` (``model.joblib`` + ``code/inference.py``) atomically; returns its path."""
-    estimator_path = Path(estimator_path)
+    """Write ``model.tar.gz`` (``code/inference.py`` + ``model.joblib``) atomically; returns its path.
+
+    Deterministic: members sorted, fixed times, owners and modes, gzip without a timestamp or name.
+    """
+    estimator_path, out_path = Path(estimator_path), Path(out_path)
     if not estimator_path.is_file():
         raise PackageError(f"{estimator_path} is not a file: pass the joblib file of a fitted estimator")
+    if out_path.is_dir():
+        raise PackageError(f"{out_path} is a folder: pass the archive's file name, e.g. {out_path / 'model.tar.gz'}")
+    if out_path.exists() and out_path.resolve() == estimator_path.resolve():
+        raise PackageError(f"{out_path}: the archive would overwrite the estimator; pick another --out")
     check_estimator(estimator_path)
+    members = sorted([
+        _member(MODEL_MEMBER, estimator_path.read_bytes()),
+        _member(CODE_MEMBER, INFERENCE_SOURCE.read_bytes()),
+    ], key=lambda member: member[0].name)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        _add(archive, "model.joblib", estimator_path.read_bytes())
-        _add(archive, "code/inference.py", INFERENCE_SOURCE.read_bytes())
+        for info, data in members:
+            archive.addfile(info, io.BytesIO(data))
     compressed = gzip.compress(raw.getvalue(), compresslevel=6, mtime=0)
-    return write_bytes_atomic(out_path, compressed)
+    try:
+        path = write_bytes_atomic(out_path, compressed)
+        os.chmod(path, 0o644)  # a shareable artefact, not the private mode of the temporary file
+    except OSError as error:
+        raise PackageError(f"{out_path}: cannot write the archive ({error.strerror or error})") from None
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(path)
     return 0
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 if __name__ == "__main__":
