@@ -153,3 +153,156 @@ def test_module_runs_as_a_command(fitted, tmp_path):
     assert result.returncode == 0, result.stderr
     names = tarfile.open(fileobj=io.BytesIO(gzip.decompress((tmp_path / "m.tar.gz").read_bytes()))).getnames()
     assert names == ["code/inference.py", "model.joblib"]
+
+
+# --- safe extraction and loading of model.tar.gz (pipeline.local.model_archive) ------------------------------
+
+from pathlib import Path  # noqa: E402
+
+from pipeline.local.model_archive import (  # noqa: E402
+    ModelArchiveError,
+    archive_members,
+    default_input_fn,
+    default_output_fn,
+    extract_model,
+)
+
+
+def _archive(path: Path, members: list[tuple[tarfile.TarInfo, bytes]]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for info, data in members:
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data else None)
+    return path
+
+
+def _file(name: str, data: bytes = b"x") -> tuple[tarfile.TarInfo, bytes]:
+    return tarfile.TarInfo(name), data
+
+
+def _special(name: str, kind: bytes, target: str = "") -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info, b""
+
+
+@pytest.mark.parametrize(
+    "member, message",
+    [
+        (_file("../evil.py"), "would be written outside the model directory"),
+        (_file("/tmp/evil.py"), "would be written outside the model directory"),
+        (_file("code/../../evil.py"), "would be written outside the model directory"),
+        (_special("code", tarfile.SYMTYPE, "/etc"), "is a link or special file"),
+        (_special("inside", tarfile.SYMTYPE, "model.joblib"), "is a link or special file"),
+        (_special("model.joblib", tarfile.LNKTYPE, "/etc/passwd"), "is a link or special file"),
+        (_special("tty", tarfile.CHRTYPE), "is a link or special file"),
+        (_special("disk", tarfile.BLKTYPE), "is a link or special file"),
+        (_special("pipe", tarfile.FIFOTYPE), "is a link or special file"),
+    ],
+)
+def test_extraction_refuses_unsafe_members_and_writes_nothing(tmp_path, member, message):
+    archive = _archive(tmp_path / "m.tar.gz", [_file("model.joblib"), member])
+    with pytest.raises(ModelArchiveError) as error:
+        extract_model(archive, tmp_path / "out")
+    assert message in str(error.value) and str(archive) in str(error.value)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "evil.py").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"\x1f\x8bgarbage", b"plain text, not a tar", None])
+def test_unreadable_archives_are_one_line(tmp_path, content, fitted):
+    bad = tmp_path / "m.tar.gz"
+    if content is None:  # a real archive cut short
+        whole = package.build_model_archive(fitted[1], tmp_path / "whole.tar.gz").read_bytes()
+        content = whole[: len(whole) // 2]
+    bad.write_bytes(content)
+    for call in (lambda: extract_model(bad, tmp_path / "out"), lambda: archive_members(bad),
+                 lambda: load_serving_handlers(bad, tmp_path / "out2")):
+        with pytest.raises(ModelArchiveError) as error:
+            call()
+        assert "not a readable model.tar.gz" in str(error.value) and "\n" not in str(error.value)
+        assert "python -m pipeline.package" in str(error.value)
+
+
+def _with_code(tmp_path: Path, estimator: Path, code: bytes, name: str = "m.tar.gz", extra=()) -> Path:
+    return _archive(tmp_path / name, [_file("model.joblib", estimator.read_bytes()), _file("code/inference.py", code),
+                                      *extra])
+
+
+LOADER = b"import joblib, os\ndef model_fn(d):\n    return joblib.load(os.path.join(d, 'model.joblib'))\n"
+
+
+@pytest.mark.parametrize(
+    "code, message",
+    [
+        (b"def predict_fn(x, m):\n    return x\n", "defines no model_fn(model_dir)"),
+        (b"model_fn = 3\n", "defines no model_fn(model_dir)"),
+        (b"import not_installed_anywhere\n", "code/inference.py failed to import (ModuleNotFoundError"),
+        (b"def model_fn(d:\n", "code/inference.py failed to import (SyntaxError"),
+        (b"def model_fn(d):\n    raise RuntimeError('no GPU\\nsecond line')\n", "model_fn failed (RuntimeError: no GPU)"),
+    ],
+)
+def test_bad_serving_code_is_one_line(tmp_path, fitted, code, message):
+    with pytest.raises(ModelArchiveError) as error:
+        load_serving_handlers(_with_code(tmp_path, fitted[1], code), tmp_path / "model")
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_missing_program_is_named(tmp_path, fitted):
+    archive = _archive(tmp_path / "m.tar.gz", [_file("model.joblib", fitted[1].read_bytes())])
+    with pytest.raises(ModelArchiveError, match="code/inference.py is missing"):
+        load_serving_handlers(archive, tmp_path / "model")
+    with pytest.raises(ModelArchiveError, match="code/serve.py is missing"):
+        load_serving_handlers(_with_code(tmp_path, fitted[1], LOADER, "n.tar.gz"), tmp_path / "m2", program="serve.py")
+
+
+def test_container_defaults_fill_missing_handlers(tmp_path, fitted):
+    model, estimator, X = fitted
+    handlers = load_serving_handlers(_with_code(tmp_path, estimator, LOADER), tmp_path / "model")
+    body = "".join(",".join(repr(float(v)) for v in row) + "\n" for row in X[:5]).encode()
+    # The container's default predict_fn is model.predict: labels, not scores.
+    assert handlers.invoke(body, "text/csv", "text/csv") == "".join(f"{v}\n" for v in model.predict(X[:5])).encode()
+    assert handlers.model_fn is not None and handlers.predict_fn.__name__ == "default_predict_fn"
+
+
+@pytest.mark.parametrize(
+    "body, content_type, expected",
+    [
+        (b"1,2\n3,4\n", "text/csv", [[1.0, 2.0], [3.0, 4.0]]),
+        (b"1,2", "text/csv", [[1.0, 2.0]]),
+        (b"[[1, 2], [3, 4]]", "application/json", [[1, 2], [3, 4]]),
+    ],
+)
+def test_default_input_fn(body, content_type, expected):
+    np.testing.assert_array_equal(default_input_fn(body, content_type), np.array(expected))
+
+
+def test_default_codecs_round_trip():
+    array = np.array([0.1, 0.25])
+    assert default_output_fn(array, "text/csv") == b"0.1\n0.25\n"
+    assert default_output_fn(np.array([[1, 2]]), "text/csv") == b"1,2\n"
+    assert default_output_fn(array, "application/json") == b"[0.1, 0.25]"
+    npy = default_output_fn(array, "application/x-npy")
+    np.testing.assert_array_equal(default_input_fn(npy, "application/x-npy"), array)
+    with pytest.raises(ValueError, match="not 'image/png'"):
+        default_output_fn(array, "image/png")
+    with pytest.raises(ValueError, match="not 'image/png'"):
+        default_input_fn(b"", "image/png")
+
+
+def test_output_fn_must_return_a_body(tmp_path, fitted):
+    code = LOADER + b"def output_fn(p, accept):\n    return list(p)\n"
+    handlers = load_serving_handlers(_with_code(tmp_path, fitted[1], code), tmp_path / "model")
+    with pytest.raises(TypeError, match="output_fn returned list; return the response body as str or bytes"):
+        handlers.invoke(b"1,2,3\n", "text/csv", "text/csv")
+
+
+def test_models_loaded_side_by_side_keep_their_own_code(tmp_path, fitted):
+    """Each model's inference.py (and the sibling module it imports) stays its own."""
+    handlers = []
+    for answer in (b"0.25", b"0.75"):
+        helper = _file("code/helper.py", b"ANSWER = " + answer + b"\n")
+        code = LOADER + b"import helper\ndef predict_fn(x, m):\n    return [helper.ANSWER] * len(x)\n"
+        archive = _with_code(tmp_path, fitted[1], code, f"{answer.decode()}.tar.gz", [helper])
+        handlers.append(load_serving_handlers(archive, tmp_path / f"model-{answer.decode()}"))
+    assert [h.invoke(b"1,2,3\n", "text/csv", "text/csv") for h in handlers] == [b"0.25\n", b"0.75\n"]
+    assert "helper" not in sys.modules
