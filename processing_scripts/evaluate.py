@@ -177,40 +177,65 @@ def write_outputs(output_dir: Path, files: Mapping[str, bytes]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+class UsageError(ValueError):
+    """Unusable command-line arguments."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print usage and the message on two lines
+        raise UsageError(f"{message} (see --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="evaluate.py", description="Evaluate binary-classifier predictions.")
+    parser = _Parser(prog="evaluate.py", description="Evaluate binary-classifier predictions.")
     parser.add_argument("--predictions", default="/opt/ml/processing/input/predictions",
                         help="transform output: a file or a folder of label,score files")
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation", help="where evaluation.json goes")
     parser.add_argument("--threshold", type=float, default=0.5, help="predict positive when score >= this")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no uncertainty)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap random seed")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap random seed (0 or more)")
     for rule in gate.GATE_RULES:
         parser.add_argument(rule.cli_flag, type=float, dest=f"gate_{rule.metric}",
                             help=f"gate: {rule.description} (recorded in evaluation.json)")
     return parser
 
 
+def _check_arguments(args: argparse.Namespace) -> dict[str, float]:
+    """Raise UsageError for unusable values; return the gate thresholds that were given."""
+    if not math.isfinite(args.threshold) or not 0.0 <= args.threshold <= 1.0:
+        raise UsageError(f"--threshold {args.threshold} must be between 0 and 1")
+    if args.bootstrap < 0:
+        raise UsageError(f"--bootstrap {args.bootstrap} must be 0 or more")
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed} must be 0 or more")
+    thresholds = {}
+    for rule in gate.GATE_RULES:
+        value = getattr(args, f"gate_{rule.metric}")
+        if value is not None and not math.isfinite(value):
+            raise UsageError(f"{rule.cli_flag} {value} must be a finite number")
+        if value is not None:
+            thresholds[rule.metric] = value
+    return thresholds
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    """Run the evaluation; 0 when the outputs are written (gate passed or not), 2 on unusable input."""
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help
         return 2 if exit_.code else 0
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     try:
-        if not math.isfinite(args.threshold) or not 0.0 <= args.threshold <= 1.0:
-            raise ValueError(f"--threshold {args.threshold} must be between 0 and 1")
-        if args.bootstrap < 0:
-            raise ValueError(f"--bootstrap {args.bootstrap} must be 0 or more")
-        thresholds = {r.metric: getattr(args, f"gate_{r.metric}") for r in gate.GATE_RULES}
-        thresholds = {k: v for k, v in thresholds.items() if v is not None}
+        thresholds = _check_arguments(args)
         plotting = report.preload()
         data = predictions.read_predictions(args.predictions)
         files, sha256 = list(data.files), data.sha256
         scores = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(data.y_true, data.y_score))
-        del data  # only the sorted per-class scores are needed from here on
+        del data  # only the score table is needed from here on
         document = evaluate_scores(scores, threshold=args.threshold, n_bootstrap=args.bootstrap, seed=args.seed)
-    except (ValueError, OSError) as error:  # InputError and PredictionsError are ValueErrors
+    except (ValueError, OSError) as error:  # UsageError, InputError and PredictionsError are ValueErrors
         print(f"error: {error}", file=sys.stderr)
         return 2
     document["dataset"].update(files=files, sha256=sha256)
@@ -219,10 +244,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         document["gate"] = {"passed": all(c["passed"] for c in checks), "checks": checks}
     plotting.join()
     pngs = report.render_plots(document)
-    outputs = {"evaluation.json": (json.dumps(to_json(document), indent=2) + "\n").encode()}
+    outputs = {"evaluation.json": (json.dumps(to_json(document), indent=2, allow_nan=False) + "\n").encode()}
     outputs.update({f"{name}.png": data for name, data in pngs.items()})
     outputs["report.html"] = report.render_html(document, pngs).encode()
-    write_outputs(Path(args.output_dir), outputs)
+    try:
+        write_outputs(Path(args.output_dir), outputs)
+    except OSError as error:
+        print(f"error: cannot write the outputs to {args.output_dir}: {error.strerror or error}; "
+              "pass a writable --output-dir", file=sys.stderr)
+        return 2
     return 0
 
 

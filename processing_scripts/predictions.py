@@ -45,12 +45,14 @@ def _first_problem(path: Path) -> str:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            if not line.strip():
+            if not line:  # as the fast readers: only truly empty lines are skipped
                 continue
             fields = line.split(",")
             if len(fields) != 2:
                 return f"{path} line {number}: expected 2 fields (label,score), found {len(fields)}; {FIX_HINT}"
             try:
+                if "_" in line:  # float() accepts "1_0"; CSV readers do not
+                    raise ValueError(line)
                 label, score = float(fields[0]), float(fields[1])
             except ValueError:
                 what = "header row" if number == 1 else "non-numeric field"
@@ -71,24 +73,54 @@ class _Unreadable(Exception):
 BLOCK_BYTES = 64 << 20
 
 
+def _line_blocks(path: Path) -> Iterator[memoryview]:
+    """The file as blocks of whole lines, read into one reused buffer of BLOCK_BYTES (each block is
+    only valid until the next is requested). A line longer than the buffer grows it."""
+    buffer = bytearray(BLOCK_BYTES)
+    filled = 0  # bytes of an unfinished last line carried over from the previous block
+    with open(path, "rb", buffering=0) as handle:
+        while True:
+            view = memoryview(buffer)
+            end = filled
+            while end < len(buffer):
+                got = handle.readinto(view[end:])
+                if not got:
+                    break
+                end += got
+            if end < len(buffer):  # end of file: the rest is the last line
+                if end:
+                    yield view[:end]
+                return
+            cut = buffer.rfind(b"\n", 0, end) + 1
+            if cut == 0:  # no line ends in the buffer: a bigger one (the old may still be exported)
+                bigger = bytearray(2 * len(buffer))
+                bigger[:end] = view[:end]
+                buffer, filled = bigger, end
+                continue
+            yield view[:cut]
+            view[: end - cut] = view[cut:end]
+            filled = end - cut
+
+
 def _blocks_arrow(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    # Whole-block reads parse on every core (pyarrow's streaming reader uses one), and memory stays
+    # bounded by the block size at any file size.
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    read_options = pacsv.ReadOptions(column_names=["label", "score"], block_size=max(BLOCK_BYTES // 4, 1 << 20))
+    parse_options = pacsv.ParseOptions(ignore_empty_lines=True)
+    convert_options = pacsv.ConvertOptions(
+        column_types={"label": pa.float64(), "score": pa.float64()}, strings_can_be_null=False
+    )
     try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=["label", "score"], block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(ignore_empty_lines=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={"label": pa.float64(), "score": pa.float64()}, strings_can_be_null=False
-            ),
-        )
-        for batch in reader:
-            labels, scores = batch.column(0), batch.column(1)
+        for block in _line_blocks(path):
+            table = pacsv.read_csv(pa.BufferReader(pa.py_buffer(block)), read_options=read_options,
+                                   parse_options=parse_options, convert_options=convert_options)
+            labels, scores = table.column(0), table.column(1)
             if labels.null_count or scores.null_count:
                 raise _Unreadable
-            yield labels.to_numpy(zero_copy_only=False), scores.to_numpy(zero_copy_only=False)
+            yield labels.to_numpy(), scores.to_numpy()
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
         raise _Unreadable from None
 
