@@ -130,12 +130,47 @@ def test_error_names_the_file_and_line_among_many(tmp_path, capsys):
         (["--threshold", "1.5"], "--threshold 1.5 must be between 0 and 1"),
         (["--threshold", "nan"], "must be between 0 and 1"),
         (["--bootstrap", "-1"], "--bootstrap -1 must be 0 or more"),
+        (["--seed", "-3"], "--seed -3 must be 0 or more"),
+        (["--threshold", "abc"], "argument --threshold: invalid float value: 'abc'"),
+        (["--bootstrap", "1.5"], "argument --bootstrap: invalid int value: '1.5'"),
+        (["--auc-threshold", "nan"], "--auc-threshold nan must be a finite number"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],
 )
 def test_bad_arguments(predictions, tmp_path, capsys, args, message):
     folder, _, _ = predictions
-    assert evaluate.main(["--predictions", str(folder), "--output-dir", str(tmp_path / "out"), *args]) == 2
-    assert message in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert evaluate.main(["--predictions", str(folder), "--output-dir", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_help_exits_0(capsys):
+    assert evaluate.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--auc-threshold" in out and "--f1-threshold" in out
+
+
+def test_unwritable_output_dir_is_a_one_line_error(predictions, tmp_path, capsys):
+    folder, _, _ = predictions
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert evaluate.main(["--predictions", str(folder), "--output-dir", str(blocker / "out"), "--bootstrap", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write the outputs to") and err.count("\n") == 1, err
+
+
+def test_gate_failure_still_exits_0(predictions, tmp_path):
+    folder, _, _ = predictions
+    out = tmp_path / "out"
+    argv = ["--predictions", str(folder), "--output-dir", str(out), "--bootstrap", "0", "--auc-threshold", "0.999"]
+    assert evaluate.main(argv) == 0
+    doc = json.loads((out / "evaluation.json").read_text())
+    assert doc["gate"] == {"passed": False, "checks": [
+        {"metric": "auc", "value": doc["binary_classification_metrics"]["auc"]["value"], "threshold": 0.999, "passed": False}
+    ]}
+    assert "Quality gate: FAILED" in (out / "report.html").read_text()
 
 
 def test_missing_predictions_path(tmp_path, capsys):
@@ -182,3 +217,24 @@ def test_both_readers_report_the_same_line(tmp_path, engine):
     (tmp_path / "p.out").write_text("0,0.1\n1,0.9\n1,x\n")
     with pytest.raises(reader.PredictionsError, match="p.out line 3: non-numeric field"):
         reader.read_predictions(tmp_path / "p.out", engine=engine)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 7, 64, 1 << 20])
+def test_blocks_split_anywhere_read_the_same_rows(tmp_path, monkeypatch, block_bytes):
+    from processing_scripts import predictions as reader
+
+    rng = np.random.default_rng(1)
+    y, s = rng.integers(0, 2, 500), rng.random(500)
+    lines = [f"{a},{b!r}" for a, b in zip(y.tolist(), s.tolist())]
+    lines[10] += " " * 100  # a line longer than the small buffers
+    (tmp_path / "p.out").write_text("\r\n".join(lines))  # CRLF and no final newline
+    monkeypatch.setattr(reader, "BLOCK_BYTES", block_bytes)
+    data = reader.read_predictions(tmp_path / "p.out", engine="pyarrow")
+    np.testing.assert_array_equal(data.y_true, y)
+    np.testing.assert_array_equal(data.y_score, s)
+
+
+def test_whitespace_only_line_is_named(tmp_path, capsys):
+    (tmp_path / "p.out").write_text("0,0.1\n   \n1,0.9\n")
+    assert evaluate.main(["--predictions", str(tmp_path / "p.out"), "--output-dir", str(tmp_path / "out")]) == 2
+    assert "p.out line 2: expected 2 fields (label,score), found 1" in capsys.readouterr().err

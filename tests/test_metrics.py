@@ -243,3 +243,114 @@ def test_validator_rejects_degenerate_input(y, s, message):
     with pytest.raises(metrics.InputError) as error:
         metrics.check_binary_inputs(y, s)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def _sklearn_reference(y, s, threshold):
+    """Every point metric as scikit-learn computes it, with its default zero_division behaviour."""
+    import warnings
+
+    pred = (s >= threshold).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # UndefinedMetricWarning: the value is still scikit-learn's 0.0
+        tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
+        return {
+            "confusion": (tn, fp, fn, tp),
+            "accuracy": skm.accuracy_score(y, pred),
+            "precision": skm.precision_score(y, pred),
+            "recall": skm.recall_score(y, pred),
+            "f0_5": skm.fbeta_score(y, pred, beta=0.5),
+            "f1": skm.f1_score(y, pred),
+            "f2": skm.fbeta_score(y, pred, beta=2),
+            "auc": skm.roc_auc_score(y, s),
+            "true_negative_rate": skm.recall_score(y, pred, pos_label=0),
+            "average_precision": skm.average_precision_score(y, s),
+            "log_loss": skm.log_loss(y, s),
+            "brier_score": skm.brier_score_loss(y, s),
+            "roc": skm.roc_curve(y, s, drop_intermediate=False),
+            "pr": skm.precision_recall_curve(y, s),
+        }
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_many_random_inputs_equal_sklearn_defaults(seed):
+    # Random size, prevalence, rounding (ties) and threshold per seed; scikit-learn's default arguments.
+    rng = np.random.default_rng(1000 + seed)
+    n = int(rng.choice([2, 3, 5, 17, 100, 999, 4000]))
+    y = (rng.random(n) < rng.choice([0.02, 0.3, 0.5, 0.9])).astype(int)
+    y[rng.integers(n)] = 0
+    y[(np.flatnonzero(y == 0)[0] + 1) % n] = 1  # both classes, wherever they fall
+    s = rng.beta(2, 2, n) * 0.5 + 0.4 * y
+    s = np.round(s, int(rng.integers(1, 8))) if rng.random() < 0.7 else s
+    threshold = float(rng.choice([0.0, 0.3, 0.5, float(s[0]), 1.0]))
+    ref = _sklearn_reference(y, s, threshold)
+    doc = build_document(y, s, threshold=threshold, n_bootstrap=0)
+    m = doc["binary_classification_metrics"]
+    tn, fp, fn, tp = ref["confusion"]
+    assert m["confusion_matrix"] == {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}
+    for name in ("accuracy", "precision", "recall", "f0_5", "f1", "f2", "auc", "true_negative_rate"):
+        assert m[name]["value"] == pytest.approx(ref[name], abs=TOL), name
+    assert m["true_positive_rate"]["value"] == pytest.approx(ref["recall"], abs=TOL)
+    assert m["false_positive_rate"]["value"] == pytest.approx(1 - ref["true_negative_rate"], abs=TOL)
+    assert m["false_negative_rate"]["value"] == pytest.approx(1 - ref["recall"], abs=TOL)
+    for name in ("average_precision", "log_loss", "brier_score"):
+        assert doc[name] == pytest.approx(ref[name], abs=TOL), name
+    table = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(y, s))
+    roc, pr = metrics.roc_curve_points(table), metrics.precision_recall_points(table)
+    for ours, theirs in zip((roc["false_positive_rates"], roc["true_positive_rates"], roc["thresholds"]), ref["roc"]):
+        np.testing.assert_allclose(ours, theirs, atol=TOL)
+    for ours, theirs in zip((pr["precisions"], pr["recalls"], pr["thresholds"]), ref["pr"]):
+        np.testing.assert_allclose(ours, theirs, atol=TOL)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_score_table_counts_every_row(seed):
+    # The one-sort construction (label in the sign bit) against a plain per-class np.unique.
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 3000))
+    y = rng.integers(0, 2, n).astype(np.int8)
+    y[:2] = [0, 1]
+    s = np.round(rng.random(n), int(rng.integers(0, 4)))
+    s[rng.random(n) < 0.05] = -0.0  # a valid score whose sign bit is set
+    table = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(y, s))
+    values = np.unique(s)
+    np.testing.assert_array_equal(table.values, values)
+    for label, counts in ((1, table.pos), (0, table.neg)):
+        expected = np.array([np.count_nonzero((s == v) & (y == label)) for v in values])
+        np.testing.assert_array_equal(counts, expected)
+    assert not np.signbit(table.values).any()
+
+
+def test_negative_zero_ties_with_zero():
+    y, s = np.array([1, 0, 0, 1]), np.array([-0.0, 0.0, 0.3, 0.7])
+    m = build_document(y, s, n_bootstrap=0)["binary_classification_metrics"]
+    assert m["auc"]["value"] == skm.roc_auc_score(y, s) == 0.625
+
+
+def test_extreme_imbalance_at_100k_rows():
+    rng = np.random.default_rng(9)
+    n = 100_000
+    y = np.zeros(n, dtype=int)
+    y[rng.choice(n, 3, replace=False)] = 1
+    s = rng.random(n)
+    ref = _sklearn_reference(y, s, 0.5)
+    doc = build_document(y, s, n_bootstrap=200)
+    m = doc["binary_classification_metrics"]
+    for name in ("accuracy", "precision", "recall", "f1", "auc"):
+        assert m[name]["value"] == pytest.approx(ref[name], abs=TOL), name
+    assert doc["average_precision"] == pytest.approx(ref["average_precision"], abs=TOL)
+    # 3 positives: many resamples hold none, so no SD can be estimated.
+    assert math.isnan(m["auc"]["standard_deviation"]) and math.isnan(m["recall"]["standard_deviation"])
+
+
+def test_histogram_bootstrap_is_centred_on_the_exact_value():
+    rng = np.random.default_rng(11)
+    n = 50_000
+    y = rng.integers(0, 2, n)
+    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1)
+    doc = build_document(y, s, n_bootstrap=500, seed=3)
+    assert "-bin score histogram" in doc["confidence_intervals"]["method"]
+    for name in ("auc", "average_precision", "log_loss", "brier_score"):
+        value = doc["binary_classification_metrics"][name]["value"] if name == "auc" else doc[name]
+        ci = doc["confidence_intervals"]["metrics"][name]
+        half_width = (ci["upper"] - ci["lower"]) / 2
+        assert abs((ci["upper"] + ci["lower"]) / 2 - value) < 0.2 * half_width, name
