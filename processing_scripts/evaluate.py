@@ -3,7 +3,10 @@
     python evaluate.py --predictions DIR_OR_FILE --output-dir DIR [--threshold 0.5] [--bootstrap 1000]
                        [--seed 0] [--auc-threshold X] [--f1-threshold Y]
 
-Input: every file under ``--predictions`` (Batch Transform ``.out`` files), lines ``label,score``.
+Input: every file under ``--predictions`` (Batch Transform ``.out`` files, read in path order, hidden
+files included), lines ``label,score`` without a header; labels may be written ``1`` or ``1.0``, lines
+may end in ``\r\n``, empty lines are skipped. A row is predicted positive when ``score >= --threshold``;
+a ratio with a zero denominator is 0.0, as scikit-learn's default ``zero_division`` gives (see metrics.py).
 Exit 0 with the outputs written (whatever the gate says: the pipeline's ConditionStep decides); exit 2
 with one line on stderr, and nothing written, when the input or arguments are unusable.
 """
@@ -48,7 +51,14 @@ def build_document(
     seed: int = 0,
     max_curve_points: int = MAX_CURVE_POINTS,
 ) -> dict[str, Any]:
-    """The evaluation document (numbers may be NaN; :func:`to_json` renders them as "NaN")."""
+    """The evaluation document (numbers may be NaN; :func:`to_json` renders them as "NaN").
+
+    >>> doc = build_document([0, 1, 0, 1], [0.2, 0.9, 0.6, 0.4], n_bootstrap=0)
+    >>> doc["binary_classification_metrics"]["confusion_matrix"]
+    {'0': {'0': 1, '1': 1}, '1': {'0': 1, '1': 1}}
+    >>> doc["binary_classification_metrics"]["auc"]
+    {'value': 0.75, 'standard_deviation': nan}
+    """
     scores = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(y_true, y_score))
     return evaluate_scores(
         scores, threshold=threshold, n_bootstrap=n_bootstrap, seed=seed, max_curve_points=max_curve_points
@@ -144,7 +154,11 @@ def _close_roc(values: np.ndarray) -> list[float]:
 
 
 def to_json(document: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become strings (JSON has no literal for them)."""
+    """JSON-safe copy: NaN and infinities become strings (JSON has no literal for them).
+
+    >>> to_json({"a": float("nan"), "b": [np.float64(1.5), np.int64(2)], "_private": 1})
+    {'a': 'NaN', 'b': [1.5, 2]}
+    """
     if isinstance(document, dict):
         return {k: to_json(v) for k, v in document.items() if not k.startswith("_")}
     if isinstance(document, (list, tuple)):
@@ -162,7 +176,13 @@ def to_json(document: Any) -> Any:
 
 
 def write_outputs(output_dir: Path, files: Mapping[str, bytes]) -> None:
-    """Write every file to a staging folder first, then move each into place: no half-written output."""
+    """Write every file to a staging folder first, then move each into place: no half-written output.
+
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_outputs(Path(folder), {"a.json": b"{}"})
+    ...     sorted(p.name for p in Path(folder).iterdir())
+    ['a.json']
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=output_dir))
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import threading
 from typing import Any, Mapping
 
@@ -87,7 +88,14 @@ def render_plots(document: Mapping[str, Any]) -> dict[str, bytes]:
 
 
 def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
+    """A number for the report: four decimals; NaN (cannot be estimated) as in evaluation.json.
+
+    >>> _fmt(0.123456), _fmt(float("nan")), _fmt("<b>")
+    ('0.1235', 'NaN', '&lt;b&gt;')
+    """
+    if isinstance(value, float):
+        return "NaN" if math.isnan(value) else f"{value:.4f}"
+    return html.escape(str(value))
 
 
 def render_html(document: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
