@@ -32,11 +32,15 @@ def make_data(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return y, np.round(s, 6)  # six decimals, as a CSV writer typically leaves them
 
 
-def write_csv(path: Path, y: np.ndarray, s: np.ndarray, chunk: int = 1_000_000) -> None:
-    with open(path, "w") as handle:
+def write_csv(path: Path, y: np.ndarray, s: np.ndarray, chunk: int = 5_000_000) -> None:
+    """Lines ``label,score`` without a header, as the Batch Transform join writes them."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    options = pacsv.WriteOptions(include_header=False)
+    with pacsv.CSVWriter(str(path), pa.schema([("label", pa.int8()), ("score", pa.float64())]), write_options=options) as writer:
         for start in range(0, len(y), chunk):
-            block = np.column_stack([y[start:start + chunk], s[start:start + chunk]])
-            np.savetxt(handle, block, fmt=["%d", "%.6f"], delimiter=",")
+            writer.write_table(pa.table({"label": y[start:start + chunk], "score": s[start:start + chunk]}))
 
 
 def sklearn_point_metrics(y: np.ndarray, s: np.ndarray) -> float:
