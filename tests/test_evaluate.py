@@ -238,3 +238,23 @@ def test_whitespace_only_line_is_named(tmp_path, capsys):
     (tmp_path / "p.out").write_text("0,0.1\n   \n1,0.9\n")
     assert evaluate.main(["--predictions", str(tmp_path / "p.out"), "--output-dir", str(tmp_path / "out")]) == 2
     assert "p.out line 2: expected 2 fields (label,score), found 1" in capsys.readouterr().err
+
+
+def test_empty_folder_is_the_empty_input_error(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    assert evaluate.main(["--predictions", str(tmp_path / "in"), "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no predictions in") and err.count("\n") == 1
+
+
+def test_folders_are_read_recursively_in_path_order(tmp_path):
+    (tmp_path / "in" / "b").mkdir(parents=True)
+    (tmp_path / "in" / "b" / "x.out").write_text("1,0.4\n0,0.5\n")
+    (tmp_path / "in" / "a.out").write_text("0,0.2\n1,0.8\n")
+    (tmp_path / "in" / "c.out").write_text("\n")  # blank file: read, hashed, contributes no rows
+    out = tmp_path / "out"
+    assert evaluate.main(["--predictions", str(tmp_path / "in"), "--output-dir", str(out), "--bootstrap", "0"]) == 0
+    doc = json.loads((out / "evaluation.json").read_text())
+    assert [Path(f).relative_to(tmp_path / "in").as_posix() for f in doc["dataset"]["files"]] == ["a.out", "b/x.out", "c.out"]
+    assert doc["dataset"]["rows"] == 4
+    assert doc["binary_classification_metrics"]["auc"]["value"] == skm.roc_auc_score([0, 1, 1, 0], [0.2, 0.8, 0.4, 0.5])
