@@ -1,8 +1,12 @@
-"""Model registry: SQLite locally, SageMaker (under moto), one interface, one CLI."""
+"""Model registry: SQLite locally, SageMaker under moto, one interface, one CLI."""
 from __future__ import annotations
 
 import json
 import multiprocessing
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import boto3
 import pytest
@@ -10,12 +14,10 @@ from moto import mock_aws
 
 from pipeline.registry import LocalRegistry, RegistryError, SageMakerRegistry, main
 
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
-METRICS = {
-    "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": "s3://b/eval/evaluation.json"}},
-    "Bias": {},
-    "Explainability": {},
-}
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+QUALITY = {"Statistics": {"ContentType": "application/json", "S3Uri": "s3://b/eval/evaluation.json"}}
+METRICS = {"ModelQuality": QUALITY, "Bias": {}, "Explainability": {}}
 DESCRIBE_FIELDS = {
     "ModelPackageGroupName", "ModelPackageVersion", "ModelPackageArn", "CreationTime", "InferenceSpecification",
     "ModelPackageStatus", "ModelApprovalStatus", "ModelMetrics",
@@ -27,13 +29,22 @@ def register(registry, group="churn", **extra):
     return registry.register(group, **options)
 
 
+@pytest.fixture(scope="module")
+def sagemaker_client():
+    """One moto-backed client for the module (starting moto and building clients is the slow part)."""
+    with mock_aws():
+        yield boto3.client("sagemaker", region_name="us-east-1")
+
+
 @pytest.fixture(params=["local", "sagemaker"])
 def registry(request, tmp_path):
     if request.param == "local":
-        yield LocalRegistry(tmp_path / "registry.db")
-    else:
-        with mock_aws():
-            yield SageMakerRegistry(boto3.client("sagemaker", region_name="us-east-1"))
+        return LocalRegistry(tmp_path / "registry.db")
+    from moto.sagemaker.models import sagemaker_backends
+
+    client = request.getfixturevalue("sagemaker_client")
+    sagemaker_backends.reset()  # every test starts from an empty (fake) account
+    return SageMakerRegistry(client)
 
 
 def test_versions_count_up_per_group(registry):
@@ -41,50 +52,143 @@ def test_versions_count_up_per_group(registry):
     assert register(registry, group="fraud")["ModelPackageVersion"] == 1
     assert registry.list_groups() == ["churn", "fraud"]
     assert [p["ModelPackageVersion"] for p in registry.list_packages("churn")] == [1, 2, 3]
-    assert len(registry.list_packages()) == 4
+    assert [(p["ModelPackageGroupName"], p["ModelPackageVersion"]) for p in registry.list_packages()] == [
+        ("churn", 1), ("churn", 2), ("churn", 3), ("fraud", 1)]
+    assert registry.list_packages("nobody") == []
+
+
+def test_groups_can_be_created_explicitly(registry):
+    created = registry.create_group("scoring", "credit scoring models")
+    assert created["ModelPackageGroupName"] == "scoring"
+    assert created["ModelPackageGroupArn"].endswith(":model-package-group/scoring")
+    assert registry.list_groups() == ["scoring"] and registry.list_packages("scoring") == []
+    assert register(registry, group="scoring")["ModelPackageVersion"] == 1
+    with pytest.raises(RegistryError, match="'scoring' already exists"):
+        registry.create_group("scoring")
 
 
 def test_describe_uses_describe_model_package_fields(registry):
-    package = register(registry, description="why", customer_metadata={"auc": "0.91"},
+    package = register(registry, description="why", customer_metadata={"auc": "0.91", "git": "abc123"},
                        environment={"SAGEMAKER_PROGRAM": "inference.py"})
-    described = registry.describe(package["ModelPackageArn"])
-    assert DESCRIBE_FIELDS <= set(described)
-    assert described["ModelPackageGroupName"] == "churn"
-    assert described["ModelApprovalStatus"] == "PendingManualApproval"
-    assert described["ModelMetrics"] == {"ModelQuality": METRICS["ModelQuality"]}  # empty sections dropped
-    assert described["CustomerMetadataProperties"] == {"auc": "0.91"}
-    assert described["ModelPackageDescription"] == "why"
-    container = described["InferenceSpecification"]["Containers"][0]
-    assert (container["Image"], container["ModelDataUrl"]) == (IMAGE, "s3://b/model.tar.gz")
+    for ref in (package["ModelPackageArn"], "churn/1"):
+        described = registry.describe(ref)
+        assert DESCRIBE_FIELDS <= set(described)
+        assert described["ModelPackageArn"] == package["ModelPackageArn"]
+        assert described["ModelPackageGroupName"] == "churn" and described["ModelPackageVersion"] == 1
+        assert described["ModelApprovalStatus"] == "PendingManualApproval"
+        assert described["ModelPackageStatus"] == "Completed"
+        assert described["ModelMetrics"] == {"ModelQuality": QUALITY}  # empty sections dropped
+        assert described["CustomerMetadataProperties"] == {"auc": "0.91", "git": "abc123"}
+        assert described["ModelPackageDescription"] == "why"
+        spec = described["InferenceSpecification"]
+        assert spec["Containers"][0]["Image"] == IMAGE
+        assert spec["Containers"][0]["ModelDataUrl"] == "s3://b/model.tar.gz"
+        assert spec["Containers"][0]["Environment"] == {"SAGEMAKER_PROGRAM": "inference.py"}
+        assert spec["SupportedContentTypes"] == ["text/csv"] and spec["SupportedResponseMIMETypes"] == ["text/csv"]
 
 
-def test_approval_transitions(registry):
-    first = register(registry)["ModelPackageArn"]
-    second = register(registry)["ModelPackageArn"]
-    assert registry.latest_approved("churn") is None
-    approved = registry.update_approval(first, "Approved", "looks good")
-    assert approved["ModelApprovalStatus"] == "Approved"
-    assert registry.latest_approved("churn")["ModelPackageArn"] == first
-    registry.update_approval(second, "Approved")
-    assert registry.latest_approved("churn")["ModelPackageArn"] == second
-    registry.update_approval(second, "Rejected", "regressed")
-    assert registry.latest_approved("churn")["ModelPackageArn"] == first
-    with pytest.raises(RegistryError, match="bad approval status"):
-        registry.update_approval(first, "Maybe")
+def test_every_model_metrics_section_is_kept(registry):
+    metrics = {
+        "ModelQuality": {**QUALITY, "Constraints": {"ContentType": "application/json", "S3Uri": "s3://b/c.json"}},
+        "ModelDataQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": "s3://b/s.json"}},
+        "Bias": {"Report": {"ContentType": "application/json", "S3Uri": "s3://b/bias.json"}},
+        "Explainability": {"Report": {"ContentType": "application/json", "S3Uri": "s3://b/shap.json"}},
+    }
+    assert register(registry, model_metrics=metrics)["ModelMetrics"] == metrics
 
 
-@pytest.mark.parametrize("group", ["", "has space", "x" * 64, "-lead"])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"approval_status": "Maybe"}, "bad approval status 'Maybe'"),
+        ({"model_metrics": {"Accuracy": QUALITY}}, "unknown ModelMetrics section 'Accuracy'"),
+        ({"model_metrics": {"ModelQuality": {"Report": QUALITY["Statistics"]}}}, "ModelMetrics.ModelQuality has no 'Report'"),
+        ({"model_metrics": {"ModelQuality": {"Statistics": {"S3Uri": "s3://b/x"}}}}, "needs ContentType and S3Uri"),
+        ({"customer_metadata": {"auc": 0.91}}, "bad customer metadata 'auc'"),
+        ({"model_data_url": "model.tar.gz"}, "bad model data URL 'model.tar.gz'"),
+        ({"image_uri": ""}, "bad image URI"),
+    ],
+)
+def test_bad_registrations_are_refused(registry, extra, message):
+    with pytest.raises(RegistryError, match=None) as error:
+        register(registry, **extra)
+    assert message in str(error.value)
+    assert registry.list_packages() == []
+
+
+@pytest.mark.parametrize("group", ["", "has space", "x" * 64, "-lead", "under_score", None])
 def test_bad_group_names(registry, group):
     with pytest.raises(RegistryError, match="bad model package group name"):
         register(registry, group=group)
 
 
-def test_unknown_package(tmp_path):
-    registry = LocalRegistry(tmp_path / "r.db")
+@pytest.mark.parametrize(
+    "steps, latest",
+    [
+        ([], None),
+        ([(1, "Approved")], 1),
+        ([(1, "Approved"), (2, "Approved")], 2),
+        ([(1, "Approved"), (2, "Approved"), (2, "Rejected")], 1),
+        ([(2, "Rejected"), (2, "Approved")], 2),
+        ([(1, "Approved"), (1, "PendingManualApproval")], None),
+        ([(1, "Rejected"), (2, "Rejected")], None),
+    ],
+)
+def test_approval_transitions(registry, steps, latest):
+    arns = [register(registry)["ModelPackageArn"] for _ in range(2)]
+    for version, status in steps:
+        updated = registry.update_approval(arns[version - 1], status, f"set {status}")
+        assert updated["ModelApprovalStatus"] == status and updated["ApprovalDescription"] == f"set {status}"
+    found = registry.latest_approved("churn")
+    assert (found["ModelPackageArn"] if found else None) == (arns[latest - 1] if latest else None)
+
+
+def test_approval_errors(registry):
+    arn = register(registry)["ModelPackageArn"]
+    with pytest.raises(RegistryError, match="bad approval status 'approved'"):
+        registry.update_approval(arn, "approved")
     with pytest.raises(RegistryError, match="no model package"):
-        registry.describe("arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/9")
+        registry.update_approval(arn.rsplit("/", 1)[0] + "/9", "Approved")
+    assert registry.describe(arn)["ModelApprovalStatus"] == "PendingManualApproval"
+
+
+def test_unknown_packages(registry):
+    register(registry)
+    for ref in ("churn/9", "nobody/1"):
+        with pytest.raises(RegistryError, match="no model package"):
+            registry.describe(ref)
     with pytest.raises(RegistryError, match="bad model package ARN"):
-        registry.describe("churn/9")
+        registry.describe("churn")
+
+
+def test_local_arns_and_region(tmp_path):
+    path = tmp_path / "registry.db"
+    registry = LocalRegistry(path, region="eu-west-1")
+    arn = register(registry)["ModelPackageArn"]
+    assert arn == "arn:aws:sagemaker:eu-west-1:000000000000:model-package/churn/1"
+    assert LocalRegistry(path).describe(arn)["ModelPackageArn"] == arn  # the region is the registry's
+    with pytest.raises(RegistryError, match="holds packages of region eu-west-1, not us-east-1"):
+        LocalRegistry(path, region="us-east-1")
+    with pytest.raises(RegistryError, match="no model package"):
+        registry.describe("arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/1")
+    assert LocalRegistry(tmp_path / "other.db").register("churn", model_data_url="s3://b/m.tar.gz", image_uri=IMAGE)[
+        "ModelPackageArn"] == "arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/1"
+
+
+def test_a_file_that_is_not_a_registry(tmp_path):
+    (tmp_path / "registry.db").write_text("not sqlite")
+    with pytest.raises(RegistryError, match="not a usable registry database"):
+        LocalRegistry(tmp_path / "registry.db")
+
+
+def test_versions_are_unique_in_the_schema(tmp_path):
+    """Even a writer that bypasses register() cannot store a version twice."""
+    registry = LocalRegistry(tmp_path / "registry.db")
+    register(registry)
+    db = sqlite3.connect(tmp_path / "registry.db")
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("INSERT INTO packages SELECT * FROM packages WHERE version = 1")
+    db.close()
 
 
 def _register_in_process(path: str, count: int) -> list[int]:
@@ -94,7 +198,6 @@ def _register_in_process(path: str, count: int) -> list[int]:
 
 def test_parallel_registrations_never_collide(tmp_path):
     path = str(tmp_path / "registry.db")
-    LocalRegistry(path)
     with multiprocessing.get_context("spawn").Pool(8) as pool:
         results = pool.starmap(_register_in_process, [(path, 3)] * 8)
     versions = sorted(v for batch in results for v in batch)
@@ -108,62 +211,144 @@ def test_parallel_registrations_never_collide(tmp_path):
 @pytest.fixture
 def work(tmp_path):
     registry = LocalRegistry(tmp_path / "registry.db")
-    register(registry)
-    register(registry)
+    register(registry, description="first")
+    register(registry, description="second")
+    register(registry, group="fraud")
     return tmp_path
 
 
-def test_cli_list_and_describe(work, capsys):
-    assert main(["list", "--work-dir", str(work), "--output", "json"]) == 0
-    listed = json.loads(capsys.readouterr().out)["ModelPackageSummaryList"]
-    assert [p["ModelPackageVersion"] for p in listed] == [1, 2]
-    assert main(["describe", "--work-dir", str(work), "--group", "churn"]) == 0
-    assert json.loads(capsys.readouterr().out)["ModelPackageVersion"] == 2  # latest by default
-    assert main(["describe", "--work-dir", str(work), "--group", "churn", "--version", "1"]) == 0
-    assert json.loads(capsys.readouterr().out)["ModelPackageVersion"] == 1
-    assert main(["list", "--work-dir", str(work)]) == 0
-    assert "v2" in capsys.readouterr().out
+def run(capsys, *args) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
-def test_cli_approve_and_reject_record_the_reason(work, capsys):
+def test_cli_list(work, capsys):
+    code, out, _ = run(capsys, "list", "--work-dir", str(work), "--output", "json")
+    listed = json.loads(out)["ModelPackageSummaryList"]
+    assert code == 0 and [(p["ModelPackageGroupName"], p["ModelPackageVersion"]) for p in listed] == [
+        ("churn", 1), ("churn", 2), ("fraud", 1)]
+    code, out, _ = run(capsys, "list", "--work-dir", str(work), "--group", "churn")
+    assert code == 0 and len(out.splitlines()) == 2
+    assert out.splitlines()[1].split()[:3] == ["churn", "v2", "PendingManualApproval"]
+    assert out.splitlines()[1].endswith("arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/2")
+
+
+def test_cli_default_work_dir(work, capsys, monkeypatch):
+    monkeypatch.chdir(work.parent)
+    (work.parent / ".local-sagemaker").mkdir(exist_ok=True)
+    (work / "registry.db").rename(work.parent / ".local-sagemaker" / "registry.db")
+    assert run(capsys, "list")[0] == 0
+
+
+def test_cli_describe(work, capsys):
+    code, out, _ = run(capsys, "describe", "--work-dir", str(work), "--group", "churn", "--output", "json")
+    assert code == 0 and json.loads(out)["ModelPackageVersion"] == 2  # the latest by default
+    code, out, _ = run(capsys, "describe", "--work-dir", str(work), "--group", "churn", "--version", "1",
+                       "--output", "json")
+    described = json.loads(out)
+    assert DESCRIBE_FIELDS <= set(described) and described["ModelPackageDescription"] == "first"
+    arn = described["ModelPackageArn"]
+    code, out, _ = run(capsys, "describe", "--work-dir", str(work), "--arn", arn)
+    fields = dict(line.split(None, 1) for line in out.splitlines())
+    assert code == 0 and fields["ModelPackageArn"] == arn and fields["ModelPackageVersion"] == "1"
+    assert json.loads(fields["ModelMetrics"]) == {"ModelQuality": QUALITY}
+
+
+def test_cli_approve_and_reject(work, capsys):
     arn = "arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/1"
-    assert main(["approve", "--work-dir", str(work), "--arn", arn, "--reason", "reviewed by ana"]) == 0
-    assert capsys.readouterr().out.strip() == f"{arn}: Approved"
+    code, out, _ = run(capsys, "approve", "--work-dir", str(work), "--arn", arn, "--reason", "reviewed by ana")
+    assert code == 0 and out.strip() == f"{arn}: Approved"
     assert LocalRegistry(work / "registry.db").describe(arn)["ApprovalDescription"] == "reviewed by ana"
-    assert main(["reject", "--work-dir", str(work), "--group", "churn", "--version", "2", "--output", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["ModelApprovalStatus"] == "Rejected"
+    code, out, _ = run(capsys, "reject", "--work-dir", str(work), "--group", "churn", "--version", "2", "--output", "json")
+    assert code == 0 and json.loads(out)["ModelApprovalStatus"] == "Rejected"
+    assert LocalRegistry(work / "registry.db").latest_approved("churn")["ModelPackageArn"] == arn
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["describe", "--group", "nope"], "has no versions"),
-        (["describe", "--group", "churn", "--version", "9"], "no model package"),
+        (["describe", "--group", "nope"], "no model package group 'nope'"),
+        (["list", "--group", "nope"], "no model package group 'nope'"),
+        (["describe", "--group", "churn", "--version", "9"], "group 'churn' has no version 9"),
+        (["approve", "--group", "churn", "--version", "9"], "group 'churn' has no version 9"),
         (["describe", "--group", "churn", "--version", "0"], "--version starts at 1"),
-        (["describe"], "needs --arn or --group"),
-        (["approve", "--group", "churn"], "needs an explicit --version"),
-        (["approve", "--arn", "x"], "bad model package ARN"),
-        (["describe", "--arn", "arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/1", "--group", "churn"], "not both"),
+        (["describe", "--version", "1"], "--version needs --group"),
+        (["describe"], "describe needs --arn or --group"),
+        (["approve", "--group", "churn"], "approve needs an explicit --version"),
+        (["reject", "--group", "churn"], "reject needs an explicit --version"),
+        (["approve", "--arn", "x"], "bad model package ARN 'x'"),
+        (["approve", "--arn", "arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/7"], "no model package"),
+        (["describe", "--arn", "arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/1", "--group", "churn"],
+         "not both"),
         (["list", "--group", "bad name"], "bad model package group name"),
+        (["list", "--reason", "why"], "--reason applies to approve and reject"),
+        (["list", "--group", "churn", "--version", "1"], "list takes --group only"),
+        (["list", "--region", "eu-west-1"], "--region applies to --backend sagemaker"),
     ],
 )
 def test_cli_bad_input(work, capsys, args, message):
-    assert main([*args, "--work-dir", str(work)]) == 2
-    err = capsys.readouterr().err
+    code, out, err = run(capsys, *args, "--work-dir", str(work))
+    assert code == 2 and out == ""
     assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["promote"],
+        ["list", "--output", "yaml"],
+        ["list", "--backend", "azure"],
+        ["describe", "--group", "churn", "--version", "one"],
+        ["describe", "--version", "1", "--arn", "arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/1"],
+    ],
+)
+def test_cli_usage_errors_exit_2(work, capsys, args):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--work-dir", str(work)])
+    assert exit_info.value.code == 2 and "usage:" in capsys.readouterr().err
+
+
 def test_cli_without_a_registry(tmp_path, capsys):
-    assert main(["list", "--work-dir", str(tmp_path / "none")]) == 2
-    assert "no local registry" in capsys.readouterr().err
+    code, _, err = run(capsys, "list", "--work-dir", str(tmp_path / "none"))
+    assert code == 2 and "no local registry at" in err and err.count("\n") == 1
 
 
-def test_cli_sagemaker_backend(capsys):
-    with mock_aws():
-        registry = SageMakerRegistry(boto3.client("sagemaker", region_name="us-east-1"))
-        arn = register(registry)["ModelPackageArn"]
-        assert main(["approve", "--backend", "sagemaker", "--region", "us-east-1", "--arn", arn, "--reason", "ok"]) == 0
-        assert registry.describe(arn)["ModelApprovalStatus"] == "Approved"
-        assert main(["list", "--backend", "sagemaker", "--region", "us-east-1", "--output", "json"]) == 0
-    assert "ModelPackageSummaryList" in capsys.readouterr().out
-    assert main(["list", "--backend", "sagemaker"]) == 2
+@pytest.fixture
+def fake_aws(sagemaker_client):
+    """The module's moto mock, emptied: the CLI builds its own clients inside it."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    sagemaker_backends.reset()
+    return sagemaker_client
+
+
+def test_cli_sagemaker_backend(capsys, fake_aws):
+    registry = SageMakerRegistry(boto3.client("sagemaker", region_name="eu-west-1"))
+    arn = register(registry)["ModelPackageArn"]
+    register(registry)
+    backend = ["--backend", "sagemaker", "--region", "eu-west-1"]
+    code, out, _ = run(capsys, "approve", *backend, "--arn", arn, "--reason", "ok")
+    assert code == 0 and out.strip() == f"{arn}: Approved"
+    assert registry.describe(arn)["ApprovalDescription"] == "ok"
+    code, out, _ = run(capsys, "reject", *backend, "--group", "churn", "--version", "2", "--output", "json")
+    assert code == 0 and json.loads(out)["ModelApprovalStatus"] == "Rejected"
+    code, out, _ = run(capsys, "describe", *backend, "--group", "churn", "--output", "json")
+    assert code == 0 and json.loads(out)["ModelPackageVersion"] == 2
+    code, out, _ = run(capsys, "list", *backend, "--output", "json")
+    assert [p["ModelApprovalStatus"] for p in json.loads(out)["ModelPackageSummaryList"]] == ["Approved", "Rejected"]
+    code, _, err = run(capsys, "describe", *backend, "--group", "nope")
+    assert code == 2 and "no model package group 'nope'" in err
+
+
+def test_cli_sagemaker_backend_needs_a_region(capsys, monkeypatch, fake_aws):
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    code, _, err = run(capsys, "list", "--backend", "sagemaker")
+    assert code == 2 and "needs --region" in err
+
+
+def test_module_runs_as_a_command(work):
+    result = subprocess.run([sys.executable, "-m", "pipeline.registry", "list", "--work-dir", str(work)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 3, result.stderr
