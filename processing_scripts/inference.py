@@ -75,6 +75,8 @@ def input_fn(request_body, content_type: str = CSV) -> np.ndarray:
         raise ValueError(f"ragged CSV payload ({_first_line(error)}); every row needs the same number of features") from None
     except ValueError as error:
         raise ValueError(f"CSV payload is not all numeric ({_first_line(error)}); send features only, no header") from None
+    # Row-major, like the container's own CSV decoder: the same rows give the same bits as predict_proba
+    # on a C-ordered array (a column-major X can round the last bit differently).
     features = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
     # The parser pads short and blank rows with NaN; only then is it worth telling them from empty fields.
     if np.isnan(features).any():
@@ -137,4 +139,5 @@ def output_fn(prediction: np.ndarray, accept: str = CSV) -> str:
     if not isinstance(accept, str) or accept.split(";")[0].strip().lower() not in (CSV, "*/*"):
         raise ValueError(f"unsupported accept type {accept!r}: ask for {CSV}")
     values = np.ravel(np.asarray(prediction, dtype=np.float64)).tolist()
-    return "\n".join(map(repr, values)) + "\n" if values else ""
+    # The list's repr formats every float with repr() in one C loop; ", " never occurs inside a float.
+    return repr(values)[1:-1].replace(", ", "\n") + "\n" if values else ""

@@ -352,3 +352,13 @@ def test_module_runs_as_a_command(work):
     result = subprocess.run([sys.executable, "-m", "pipeline.registry", "list", "--work-dir", str(work)],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 3, result.stderr
+
+
+def test_doctests():
+    """pytest collects doctests from processing_scripts/ only; this module's run here."""
+    import doctest
+
+    from pipeline import registry
+
+    result = doctest.testmod(registry)
+    assert result.attempted >= 1 and result.failed == 0

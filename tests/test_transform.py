@@ -432,3 +432,13 @@ def test_scores_from_real_handlers_match_predict_proba(tmp_path):
     scores = np.array([float(line.split(",")[1]) for line in lines])
     assert labels == y.tolist()
     np.testing.assert_allclose(scores, model.predict_proba(X)[:, 1], rtol=1e-12)
+
+
+def test_doctests():
+    """pytest collects doctests from processing_scripts/ only; this module's run here."""
+    import doctest
+
+    from pipeline.local import transform
+
+    result = doctest.testmod(transform)
+    assert result.attempted >= 5 and result.failed == 0
