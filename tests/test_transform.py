@@ -178,6 +178,17 @@ def test_single_record_sends_one_record_per_request(tmp_path, path):
     assert out == "1,30\n0,70\n1,110\n"
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_records_straddling_batches_arrive_whole(tmp_path, path):
+    """Long records cut by the read buffer are carried into the next request intact."""
+    lengths = [10, 700_000, 20, 600_000, 900_000, 5, 1_000_000, 3]
+    text = "".join("9" * n + "\n" for n in lengths)
+    out, model = transform(tmp_path, text, Shape(), path=path, max_payload_mb=1)
+    assert out == "".join(f"{n}\n" for n in lengths)
+    assert sorted(len(line) for body in model.requests for line in body.split(b"\n")[:-1]) == sorted(lengths)
+    assert all(len(body) <= MB for body in model.requests)
+
+
 def test_a_record_exactly_at_the_limit_is_sent(tmp_path):
     record = "9" * (MB - 1)  # plus its newline: exactly 1 MB
     out, model = transform(tmp_path, record, Shape(), max_payload_mb=1)

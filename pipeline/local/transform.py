@@ -163,28 +163,29 @@ def _line_batches(path: Path, max_bytes: int) -> Iterator[tuple[bytes | _RecordT
     the size of the file. A record over the limit ends the stream with ``(_RecordTooLarge, 0)``, so
     that it is reported after the batches before it, in order.
     """
+    buffer = bytearray(max_bytes)
+    view = memoryview(buffer)
+    filled = 0  # bytes of the next batch already in the buffer (the tail of the last read)
     with open(path, "rb") as handle:
-        carry = b""
         while True:
-            block = handle.read(max_bytes - len(carry))
-            buffer = carry + block if carry else block
-            if not buffer:
+            while filled < max_bytes and (got := handle.readinto(view[filled:])):
+                filled += got
+            if not filled:
                 return
             # A short buffer is the end of the file: its last record fits even with the newline it is sent
             # with. A full buffer without a newline is one record over the limit.
-            at_end = len(buffer) < max_bytes
-            cut = len(buffer) if at_end else buffer.rfind(b"\n") + 1
+            at_end = filled < max_bytes
+            cut = filled if at_end else buffer.rfind(b"\n", 0, filled) + 1
             if cut == 0:
-                size = len(buffer)
+                size = filled
                 while (more := handle.read(MB)) and b"\n" not in more:
                     size += len(more)
                 size += more.index(b"\n") if more else 0
                 yield _RecordTooLarge(size + 1, max_bytes), 0
                 return
-            yield buffer[:cut], cut
-            carry = buffer[cut:]
-            if at_end and not carry:
-                return
+            yield bytes(view[:cut]), cut
+            buffer[:filled - cut] = bytes(view[cut:filled])  # a copy: the two ranges may overlap
+            filled -= cut
 
 
 # --- one mini-batch: the vectorised path and the per-record reference path --------------------------------
