@@ -700,13 +700,14 @@ def _drift(baseline: Mapping[str, Any], column: Column, settings: DriftSettings)
     base = {b["value"]: b["count"] for b in stats["distribution"]["categorical"]["buckets"]}
     new = dict(category_counts(column.strings if column.strings is not None else _as_text(column)))
     base_other = stats["common"]["num_present"] - sum(base.values())  # categories beyond MAX_CATEGORIES
-    categories = list(base) + [v for v in new if v not in base]
-    base_counts = np.array([base.get(v, 0) for v in categories] + [base_other])
-    new_counts = np.array([new.get(v, 0) for v in categories] + [0])
-    if base_other:  # unseen values may be among the uncounted baseline categories
-        known = np.array([v in base for v in categories] + [True])
-        new_counts[-1] = new_counts[~known].sum()
-        base_counts, new_counts = base_counts[known], new_counts[known]
+    unseen = [v for v in new if v not in base]
+    categories = list(base) + unseen
+    if base_other:  # unseen values may be among the uncounted baseline categories: pool them as "other"
+        base_counts = np.array([base[v] for v in base] + [base_other])
+        new_counts = np.array([new.get(v, 0) for v in base] + [sum(new[v] for v in unseen)])
+    else:
+        base_counts = np.array([base.get(v, 0) for v in categories])
+        new_counts = np.array([new.get(v, 0) for v in categories])
     value = psi(base_counts, new_counts, epsilon=settings.psi_epsilon)
     row = _row("population_stability_index", value, settings.psi_threshold,
                "violation" if value > settings.psi_threshold else "ok")

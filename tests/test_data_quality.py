@@ -1,0 +1,372 @@
+"""processing_scripts.data_quality: statistics against numpy, KS against scipy, type inference, readers, checks."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from sklearn.datasets import load_wine
+
+from processing_scripts import data_quality as dq
+
+
+def write_csv(path: Path, rows) -> Path:
+    path.write_text("".join(",".join("" if v is None else str(v) for v in row) + "\n" for row in rows))
+    return path
+
+
+def numeric_dataset(columns: list[np.ndarray]) -> dq.Dataset:
+    return dq.Dataset([dq.column_from_numbers(f"_c{i}", c, integral=False) for i, c in enumerate(columns)],
+                      len(columns[0]))
+
+
+def baseline_of(dataset: dq.Dataset) -> tuple[dict, dict]:
+    statistics = dq.build_statistics(dataset)
+    return statistics, dq.suggest_constraints(statistics)
+
+
+def checks(violations) -> set[tuple[str, str]]:
+    return {(v["feature_name"], v["constraint_check_type"]) for v in violations}
+
+
+def wine_split() -> tuple[np.ndarray, np.ndarray]:
+    """Wine data ordered by alcohol (feature 0), first and second half: 'time' with real drift."""
+    X, _ = load_wine(return_X_y=True)
+    X = X[np.argsort(X[:, 0], kind="stable")]
+    return X[: len(X) // 2], X[len(X) // 2:]
+
+
+# ------------------------------------------------------------------------------------------- statistics
+
+RNG = np.random.default_rng(7)
+CASES = {
+    "normal": RNG.normal(3, 2, 1000),
+    "one value": np.array([4.25]),
+    "constant": np.full(50, -1.5),
+    "integers": RNG.integers(-5, 6, 777).astype(float),
+    "exponential": RNG.exponential(10, 5000),
+    "above sketch k": RNG.normal(0, 1, dq.SKETCH_K * 3 + 1),
+    "two values": np.array([0.0, 1.0]),
+    "tiny spread": 1e-9 * RNG.random(300) + 1.0,
+    "huge": RNG.normal(1e12, 1e10, 200),
+    "with missing": np.where(RNG.random(400) < 0.2, np.nan, RNG.normal(size=400)),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_numerical_statistics_equal_numpy(name):
+    values = CASES[name]
+    column = dq.column_from_numbers("_c0", values, integral=False)
+    stats = dq.numerical_statistics(column)
+    present = values[~np.isnan(values)]
+    assert stats["common"] == {"num_present": len(present), "num_missing": int(np.isnan(values).sum())}
+    np.testing.assert_allclose([stats["mean"], stats["sum"], stats["std_dev"]],
+                               [present.mean(), present.sum(), present.std()], rtol=1e-12, atol=1e-12)
+    assert (stats["min"], stats["max"]) == (present.min(), present.max())
+    counts, edges = np.histogram(present, bins=10)
+    buckets = stats["distribution"]["kll"]["buckets"]
+    assert [b["count"] for b in buckets] == counts.tolist()
+    assert [b["lower_bound"] for b in buckets] + [buckets[-1]["upper_bound"]] == edges.tolist()
+    items = stats["distribution"]["kll"]["sketch"]["data"][0]
+    assert len(items) == min(len(present), dq.SKETCH_K)
+    assert items == sorted(items)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_ks_distance_equals_scipy_when_sketch_is_exact(seed):
+    rng = np.random.default_rng(seed)
+    n, m = rng.integers(1, 400, size=2)
+    if seed % 3 == 0:  # ties: discrete values
+        a, b = rng.integers(0, 5, n).astype(float), rng.integers(0, 6, m).astype(float)
+    else:
+        a, b = rng.normal(0, 1, n), rng.normal(seed % 2, 1.5, m)
+    expected = sps.ks_2samp(a, b).statistic
+    assert dq.ks_distance(dq.sketch_items(np.sort(a)), np.sort(b)) == pytest.approx(expected, abs=1e-12)
+
+
+def test_ks_distance_of_a_quantile_sketch_is_within_one_over_k():
+    rng = np.random.default_rng(1)
+    a, b = np.sort(rng.normal(size=50_000)), np.sort(rng.normal(0.05, 1, 20_000))
+    exact = sps.ks_2samp(a, b).statistic
+    assert abs(dq.ks_distance(dq.sketch_items(a), b) - exact) <= 1.0 / dq.SKETCH_K + 1e-9
+
+
+@pytest.mark.parametrize("values, expected", [
+    (["1", "2", "-3", " 4 "], "Integral"),
+    (["1", "2.5", "1e3", ".5", "-1.", ""], "Fractional"),
+    (["1", "a"], "String"),
+    (["1", "nan"], "String"),
+    (["inf", "2"], "String"),
+    (["true", "false"], "String"),
+    (["", None], "Unknown"),
+    (["0x10"], "String"),
+])
+def test_type_inference_follows_model_monitor(values, expected):
+    assert dq.column_from_strings("_c0", values).inferred_type == expected
+
+
+def test_csv_reader_infers_the_same_types_as_the_text_rule(tmp_path):
+    rows = [[1, 1.5, "a", "nan", "true", "2024-01-01", None],
+            [2, 2, "b", 1, "false", "2024-01-02", None],
+            [None, -3e2, "c", 2, "true", "2024-01-03", None]]
+    data = dq.read_csv(write_csv(tmp_path / "d.csv", rows))
+    assert [c.inferred_type for c in data.columns] == [
+        "Integral", "Fractional", "String", "String", "String", "String", "Unknown"]
+    assert data.columns[0].num_missing == 1 and data.item_count == 3
+    assert data.columns[3].strings.tolist() == ["nan", "1", "2"]
+
+
+def test_pandas_fallback_gives_the_same_statistics(tmp_path, monkeypatch):
+    rows = [[i % 3, i * 0.5, "xyz"[i % 3], "" if i % 4 else i] for i in range(40)]
+    path = write_csv(tmp_path / "d.csv", rows)
+    with_arrow = dq.build_statistics(dq.read_csv(path))
+    monkeypatch.setattr(dq, "pacsv", None)
+    assert dq.build_statistics(dq.read_csv(path)) == with_arrow
+
+
+def test_folder_files_are_concatenated_and_a_text_file_makes_the_column_string(tmp_path):
+    write_csv(tmp_path / "a.csv", [[1, 1], [2, 2]])
+    (tmp_path / "sub").mkdir()
+    write_csv(tmp_path / "sub" / "b.csv", [[3, "x"], [4.5, "y"]])
+    data = dq.read_csv(tmp_path)
+    assert data.item_count == 4
+    assert [c.inferred_type for c in data.columns] == ["Fractional", "String"]
+    assert sorted(data.columns[1].strings.tolist()) == ["1", "2", "x", "y"]
+
+
+def test_label_column_first_is_dropped_and_columns_renamed(tmp_path):
+    data = dq.read_csv(write_csv(tmp_path / "d.csv", [[0, 5, "a"], [1, 6, "b"]]), label_column="first")
+    assert [(c.name, c.inferred_type) for c in data.columns] == [("_c0", "Integral"), ("_c1", "String")]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("1,2\n3\n", "Expected 2 columns"),
+    ("f0,f1\n1,2\n", "looks like a header"),
+    ("", "holds no rows"),
+])
+def test_unusable_csv_is_a_one_line_error(tmp_path, content, message):
+    path = tmp_path / "d.csv"
+    path.write_text(content)
+    with pytest.raises(dq.DataError, match=message) as error:
+        dq.read_csv(path)
+    assert "\n" not in str(error.value)
+
+
+def test_files_with_different_widths_and_missing_paths_are_errors(tmp_path):
+    write_csv(tmp_path / "a.csv", [[1, 2]])
+    write_csv(tmp_path / "b.csv", [[1, 2, 3]])
+    with pytest.raises(dq.DataError, match="has 3 columns but .*a.csv has 2"):
+        dq.read_csv(tmp_path)
+    with pytest.raises(dq.DataError, match="does not exist"):
+        dq.read_csv(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(dq.DataError, match="holds no files"):
+        dq.read_csv(tmp_path / "empty")
+
+
+# ------------------------------------------------------------------------------------------------ layout
+
+def test_statistics_and_constraints_layout():
+    data = dq.Dataset([dq.column_from_strings("_c0", ["1", "2", ""]), dq.column_from_strings("_c1", ["a", "b", "a"]),
+                       dq.column_from_strings("_c2", ["0.5", "-1", "2"])], 3)
+    statistics, constraints = baseline_of(data)
+    assert set(statistics) == {"version", "dataset", "features"} and statistics["dataset"] == {"item_count": 3}
+    numeric, text, fractional = statistics["features"]
+    assert set(numeric) == {"name", "inferred_type", "numerical_statistics"}
+    assert set(numeric["numerical_statistics"]) == {"common", "mean", "sum", "std_dev", "min", "max", "distribution"}
+    kll = numeric["numerical_statistics"]["distribution"]["kll"]
+    assert set(kll) == {"buckets", "sketch"} and len(kll["buckets"]) == 10
+    assert set(kll["buckets"][0]) == {"lower_bound", "upper_bound", "count"}
+    assert kll["sketch"] == {"parameters": {"c": 0.64, "k": 2048.0}, "data": [[1.0, 2.0]]}
+    assert text == {"name": "_c1", "inferred_type": "String", "string_statistics": {
+        "common": {"num_present": 3, "num_missing": 0}, "distinct_count": 2,
+        "distribution": {"categorical": {"buckets": [{"value": "a", "count": 2}, {"value": "b", "count": 1}]}}}}
+    assert fractional["inferred_type"] == "Fractional"
+    assert set(constraints) == {"version", "features", "monitoring_config", "data_layout"}
+    assert constraints["features"][0] == {"name": "_c0", "inferred_type": "Integral", "completeness": pytest.approx(2 / 3),
+                                          "num_constraints": {"is_non_negative": True}}
+    assert constraints["features"][1]["string_constraints"] == {"domains": ["a", "b"]}
+    assert constraints["features"][2]["num_constraints"] == {"is_non_negative": False}
+    config = constraints["monitoring_config"]
+    assert {k: config[k] for k in ("evaluate_constraints", "emit_metrics", "datatype_check_threshold",
+                                   "domain_content_threshold")} == {
+        "evaluate_constraints": "Enabled", "emit_metrics": "Enabled", "datatype_check_threshold": 1.0,
+        "domain_content_threshold": 1.0}
+    dist = config["distribution_constraints"]
+    assert {k: dist[k] for k in ("perform_comparison", "comparison_threshold", "comparison_method")} == {
+        "perform_comparison": "Enabled", "comparison_threshold": 0.1, "comparison_method": "Robust"}
+    assert dist["psi_threshold"] == 0.2 and dist["psi_epsilon"] == 1e-4
+    json.dumps(statistics, allow_nan=False), json.dumps(constraints, allow_nan=False)
+
+
+# ------------------------------------------------------------------------------------------------ checks
+
+def test_identical_data_has_no_violation():
+    old, _ = wine_split()
+    data = numeric_dataset(list(old.T))
+    result = dq.check_drift(*baseline_of(data), data)
+    assert result.violations == [] and not result.summary["drift_detected"]
+    for feature in result.summary["features"]:
+        values = {s["statistic"]: s["value"] for s in feature["statistics"]}
+        assert values["population_stability_index"] == 0.0 and values["kolmogorov_smirnov_distance"] == 0.0
+
+
+def test_shifted_numeric_features_violate_psi_and_ks():
+    old, new = wine_split()
+    result = dq.check_drift(*baseline_of(numeric_dataset(list(old.T))), numeric_dataset(list(new.T)))
+    by_name = {v["feature_name"]: v for v in result.violations}
+    alcohol = by_name["_c0"]  # the 'time' axis: the halves do not overlap
+    assert alcohol["constraint_check_type"] == "baseline_drift_check"
+    assert "population stability index (PSI)" in alcohol["description"]
+    assert "Kolmogorov-Smirnov distance 0.97" in alcohol["description"]  # ties at the split point
+    assert {v["constraint_check_type"] for v in result.violations} == {"baseline_drift_check"}
+    assert len(by_name) >= 3  # alcohol drags correlated features along
+
+
+def test_random_halves_of_one_population_do_not_drift_much():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2, 20_000, 4))
+    result = dq.check_drift(*baseline_of(numeric_dataset(list(a.T))), numeric_dataset(list(b.T)))
+    assert result.violations == []
+
+
+def test_thresholds_come_from_constraints_and_overrides():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(0, 1, 5000), rng.normal(0.15, 1, 5000)
+    statistics, constraints = baseline_of(numeric_dataset([a]))
+    new = numeric_dataset([b])
+    assert dq.check_drift(statistics, constraints, new).violations == []  # KS ~0.06 < 0.1, PSI small
+    assert checks(dq.check_drift(statistics, constraints, new, ks_threshold=0.02).violations) == {
+        ("_c0", "baseline_drift_check")}
+    constraints["monitoring_config"]["distribution_constraints"]["psi_threshold"] = 0.001
+    violation = dq.check_drift(statistics, constraints, new).violations[0]
+    assert "PSI" in violation["description"] and "Kolmogorov" not in violation["description"]
+    constraints["monitoring_config"]["distribution_constraints"]["perform_comparison"] = "Disabled"
+    assert dq.check_drift(statistics, constraints, new).violations == []
+
+
+def test_robust_comparison_ignores_a_large_but_insignificant_ks_distance():
+    statistics, constraints = baseline_of(numeric_dataset([np.arange(1000.0)]))
+    small = numeric_dataset([np.array([100.0, 300.0, 500.0])])  # D ~ 0.2 on three rows: p ~ 1
+    constraints["monitoring_config"]["distribution_constraints"]["psi_threshold"] = 100
+    assert dq.check_drift(statistics, constraints, small).violations == []
+    constraints["monitoring_config"]["distribution_constraints"]["comparison_method"] = "Simple"
+    assert checks(dq.check_drift(statistics, constraints, small).violations) == {("_c0", "baseline_drift_check")}
+
+
+def categorical(values) -> dq.Dataset:
+    return dq.Dataset([dq.column_from_strings("_c0", values)], len(values))
+
+
+def test_shifted_categorical_shares_violate_psi_only():
+    statistics, constraints = baseline_of(categorical(["a"] * 500 + ["b"] * 500))
+    result = dq.check_drift(statistics, constraints, categorical(["a"] * 850 + ["b"] * 150))
+    assert checks(result.violations) == {("_c0", "baseline_drift_check")}
+    assert "over 2 category shares" in result.violations[0]["description"]
+    same = dq.check_drift(statistics, constraints, categorical(["b", "a"] * 300))
+    assert same.violations == []
+
+
+def test_new_categories_violate_categorical_values_check():
+    statistics, constraints = baseline_of(categorical(["a", "b"] * 500))
+    result = dq.check_drift(statistics, constraints, categorical(["a", "b"] * 499 + ["c", "d"]))
+    assert checks(result.violations) == {("_c0", "categorical_values_check")}
+    assert "'c', 'd'" in result.violations[0]["description"]
+    constraints["monitoring_config"]["domain_content_threshold"] = 0.99
+    assert dq.check_drift(statistics, constraints, categorical(["a", "b"] * 499 + ["c", "d"])).violations == []
+
+
+def test_missing_and_extra_columns():
+    old, _ = wine_split()
+    baseline = baseline_of(numeric_dataset(list(old.T)))
+    fewer = dq.check_drift(*baseline, numeric_dataset(list(old.T[:11])))
+    assert checks(fewer.violations) == {("_c11", "missing_column_check"), ("_c12", "missing_column_check")}
+    more = dq.check_drift(*baseline, numeric_dataset(list(old.T) + [old[:, 0]]))
+    assert checks(more.violations) == {("_c13", "extra_column_check")}
+    assert "baseline, which has 13 columns" in more.violations[0]["description"]
+
+
+def test_completeness_drop():
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=2000)
+    statistics, constraints = baseline_of(numeric_dataset([a]))
+    b = a.copy()
+    b[::10] = np.nan
+    result = dq.check_drift(statistics, constraints, numeric_dataset([b]))
+    assert checks(result.violations) == {("_c0", "completeness_check")}
+    assert "0.9000 of values present" in result.violations[0]["description"]
+    assert dq.check_drift(statistics, constraints, numeric_dataset([b]), completeness_ratio=0.85).violations == []
+
+
+@pytest.mark.parametrize("new_values, new_type", [
+    (["1", "2", "x", "4"] * 100, "String"),
+    (["1", "2.5", "3", "4"] * 100, "Fractional"),
+])
+def test_type_change_violates_data_type_check(new_values, new_type):
+    statistics, constraints = baseline_of(categorical([str(i % 5) for i in range(400)]))
+    result = dq.check_drift(statistics, constraints, categorical(new_values))
+    assert ("_c0", "data_type_check") in checks(result.violations)
+    violation = next(v for v in result.violations if v["constraint_check_type"] == "data_type_check")
+    assert f"baseline type Integral, new data {new_type}; 75.00%" in violation["description"]
+
+
+def test_integers_written_as_decimals_conform_to_a_fractional_baseline():
+    statistics, constraints = baseline_of(categorical(["0.5", "1.5", "2"] * 100))
+    result = dq.check_drift(statistics, constraints, categorical(["1", "2", "1.5"] * 100))
+    assert "data_type_check" not in {v["constraint_check_type"] for v in result.violations}
+
+
+# ------------------------------------------------------------------------------------------------ capture
+
+def capture_line(data: str, encoding: str = "CSV", **changes) -> str:
+    record = {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
+                                                "data": data, "encoding": encoding},
+                              "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT",
+                                                 "data": "0.5", "encoding": "CSV"}},
+              "eventMetadata": {"eventId": "e", "inferenceTime": "2024-01-01T00:00:00Z"}, "eventVersion": "0"}
+    record["captureData"]["endpointInput"].update(changes)
+    return json.dumps(record) + "\n"
+
+
+def test_capture_csv_and_base64_records_read_like_csv(tmp_path):
+    rows = [[1, 2.5, "a"], [2, 3.5, "b"], [3, "", "a"], [4, 1.0, "c"]]
+    csv_path = write_csv(tmp_path / "plain.csv", rows)
+    text = [",".join(str(v) for v in row) for row in rows]
+    folder = tmp_path / "capture" / "AllTraffic" / "2024" / "01"
+    folder.mkdir(parents=True)
+    (folder / "a.jsonl").write_text(capture_line(text[0]) + "\n" + capture_line("\n".join(text[1:3]) + "\n"))
+    (folder / "b.jsonl").write_text(capture_line(base64.b64encode(text[3].encode()).decode(), "BASE64"))
+    captured = dq.read_dataset(tmp_path / "capture")
+    assert dq.sniff_format(tmp_path / "capture") == "capture"
+    assert dq.build_statistics(captured) == dq.build_statistics(dq.read_dataset(csv_path))
+
+
+@pytest.mark.parametrize("lines, message", [
+    (lambda: capture_line("1,2") + "{not json\n", r"b\.jsonl:2: not JSON"),
+    (lambda: json.dumps({"eventVersion": "0"}) + "\n", r"b\.jsonl:1: no captureData\.endpointInput"),
+    (lambda: capture_line("1,2", "GZIP"), r"b\.jsonl:1: unknown encoding 'GZIP'"),
+    (lambda: capture_line("***", "BASE64"), r"b\.jsonl:1: BASE64 data does not decode"),
+    (lambda: capture_line('{"x": 1}', observedContentType="application/json"), r"b\.jsonl:1: observedContentType"),
+    (lambda: capture_line("1,2") + capture_line("1,2,3"), r"b\.jsonl:2: a request has 3 fields but"),
+    (lambda: "[1, 2]\n", r"b\.jsonl:1: no captureData"),
+])
+def test_malformed_capture_is_a_one_line_error_naming_file_and_line(tmp_path, lines, message):
+    path = tmp_path / "b.jsonl"
+    path.write_text(lines())
+    with pytest.raises(dq.DataError, match=message) as error:
+        dq.read_capture(path)
+    assert "\n" not in str(error.value)
+
+
+def test_capture_drift_against_a_csv_baseline(tmp_path):
+    old, new = wine_split()
+    statistics, constraints = baseline_of(numeric_dataset(list(old.T)))
+    lines = "".join(capture_line("\n".join(",".join(f"{v:.6g}" for v in row) for row in new[i:i + 5]))
+                    for i in range(0, len(new), 5))
+    (tmp_path / "c.jsonl").write_text(lines)
+    result = dq.check_drift(statistics, constraints, dq.read_capture(tmp_path / "c.jsonl"))
+    assert ("_c0", "baseline_drift_check") in checks(result.violations)
+    assert result.summary["dataset"]["item_count"] == len(new)
