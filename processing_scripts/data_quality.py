@@ -49,12 +49,12 @@ import json
 import math
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 try:  # optional: a much faster, multi-threaded CSV reader
     import pyarrow as pa
@@ -96,7 +96,7 @@ class Column:
     num_present: int
     num_missing: int
     numbers: np.ndarray
-    num_integral: int
+    num_integral: int | None  # None: not counted yet (see integral_count)
     strings: np.ndarray | None = None
 
 
@@ -122,6 +122,8 @@ def column_from_strings(name: str, values: Sequence[Any]) -> Column:
     >>> c.inferred_type, c.numbers.tolist(), c.num_integral
     ('String', [1.0], 1)
     """
+    import pandas as pd  # imported when needed: a numeric CSV never needs it
+
     series = pd.Series(values, dtype=object)
     present = series[series.notna() & (series != "")].astype(str)
     n_present = len(present)
@@ -138,18 +140,20 @@ def column_from_strings(name: str, values: Sequence[Any]) -> Column:
                   present.to_numpy(dtype=object) if kind == "String" else None)
 
 
-def column_from_numbers(name: str, values: np.ndarray, *, integral: bool) -> Column:
-    """A numeric column from parsed values (NaN is missing).
+def column_from_numbers(name: str, values: np.ndarray, *, integral: bool, overwrite: bool = False) -> Column:
+    """A numeric column from parsed values (NaN is missing); ``overwrite``: sort ``values`` in place.
 
     >>> column_from_numbers("_c1", np.array([2.0, np.nan, 1.0]), integral=False).numbers.tolist()
     [1.0, 2.0]
     """
     values = np.asarray(values, dtype=np.float64)
-    present = np.sort(values[~np.isnan(values)])
-    n = len(present)
+    if overwrite and values.flags.writeable:
+        values.sort()
+    else:
+        values = np.sort(values)
+    n = int(np.searchsorted(values, np.nan))  # NaN sorts last
     kind = "Unknown" if n == 0 else ("Integral" if integral else "Fractional")
-    n_integral = n if integral else int(np.count_nonzero(present == np.trunc(present)))
-    return Column(name, kind, n, len(values) - n, present, n_integral)
+    return Column(name, kind, n, len(values) - n, values[:n], n if integral else None)
 
 
 def _merge(name: str, parts: list[Column]) -> Column:
@@ -160,7 +164,8 @@ def _merge(name: str, parts: list[Column]) -> Column:
     kinds = {p.inferred_type for p in present}
     kind = "Unknown" if not kinds else ("Integral" if kinds == {"Integral"} else "Fractional")
     return Column(name, kind, sum(p.num_present for p in parts), sum(p.num_missing for p in parts),
-                  np.sort(np.concatenate([p.numbers for p in parts])), sum(p.num_integral for p in parts))
+                  np.sort(np.concatenate([p.numbers for p in parts])),
+                  sum(p.num_present for p in parts) if kind == "Integral" else None)
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -198,7 +203,7 @@ def _read_csv_arrow(path: Path, strings: set[int]) -> tuple[list[Column], int]:
         column_types={f"f{i}": pa.string() for i in strings})
     try:
         table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(autogenerate_column_names=True),
-                               convert_options=convert)
+                               convert_options=convert, memory_pool=_memory_pool())
     except pa.ArrowInvalid as error:
         message = str(error).splitlines()[0]
         if message == "Empty CSV file":
@@ -207,36 +212,53 @@ def _read_csv_arrow(path: Path, strings: set[int]) -> tuple[list[Column], int]:
     as_text = {i for i, column in enumerate(table.columns)
                if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
                        or pa.types.is_null(column.type) or pa.types.is_string(column.type))}
-    columns: list[Column] = []
-    for i, column in enumerate(table.columns):
-        name = f"_c{i}"
-        if pa.types.is_floating(column.type):
-            values = column.to_numpy()
-            if not np.isfinite(values[~np.isnan(values)]).all() or _has_nan_text(column):
-                as_text.add(i)  # "nan" / "inf" are text to Model Monitor
-                columns.append(None)
-                continue
-            columns.append(column_from_numbers(name, values, integral=False))
-        elif pa.types.is_integer(column.type):
-            values = column.to_numpy(zero_copy_only=False).astype(np.float64)
-            columns.append(column_from_numbers(name, values, integral=True))
-        elif pa.types.is_null(column.type):
-            columns.append(column_from_numbers(name, np.full(len(column), np.nan), integral=False))
-        elif pa.types.is_string(column.type):
-            columns.append(column_from_strings(name, column.to_numpy(zero_copy_only=False)))
-        else:
-            columns.append(None)
+    arrays, rows = table.columns, table.num_rows
+    del table  # each column's memory goes as soon as it is converted
+
+    def convert(i: int) -> Column | None:
+        column, arrays[i] = arrays[i], None
+        return _arrow_column(f"_c{i}", column)
+
+    # Copying and sorting release the GIL: the columns convert on every core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        columns = list(pool.map(convert, range(len(arrays))))
+    as_text |= {i for i, column in enumerate(columns) if column is None}
     if as_text - strings:
         return _read_csv_arrow(path, strings | as_text)
-    return columns, table.num_rows
+    return columns, rows
 
 
-def _has_nan_text(column) -> bool:
-    # Missing values are null in Arrow; a NaN in a float column came from the text "nan".
-    return bool(column.null_count != len(column) and column.is_nan().to_numpy(zero_copy_only=False).any())
+def _memory_pool():
+    # Arrow's default mimalloc pool spends far more time in page faults on large reads here than
+    # jemalloc or the system allocator (benchmarks/drift.py); the table is freed right after use.
+    try:
+        return pa.jemalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        return pa.system_memory_pool()
+
+
+def _arrow_column(name: str, column) -> Column | None:
+    """A Column from an Arrow column, or None when it must be read again as text."""
+    if pa.types.is_floating(column.type):
+        parsed = column_from_numbers(name, column.to_numpy(), integral=False, overwrite=True)
+        values = parsed.numbers
+        # Sorted: infinities sit at the ends, and a NaN that is not a missing (null) value came from "nan".
+        if (len(values) and (np.isinf(values[0]) or np.isinf(values[-1]))) or parsed.num_missing != column.null_count:
+            return None  # "nan" / "inf" are text to Model Monitor
+        return parsed
+    if pa.types.is_integer(column.type):
+        values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        return column_from_numbers(name, values, integral=True, overwrite=True)
+    if pa.types.is_null(column.type):
+        return column_from_numbers(name, np.full(len(column), np.nan), integral=False, overwrite=True)
+    if pa.types.is_string(column.type):
+        return column_from_strings(name, column.to_numpy(zero_copy_only=False))
+    return None
 
 
 def _read_csv_pandas(path: Path) -> tuple[list[Column], int]:
+    import pandas as pd
+
     try:
         frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
@@ -278,6 +300,8 @@ def read_csv(path: str | os.PathLike, *, label_column: str = "none") -> Dataset:
 
 
 def _strings_of(file: Path, index: int) -> np.ndarray:
+    import pandas as pd
+
     frame = pd.read_csv(file, header=None, dtype=str, keep_default_na=False, na_values=[""], usecols=[index])
     return frame.iloc[:, 0].to_numpy(dtype=object)
 
@@ -433,6 +457,8 @@ def category_counts(strings: np.ndarray) -> list[tuple[str, int]]:
     """(value, count) pairs, most frequent first, ties by value."""
     if strings is None or len(strings) == 0:
         return []
+    import pandas as pd
+
     counts = pd.Series(strings, dtype=object).value_counts(sort=False)
     pairs = sorted(zip(counts.index.tolist(), counts.tolist()), key=lambda p: (-p[1], p[0]))
     return [(str(v), int(c)) for v, c in pairs]
@@ -544,9 +570,14 @@ def ks_distance(sketch: np.ndarray, sorted_values: np.ndarray) -> float:
 
 def ks_pvalue(distance: float, n: int, m: int) -> float:
     """Asymptotic two-sample Kolmogorov-Smirnov p-value (Smirnov's limit distribution)."""
-    from scipy.special import kolmogorov
-
-    return float(kolmogorov(math.sqrt(n * m / (n + m)) * distance)) if n and m else 1.0
+    if not n or not m:
+        return 1.0
+    x = math.sqrt(n * m / (n + m)) * distance
+    if x < 0.2:  # the series converges slowly here, where the survival function is 1 to 1e-20
+        return 1.0
+    # Kolmogorov's survival function 2 sum (-1)^(k-1) exp(-2 k^2 x^2), as scipy.special.kolmogorov
+    total = sum((-1) ** (k - 1) * math.exp(-2.0 * k * k * x * x) for k in range(1, 101))
+    return float(min(max(2.0 * total, 0.0), 1.0))
 
 
 @dataclass
@@ -592,10 +623,17 @@ def _row(statistic: str, value: float | None, threshold: float | None, verdict: 
     return {"statistic": statistic, "value": value, "threshold": threshold, "verdict": verdict}
 
 
+def integral_count(column: Column) -> int:
+    """Present values that are integers (a parsed number counts when its fractional part is zero)."""
+    if column.num_integral is None:
+        column.num_integral = int(np.count_nonzero(column.numbers == np.trunc(column.numbers)))
+    return column.num_integral
+
+
 def _type_conformity(baseline_type: str, column: Column) -> float:
     """Fraction of present values that are of the baseline type (integers count as Fractional)."""
     if baseline_type == "Integral":
-        return column.num_integral / column.num_present
+        return integral_count(column) / column.num_present
     if baseline_type == "Fractional":
         return len(column.numbers) / column.num_present
     return 1.0
@@ -777,9 +815,9 @@ def check_drift(statistics: Mapping[str, Any], constraints: Mapping[str, Any], d
     return DriftResult(violations, summary, plots)
 
 
-def to_json_bytes(document: Any) -> bytes:
-    """Pretty JSON; refuses NaN and infinities, which JSON cannot hold."""
-    return (json.dumps(document, indent=2, allow_nan=False) + "\n").encode("utf-8")
+def to_json_bytes(document: Any, *, pretty: bool = True) -> bytes:
+    """JSON, indented unless ``pretty=False`` (much faster for large statistics); refuses NaN and infinities."""
+    return (json.dumps(document, indent=2 if pretty else None, allow_nan=False) + "\n").encode("utf-8")
 
 
 def iter_violation_lines(violations: Iterable[Mapping[str, str]]) -> Iterable[str]:

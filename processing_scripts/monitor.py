@@ -58,7 +58,7 @@ def baseline_files(data: str | os.PathLike, *, label_column: str = "none") -> di
     """statistics.json and constraints.json of a CSV data set."""
     statistics = dq.build_statistics(dq.read_csv(data, label_column=label_column))
     constraints = dq.suggest_constraints(statistics, label_column=label_column)
-    return {"statistics.json": dq.to_json_bytes(statistics), "constraints.json": dq.to_json_bytes(constraints)}
+    return {"statistics.json": dq.to_json_bytes(statistics, pretty=False), "constraints.json": dq.to_json_bytes(constraints)}
 
 
 def load_baseline(baseline_dir: str | os.PathLike) -> tuple[dict, dict]:
@@ -95,7 +95,7 @@ def check_files(baseline_dir: str | os.PathLike, data: str | os.PathLike, *, dat
     new_statistics = dq.build_statistics(dataset)
     files = {
         "constraint_violations.json": dq.to_json_bytes({"violations": result.violations}),
-        "statistics.json": dq.to_json_bytes(new_statistics),
+        "statistics.json": dq.to_json_bytes(new_statistics, pretty=False),
         "drift_summary.json": dq.to_json_bytes(result.summary),
         "drift_report.html": render_report(result).encode("utf-8"),
     }
