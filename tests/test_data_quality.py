@@ -370,3 +370,35 @@ def test_capture_drift_against_a_csv_baseline(tmp_path):
     result = dq.check_drift(statistics, constraints, dq.read_capture(tmp_path / "c.jsonl"))
     assert ("_c0", "baseline_drift_check") in checks(result.violations)
     assert result.summary["dataset"]["item_count"] == len(new)
+
+
+# ------------------------------------------------------------------------------------------------ more
+
+@pytest.mark.parametrize("distance, n, m", [(0.0, 10, 10), (0.05, 1000, 2000), (0.1, 500, 500), (0.3, 50, 80),
+                                            (0.02, 10**6, 10**6), (1.0, 5, 5), (0.2, 3, 1000)])
+def test_ks_pvalue_equals_scipys_asymptotic_value(distance, n, m):
+    from scipy.special import kolmogorov
+
+    expected = kolmogorov(np.sqrt(n * m / (n + m)) * distance)
+    assert dq.ks_pvalue(distance, n, m) == pytest.approx(expected, abs=1e-12)
+
+
+def test_categories_beyond_the_cap_are_pooled_as_other(monkeypatch):
+    monkeypatch.setattr(dq, "MAX_CATEGORIES", 3)
+    values = [f"v{i}" for i in range(10)] * 20
+    statistics, constraints = baseline_of(categorical(values))
+    text = statistics["features"][0]["string_statistics"]
+    assert text["distinct_count"] == 10 and len(text["distribution"]["categorical"]["buckets"]) == 3
+    assert "string_constraints" not in constraints["features"][0]  # no domain: no categorical_values_check
+    assert dq.check_drift(statistics, constraints, categorical(values[::-1])).violations == []
+    shifted = dq.check_drift(statistics, constraints, categorical(["v0"] * 150 + values[:50]))
+    assert checks(shifted.violations) == {("_c0", "baseline_drift_check")}
+
+
+def test_a_type_change_after_the_first_megabyte_is_seen(tmp_path):
+    """pyarrow infers types from its first block; a later value must still make the column String."""
+    path = tmp_path / "big.csv"
+    path.write_text("".join(f"{i},{i}\n" for i in range(300_000)) + "1.5,x\n")
+    data = dq.read_csv(path)
+    assert [c.inferred_type for c in data.columns] == ["Fractional", "String"]
+    assert data.item_count == 300_001 and data.columns[1].num_integral == 300_000
