@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -52,6 +53,11 @@ def write_csv(path: Path, matrix: np.ndarray, chunk: int = 200_000) -> None:
             block = matrix[start:start + chunk]
             writer.write_table(pa.table([block[:, i].astype(np.int64) if i in integral else block[:, i]
                                          for i in range(matrix.shape[1])], schema=schema))
+
+
+def write_data(folder: Path, rows: int, baseline_rows: int, features: int) -> None:
+    write_csv(folder / "baseline.csv", make_matrix(baseline_rows, features, shift=False, seed=0))
+    write_csv(folder / "new.csv", make_matrix(rows, features, shift=True, seed=1))
 
 
 def run_script(args: list[str]) -> tuple[float, float, int]:
@@ -93,8 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        write_csv(tmp / "baseline.csv", make_matrix(min(args.baseline_rows, args.rows), args.features, shift=False, seed=0))
-        write_csv(tmp / "new.csv", make_matrix(args.rows, args.features, shift=True, seed=1))
+        # Generated in a fresh interpreter: a child's peak RSS counts its parent's pages at fork time,
+        # so this process must stay small for the RSS figures to be the measured processes' own.
+        writer = multiprocessing.get_context("spawn").Process(
+            target=write_data, args=(tmp, args.rows, min(args.baseline_rows, args.rows), args.features))
+        writer.start()
+        writer.join()
+        if writer.exitcode != 0:
+            raise SystemExit("generating the data failed")
         size = (tmp / "new.csv").stat().st_size / 1e6
         print(f"rows: {args.rows:,}  features: {args.features}  file: {size:.0f} MB  repeats: {args.repeats}")
         seconds, rss, status = run_script(["baseline", "--data", str(tmp / "baseline.csv"), "--output-dir", str(tmp / "bl")])
