@@ -1,184 +1,28 @@
-"""Open ``model.tar.gz`` safely and load its serving handlers the way the scikit-learn container does."""
+"""Safe ``model.tar.gz`` extraction and handler loading for the local runner.
+
+One implementation, shared with the evaluation container: this module re-exports
+:mod:`processing_scripts.model_archive` (which needs only the standard library and numpy).
+"""
 from __future__ import annotations
 
-import importlib.util
-import io
-import itertools
-import json
-import os
-import sys
-import tarfile
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from processing_scripts.model_archive import (
+    ModelArchiveError,
+    ServingHandlers,
+    archive_members,
+    default_input_fn,
+    default_output_fn,
+    default_predict_fn,
+    extract_model,
+    load_serving_handlers,
+)
 
-import numpy as np
-
-_module_ids = itertools.count()
-
-
-class ModelArchiveError(ValueError):
-    """The archive or its handlers are unusable; the message names the file and the fix."""
-
-
-def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
-    name = PurePosixPath(member.name)
-    if name.is_absolute() or ".." in name.parts:
-        raise ModelArchiveError(f"{archive}: member {member.name!r} would be written outside the model directory")
-    if not (member.isfile() or member.isdir()):
-        # Links and devices can point anywhere; a model archive needs neither.
-        raise ModelArchiveError(f"{archive}: member {member.name!r} is a link or special file; repackage the model")
-
-
-def archive_members(archive: str | Path) -> set[str]:
-    """Names in the archive; a one-line ModelArchiveError if it is not a readable tar(.gz)."""
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            return set(tar.getnames())
-    except (tarfile.TarError, EOFError, OSError) as error:
-        raise ModelArchiveError(
-            f"{archive}: not a readable model.tar.gz ({_first_line(error)}); build one with python -m pipeline.package"
-        ) from None
-
-
-def extract_model(archive: str | Path, dest: str | Path) -> Path:
-    """Extract regular files and folders only, refusing absolute paths, '..', links and devices.
-
-    Every member is checked first (nothing is written if one is bad); tarfile's ``data`` filter then
-    guards the extraction itself as a second line of defence.
-    """
-    archive, dest = Path(archive), Path(dest)
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for member in members:
-                _check_member(member, archive)
-            dest.mkdir(parents=True, exist_ok=True)
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(dest, members=members, filter="data")
-            else:  # Python without extraction filters: the checks above are the guard
-                tar.extractall(dest, members=members)
-    except ModelArchiveError:
-        raise
-    except (tarfile.TarError, EOFError, OSError, ValueError) as error:
-        raise ModelArchiveError(
-            f"{archive}: not a readable model.tar.gz ({_first_line(error)}); rebuild it with python -m pipeline.package"
-        ) from None
-    return dest
-
-
-# --- the container's default handlers, used when inference.py does not define its own ---
-
-
-def _media_type(value: str | None) -> str:
-    return (value or "").split(";")[0].strip().lower()
-
-
-def default_input_fn(body: Any, content_type: str) -> np.ndarray:
-    """The container's decoder: text/csv, application/json or application/x-npy into a numpy array."""
-    kind = _media_type(content_type)
-    if kind == "application/x-npy":
-        return np.load(io.BytesIO(bytes(body)), allow_pickle=False)
-    text = bytes(body).decode("utf-8") if isinstance(body, (bytes, bytearray, memoryview)) else str(body)
-    if kind == "text/csv":
-        return np.genfromtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2)
-    if kind == "application/json":
-        return np.array(json.loads(text))
-    raise ValueError(f"default input_fn supports text/csv, application/json and application/x-npy, not {content_type!r}")
-
-
-def default_predict_fn(data: np.ndarray, model: Any) -> np.ndarray:
-    """The container's default: ``model.predict`` (labels, not scores)."""
-    return model.predict(data)
-
-
-def default_output_fn(prediction: Any, accept: str) -> bytes:
-    """The container's encoder: text/csv (one row per line), application/json or application/x-npy."""
-    kind = _media_type(accept)
-    array = np.asarray(prediction)
-    if kind in ("text/csv", "*/*", ""):
-        rows = array.reshape(len(array), -1) if array.ndim else array.reshape(1, 1)
-        return "".join(",".join(map(_cell, row)) + "\n" for row in rows.tolist()).encode()
-    if kind == "application/json":
-        return json.dumps(array.tolist()).encode()
-    if kind == "application/x-npy":
-        buffer = io.BytesIO()
-        np.save(buffer, array, allow_pickle=False)
-        return buffer.getvalue()
-    raise ValueError(f"default output_fn supports text/csv, application/json and application/x-npy, not {accept!r}")
-
-
-def _cell(value: Any) -> str:
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-@dataclass
-class ServingHandlers:
-    """The model (already loaded by ``model_fn``) and the three request handlers."""
-
-    model: Any
-    model_fn: Callable[[str], Any]
-    input_fn: Callable[[Any, str], Any]
-    predict_fn: Callable[[Any, Any], Any]
-    output_fn: Callable[[Any, str], Any]
-
-    def invoke(self, body: bytes, content_type: str, accept: str) -> bytes:
-        """One request, as the container handles it: input_fn → predict_fn → output_fn."""
-        result = self.output_fn(self.predict_fn(self.input_fn(body, content_type), self.model), accept)
-        if isinstance(result, str):
-            return result.encode("utf-8")
-        if isinstance(result, (bytes, bytearray, memoryview)):
-            return bytes(result)
-        raise TypeError(f"output_fn returned {type(result).__name__}; return the response body as str or bytes")
-
-
-def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program: str = "inference.py") -> ServingHandlers:
-    """Extract ``archive`` into ``model_dir``, import ``code/<program>`` and call its ``model_fn``.
-
-    The module is imported under a name of its own, so several models can be loaded in one process;
-    ``input_fn``, ``predict_fn`` and ``output_fn`` default to the scikit-learn container's.
-    """
-    model_dir = extract_model(archive, model_dir)
-    script = model_dir / "code" / program
-    if not program.endswith(".py") or "/" in program or not script.is_file():
-        raise ModelArchiveError(
-            f"{archive}: code/{program} is missing; package the model with python -m pipeline.package "
-            "(or set SAGEMAKER_PROGRAM to the script in code/)"
-        )
-    name = f"_local_serving_{next(_module_ids)}"
-    spec = importlib.util.spec_from_file_location(name, script)
-    module = importlib.util.module_from_spec(spec)
-    code_dir = str(script.parent)
-    before = set(sys.modules)
-    sys.path.insert(0, code_dir)  # the container puts code/ on the path for sibling imports
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # whatever the user's module raises at import
-        raise ModelArchiveError(
-            f"{archive}: code/{program} failed to import ({type(error).__name__}: {_first_line(error)})"
-        ) from None
-    finally:
-        sys.path.remove(code_dir)
-        # Sibling modules of this model must not shadow those of the next model loaded in this process.
-        for added in set(sys.modules) - before:
-            if (getattr(sys.modules[added], "__file__", None) or "").startswith(code_dir + os.sep):
-                del sys.modules[added]
-    model_fn = getattr(module, "model_fn", None)
-    if not callable(model_fn):
-        raise ModelArchiveError(f"{archive}: code/{program} defines no model_fn(model_dir); add one that loads the model")
-    try:
-        model = model_fn(str(model_dir))
-    except Exception as error:  # whatever the user's model_fn raises
-        raise ModelArchiveError(f"{archive}: model_fn failed ({type(error).__name__}: {_first_line(error)})") from None
-    return ServingHandlers(
-        model=model,
-        model_fn=model_fn,
-        input_fn=getattr(module, "input_fn", default_input_fn),
-        predict_fn=getattr(module, "predict_fn", default_predict_fn),
-        output_fn=getattr(module, "output_fn", default_output_fn),
-    )
-
-
-def _first_line(error: BaseException) -> str:
-    # tarfile's messages can span lines (one per compression method tried); errors stay one line.
-    return (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(":")
+__all__ = [
+    "ModelArchiveError",
+    "ServingHandlers",
+    "archive_members",
+    "default_input_fn",
+    "default_output_fn",
+    "default_predict_fn",
+    "extract_model",
+    "load_serving_handlers",
+]
