@@ -6,8 +6,8 @@
                             [--completeness-ratio 1.0] [--fail-on-violation]
 
 baseline writes statistics.json and constraints.json. check writes constraint_violations.json,
-statistics.json (of the new data, as Model Monitor's monitoring job does), drift_summary.json and
-drift_report.html. Rules and statistics: see data_quality.py. Exit 0 when the outputs are written
+statistics.json (of the new data, as Model Monitor's monitoring job does), drift_summary.json,
+drift_report.html and drift_status.json (a few fields a pipeline's ConditionStep and FailStep read). Rules and statistics: see data_quality.py. Exit 0 when the outputs are written
 (with or without violations, so that a pipeline step can decide; ``--fail-on-violation`` exits 1 on
 violations instead), 2 with one line on stderr and nothing written when input or arguments are unusable.
 """
@@ -98,8 +98,42 @@ def check_files(baseline_dir: str | os.PathLike, data: str | os.PathLike, *, dat
         "statistics.json": dq.to_json_bytes(new_statistics, pretty=False),
         "drift_summary.json": dq.to_json_bytes(result.summary),
         "drift_report.html": render_report(result).encode("utf-8"),
+        "drift_status.json": dq.to_json_bytes(drift_status(result.violations)),
     }
     return result, files
+
+
+# A pipeline's FailStep puts these lists in its message: keep it short whatever the feature count.
+STATUS_LIST_LIMIT = 20
+
+
+def _short_list(items: Sequence[str], limit: int = STATUS_LIST_LIMIT) -> str:
+    unique = list(dict.fromkeys(items))
+    if not unique:
+        return "none"
+    shown = ", ".join(unique[:limit])
+    return shown + (f" and {len(unique) - limit} more" if len(unique) > limit else "")
+
+
+def drift_status(violations: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+    """The small document a pipeline reads by JSON path: count, drifted features and check types.
+
+    Lists are text (Std:JsonGet yields primitives), in first-violation order, without repeats.
+
+    >>> drift_status([{"feature_name": "_c1", "constraint_check_type": "baseline_drift_check"},
+    ...               {"feature_name": "_c1", "constraint_check_type": "completeness_check"}])
+    {'version': 0, 'drift_detected': True, 'violation_count': 2, 'drifted_features': '_c1', \
+'violated_checks': 'baseline_drift_check, completeness_check'}
+    >>> drift_status([])["drifted_features"]
+    'none'
+    """
+    return {
+        "version": 0,
+        "drift_detected": bool(violations),
+        "violation_count": len(violations),
+        "drifted_features": _short_list([v["feature_name"] for v in violations]),
+        "violated_checks": _short_list([v["constraint_check_type"] for v in violations]),
+    }
 
 
 # ----------------------------------------------------------------------------------------------- report

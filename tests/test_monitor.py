@@ -17,7 +17,8 @@ from processing_scripts import monitor as script
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE_FILES = {"statistics.json", "constraints.json"}
-CHECK_FILES = {"constraint_violations.json", "statistics.json", "drift_summary.json", "drift_report.html"}
+CHECK_FILES = {"constraint_violations.json", "statistics.json", "drift_summary.json", "drift_report.html",
+               "drift_status.json"}
 
 
 def save(path: Path, matrix: np.ndarray) -> Path:
