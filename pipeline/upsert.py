@@ -2,6 +2,8 @@
 
     python -m pipeline.upsert --role-arn ARN [--region R] [--bucket B] [--tags K=V ...]
                               [--start [--wait]] [--param Name=Value ...]
+    python -m pipeline.upsert --monitoring [--schedule EXPR] [--create-schedule | --print-schedule]
+                              [--scheduler-role-arn ARN] ...   (the drift-check pipeline, pipeline/monitoring.py)
 
 Steps, in order: check settings and parameters, build and validate the definition (offline), upload the
 processing code to its content-addressed prefix, create or update the pipeline (idempotent), start.
@@ -10,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from pipeline.code_bundle import CodeBundle, processing_code_bundle
-from pipeline.config import ENV_VARS, PLACEHOLDER_ROLE_ARN, ConfigError, PipelineConfig
+from pipeline.config import ENV_VARS, PLACEHOLDER_ROLE_ARN, ROLE_ARN_RE, ConfigError, PipelineConfig
 from pipeline.definition import (
     add_config_arguments,
     build_definition,
@@ -25,9 +28,11 @@ from pipeline.definition import (
     quiet_sdk_logging,
 )
 from pipeline.parameters import ParameterError, execution_parameters, parse_overrides
+from pipeline.monitoring import DEFAULT_SCHEDULE, ScheduleError, check_schedule_expression
 from pipeline.validation import DefinitionError, validate_definition
 
 TERMINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
+SCHEDULER_ROLE_ENV = "SCHEDULER_ROLE_ARN"
 
 
 class UpsertError(RuntimeError):
@@ -65,13 +70,16 @@ def upload_code(s3, config: PipelineConfig, code: CodeBundle) -> str:
     return prefix
 
 
-def upsert_pipeline(sm, config: PipelineConfig, definition: dict, description: str) -> tuple[str, bool]:
-    """Create the pipeline, or update it if it exists. Returns (ARN, created)."""
+def upsert_pipeline(
+    sm, config: PipelineConfig, definition: dict, description: str, *, pipeline_name: str | None = None
+) -> tuple[str, bool]:
+    """Create the pipeline (default name: config's), or update it if it exists. Returns (ARN, created)."""
     import botocore.exceptions
 
+    pipeline_name = pipeline_name or config.pipeline_name
     body = json.dumps(definition)
     try:
-        sm.describe_pipeline(PipelineName=config.pipeline_name)
+        sm.describe_pipeline(PipelineName=pipeline_name)
         exists = True
     except botocore.exceptions.ClientError as error:
         # SageMaker answers ResourceNotFound; some stand-ins answer a ValidationException instead.
@@ -82,7 +90,7 @@ def upsert_pipeline(sm, config: PipelineConfig, definition: dict, description: s
         else:
             raise
     common = {
-        "PipelineName": config.pipeline_name,
+        "PipelineName": pipeline_name,
         "PipelineDefinition": body,
         "PipelineDescription": description,
         "RoleArn": config.role_arn,
@@ -142,15 +150,23 @@ def run(
     poll_seconds: float = 15.0,
     timeout_seconds: float = 4 * 3600,
     emit: Callable[[str], None] = print,
+    monitoring: bool = False,
 ) -> UpsertResult:
-    """Everything ``python -m pipeline.upsert`` does, given a resolved config."""
+    """Everything ``python -m pipeline.upsert`` does, given a resolved config (``monitoring``: the drift check)."""
     import boto3
     import botocore.exceptions
 
     if config.role_arn == PLACEHOLDER_ROLE_ARN:
         raise UpsertError(f"no execution role: pass --role-arn or set {ENV_VARS['role_arn']}")
     code = processing_code_bundle()
-    definition = build_definition(config, code=code)
+    pipeline_name, description = config.pipeline_name, "Evaluate a binary classifier and gate its registration."
+    if monitoring:
+        from pipeline.monitoring import MONITORING_DESCRIPTION, build_monitoring_definition, monitoring_pipeline_name
+
+        pipeline_name, description = monitoring_pipeline_name(config), MONITORING_DESCRIPTION
+        definition = build_monitoring_definition(config, code=code)
+    else:
+        definition = build_definition(config, code=code)
     validate_definition(definition)
     # Fail on bad parameters before anything is uploaded or created.
     parameters = execution_parameters(definition["Parameters"], overrides)
@@ -165,16 +181,14 @@ def run(
     try:
         code_uri = upload_code(s3, config, code)
         emit(f"code uploaded: {code_uri}")
-        arn, created = upsert_pipeline(
-            sm, config, definition, description="Evaluate a binary classifier and gate its registration."
-        )
+        arn, created = upsert_pipeline(sm, config, definition, description=description, pipeline_name=pipeline_name)
         emit(f"pipeline {'created' if created else 'updated'}: {arn}")
         if not start:
             return UpsertResult(pipeline_arn=arn, created=created, code_uri=code_uri)
         execution = sm.start_pipeline_execution(
-            PipelineName=config.pipeline_name,
+            PipelineName=pipeline_name,
             PipelineParameters=parameters,
-            PipelineExecutionDisplayName=f"{config.pipeline_name}-{int(time.time())}",
+            PipelineExecutionDisplayName=f"{pipeline_name}-{int(time.time())}",
         )
         execution_arn = execution["PipelineExecutionArn"]
         emit(f"execution started: {execution_arn}")
@@ -195,6 +209,46 @@ def run(
         raise UpsertError(f"cannot reach AWS: {error}") from None
 
 
+def check_scheduler_role(role_arn: str) -> str:
+    """The scheduler's role ARN, or ScheduleError."""
+    if not ROLE_ARN_RE.match(role_arn or ""):
+        raise ScheduleError(f"bad scheduler role ARN {role_arn!r}: expected arn:aws:iam::<12-digit account>:role/<name> "
+                            f"(--scheduler-role-arn or {SCHEDULER_ROLE_ENV})")
+    return role_arn
+
+
+def apply_schedule(
+    config: PipelineConfig,
+    *,
+    pipeline_arn: str,
+    expression: str,
+    role_arn: str,
+    overrides: dict[str, str],
+    create: bool,
+    boto_session=None,
+    emit: Callable[[str], None] = print,
+) -> dict:
+    """The monitoring pipeline's EventBridge Scheduler request; created or updated in AWS when ``create``."""
+    import boto3
+    import botocore.exceptions
+
+    from pipeline.monitoring import build_monitoring_definition, monitoring_pipeline_name, schedule_request, upsert_schedule
+
+    parameters = execution_parameters(build_monitoring_definition(config)["Parameters"], overrides)
+    request = schedule_request(pipeline_name=monitoring_pipeline_name(config), pipeline_arn=pipeline_arn,
+                               role_arn=role_arn, expression=expression, parameters=parameters)
+    if create:
+        scheduler = (boto_session or boto3.Session(region_name=config.region)).client("scheduler")
+        try:
+            arn, created = upsert_schedule(scheduler, request)
+        except botocore.exceptions.ClientError as error:
+            info = error.response.get("Error", {})
+            raise UpsertError(f"AWS refused {error.operation_name}: {info.get('Code', 'Error')}: "
+                              f"{info.get('Message', '')}".rstrip()) from None
+        emit(f"schedule {'created' if created else 'updated'}: {arn} ({expression}, UTC)")
+    return request
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's flags (also used by tests that check buildspec.yml's commands)."""
     parser = argparse.ArgumentParser(
@@ -210,6 +264,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--poll-seconds", type=float, default=15.0, help="with --wait: seconds between polls")
     parser.add_argument("--timeout-seconds", type=float, default=4 * 3600, help="with --wait: give up after this")
+    monitoring = parser.add_argument_group("drift-check pipeline (<pipeline name>-monitoring)")
+    monitoring.add_argument("--monitoring", action="store_true",
+                            help="upsert (and --start) the drift-check pipeline instead of the evaluation pipeline")
+    monitoring.add_argument("--schedule", default=DEFAULT_SCHEDULE, metavar="EXPR",
+                            help=f"EventBridge Scheduler expression, UTC (default {DEFAULT_SCHEDULE!r}: daily 06:00)")
+    action = monitoring.add_mutually_exclusive_group()
+    action.add_argument("--create-schedule", action="store_true",
+                        help="create or update the schedule that starts the pipeline (--param values go with it)")
+    action.add_argument("--print-schedule", action="store_true",
+                        help="print the schedule's CreateSchedule request JSON instead of sending it")
+    monitoring.add_argument("--scheduler-role-arn",
+                            help=f"role EventBridge Scheduler assumes to start the pipeline (env {SCHEDULER_ROLE_ENV}; "
+                                 "default the pipeline role): trusts scheduler.amazonaws.com, may "
+                                 "sagemaker:StartPipelineExecution")
     return parser
 
 
@@ -218,11 +286,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.wait and not args.start:
         parser.error("--wait needs --start")
-    if args.param and not args.start:
-        parser.error("--param needs --start (parameters are given per execution)")
+    scheduling = args.create_schedule or args.print_schedule
+    if args.param and not (args.start or scheduling):
+        parser.error("--param needs --start or a schedule (parameters are given per execution)")
+    if not args.monitoring and (scheduling or args.scheduler_role_arn or args.schedule != DEFAULT_SCHEDULE):
+        parser.error("--schedule, --create-schedule, --print-schedule and --scheduler-role-arn need --monitoring")
+    # With --print-schedule, standard output is the request JSON alone.
+    emit = (lambda line: print(line, file=sys.stderr)) if args.print_schedule else print
     try:
         config = config_from_args(args, role_arn=args.role_arn)
         overrides = parse_overrides(args.param)
+        scheduler_role_arn = None
+        if scheduling:
+            scheduler_role_arn = check_scheduler_role(args.scheduler_role_arn or os.environ.get(SCHEDULER_ROLE_ENV)
+                                                      or config.role_arn)
+            check_schedule_expression(args.schedule)
         prepare_sdk_environment(config.region)
         quiet_sdk_logging(args.verbose)
         result = run(
@@ -232,7 +310,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             wait=args.wait,
             poll_seconds=args.poll_seconds,
             timeout_seconds=args.timeout_seconds,
+            emit=emit,
+            monitoring=args.monitoring,
         )
+        if scheduling:
+            request = apply_schedule(config, pipeline_arn=result.pipeline_arn, expression=args.schedule,
+                                     role_arn=scheduler_role_arn, overrides=overrides,
+                                     create=args.create_schedule, emit=emit)
+            if args.print_schedule:
+                print(json.dumps(request, indent=2))
+    except ScheduleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except (ConfigError, ParameterError, DefinitionError, UpsertError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2 if isinstance(error, (ConfigError, ParameterError)) else 1

@@ -1,0 +1,210 @@
+"""Drift check: run processing_scripts/monitor.py ``check`` against a baseline, then pass or fail the execution.
+
+The processing job always exits 0 once its outputs are written (violations or not): a non-zero exit
+would fail the step with only "AlgorithmError" as the reason. The ConditionStep reads
+``drift_status.json`` by JSON path instead, and the FailStep's message names the drifted features.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sagemaker.core.processing import Processor
+from sagemaker.core.shapes import (
+    ProcessingInput,
+    ProcessingOutput,
+    ProcessingS3Input,
+    ProcessingS3Output,
+)
+from sagemaker.core.workflow.conditions import ConditionEquals
+from sagemaker.core.workflow.functions import Join, JsonGet
+from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow.condition_step import ConditionStep
+from sagemaker.mlops.workflow.fail_step import FailStep
+from sagemaker.mlops.workflow.steps import ProcessingStep
+
+from processing_scripts.data_quality import COMPARISON_THRESHOLD, PSI_THRESHOLD
+from steps.parameters import _with_description
+
+# Model Monitor's container layout, which monitor.py's defaults also follow; code where the evaluation step's is.
+CONTAINER_ROOT = "/opt/ml/processing"
+CODE_DIR = f"{CONTAINER_ROOT}/input/code"
+BASELINE_DIR = f"{CONTAINER_ROOT}/baseline"
+DATA_DIR = f"{CONTAINER_ROOT}/input/endpoint"
+RESULT_DIR = f"{CONTAINER_ROOT}/resultdata"
+ENTRYPOINT_SCRIPT = "monitor.py"
+
+# Names other steps use to find this step's output and property file (never positions).
+DRIFT_OUTPUT = "drift_check"
+STATUS_FILE = "drift_status.json"
+REPORT_FILE = "drift_report.html"
+VIOLATIONS_FILE = "constraint_violations.json"
+PROPERTY_FILE_NAME = "DriftStatus"
+
+# drift_status.json fields (written by processing_scripts/monitor.py drift_status()).
+VIOLATION_COUNT_PATH = "violation_count"
+DRIFTED_FEATURES_PATH = "drifted_features"
+VIOLATED_CHECKS_PATH = "violated_checks"
+
+
+@dataclass(frozen=True)
+class MonitoringParameters:
+    """The drift-check pipeline's parameters, by role."""
+
+    baseline_url: ParameterString
+    capture_data_url: ParameterString
+    psi_threshold: ParameterFloat
+    ks_threshold: ParameterFloat
+    processing_instance_type: ParameterString
+
+    def all(self) -> list:
+        """Every parameter, in the order Studio lists them."""
+        return [self.baseline_url, self.capture_data_url, self.psi_threshold, self.ks_threshold,
+                self.processing_instance_type]
+
+
+def create_monitoring_parameters(
+    *,
+    baseline_url: str,
+    capture_data_url: str,
+    processing_instance_type: str,
+    psi_threshold: float = PSI_THRESHOLD,
+    ks_threshold: float = COMPARISON_THRESHOLD,
+) -> MonitoringParameters:
+    """The parameters with their defaults (thresholds: the drift check's own defaults)."""
+    return MonitoringParameters(
+        baseline_url=_with_description(
+            ParameterString(name="BaselineUrl", default_value=baseline_url),
+            "S3 prefix holding statistics.json and constraints.json (python -m pipeline.monitor baseline).",
+        ),
+        capture_data_url=_with_description(
+            ParameterString(name="CaptureDataUrl", default_value=capture_data_url),
+            "S3 prefix (or object) of the data to check: endpoint Data Capture JSONL or a headerless CSV batch.",
+        ),
+        psi_threshold=_with_description(
+            ParameterFloat(name="PsiThreshold", default_value=psi_threshold),
+            "Population stability index above which a feature has drifted (replaces constraints.json's "
+            "psi_threshold).",
+        ),
+        ks_threshold=_with_description(
+            ParameterFloat(name="KsThreshold", default_value=ks_threshold),
+            "Kolmogorov-Smirnov distance above which a numeric feature has drifted, when significant "
+            "(replaces constraints.json's comparison_threshold).",
+        ),
+        processing_instance_type=_with_description(
+            ParameterString(name="ProcessingInstanceType", default_value=processing_instance_type),
+            "Instance type of the drift-check processing job.",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class DriftCheckStep:
+    """The processing step plus the handles later steps read from it."""
+
+    step: ProcessingStep
+    status: PropertyFile
+
+    def status_value(self, json_path: str) -> JsonGet:
+        """A field of drift_status.json."""
+        return JsonGet(step_name=self.step.name, property_file=self.status, json_path=json_path)
+
+    @property
+    def output_uri(self):
+        """S3 URI of the results folder, looked up by output name."""
+        return self.step.properties.ProcessingOutputConfig.Outputs[DRIFT_OUTPUT].S3Output.S3Uri
+
+
+def _as_text(value) -> Join:
+    """Container arguments must be strings; Std:Join renders a numeric parameter as text."""
+    return Join(on="", values=[value])
+
+
+def _s3_input(name: str, uri, local_path: str) -> ProcessingInput:
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(s3_uri=uri, local_path=local_path, s3_data_type="S3Prefix", s3_input_mode="File"),
+    )
+
+
+def create_drift_check_step(
+    *,
+    name: str,
+    image_uri: str,
+    role_arn: str,
+    code_uri: str,
+    baseline_uri: ParameterString,
+    data_uri: ParameterString,
+    output_uri: Join,
+    instance_type: ParameterString,
+    psi_threshold: ParameterFloat,
+    ks_threshold: ParameterFloat,
+    volume_size_gb: int,
+    kms_key_id: str | None,
+    session: PipelineSession,
+) -> DriftCheckStep:
+    """A ProcessingStep running ``monitor.py check``; drift_status.json is its PropertyFile."""
+    processor = Processor(
+        role=role_arn,
+        image_uri=image_uri,
+        instance_count=1,
+        instance_type=instance_type,
+        entrypoint=["python3", f"{CODE_DIR}/{ENTRYPOINT_SCRIPT}"],
+        volume_size_in_gb=volume_size_gb,
+        volume_kms_key=kms_key_id,
+        output_kms_key=kms_key_id,
+        env={"PYTHONUNBUFFERED": "1"},
+        sagemaker_session=session,
+    )
+    status = PropertyFile(name=PROPERTY_FILE_NAME, output_name=DRIFT_OUTPUT, path=STATUS_FILE)
+    step = ProcessingStep(
+        name=name,
+        step_args=processor.run(
+            inputs=[
+                _s3_input("baseline", baseline_uri, BASELINE_DIR),
+                _s3_input("data", data_uri, DATA_DIR),
+                _s3_input("code", code_uri, CODE_DIR),
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name=DRIFT_OUTPUT,
+                    s3_output=ProcessingS3Output(s3_uri=output_uri, local_path=RESULT_DIR, s3_upload_mode="EndOfJob"),
+                )
+            ],
+            # No --fail-on-violation: the job succeeds with its outputs and the condition decides.
+            arguments=[
+                "check",
+                "--baseline-dir", BASELINE_DIR,
+                "--data", DATA_DIR,
+                "--output-dir", RESULT_DIR,
+                "--psi-threshold", _as_text(psi_threshold),
+                "--ks-threshold", _as_text(ks_threshold),
+            ],
+        ),
+        property_files=[status],
+    )
+    return DriftCheckStep(step=step, status=status)
+
+
+def create_drift_fail_step(*, name: str, drift_check: DriftCheckStep) -> FailStep:
+    """Message: ``Data drift: 2 violation(s); features: _c1, _c4; checks: baseline_drift_check; report: s3://...``."""
+    return FailStep(
+        name=name,
+        error_message=Join(on="", values=[
+            "Data drift: ", drift_check.status_value(VIOLATION_COUNT_PATH), " violation(s); features: ",
+            drift_check.status_value(DRIFTED_FEATURES_PATH), "; checks: ",
+            drift_check.status_value(VIOLATED_CHECKS_PATH), "; report: ",
+            drift_check.output_uri, f"/{REPORT_FILE}",
+        ]),
+    )
+
+
+def create_drift_condition_step(*, name: str, drift_check: DriftCheckStep, else_step: FailStep) -> ConditionStep:
+    """``violation_count == 0``: the execution succeeds; otherwise the FailStep ends it."""
+    return ConditionStep(
+        name=name,
+        conditions=[ConditionEquals(left=drift_check.status_value(VIOLATION_COUNT_PATH), right=0)],
+        if_steps=[],
+        else_steps=[else_step],
+    )
