@@ -5,6 +5,12 @@
 
 Exit codes: 0 the model passed the gate and was registered; 1 the pipeline failed (the gate said no, or a
 step failed: the reason is printed); 2 bad usage or input.
+
+    python -m pipeline.local --monitoring --baseline DIR|s3://... --data FILE|DIR|s3://...
+                             [--work-dir DIR] [--param Name=Value ...] [--output text|json]
+
+runs the drift-check pipeline (pipeline/monitoring.py) instead. Exit codes: 0 no drift; 1 drift (the
+FailStep's reason, naming the drifted features, is printed) or a failed step; 2 bad usage or input.
 """
 from __future__ import annotations
 
@@ -96,10 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-package-group", help="default model package group")
     parser.add_argument("--output", choices=("text", "json"), default="text", help="result format on stdout")
     parser.add_argument("--verbose", action="store_true", help="show the SageMaker SDK's log messages")
+    parser.epilog = "python -m pipeline.local --monitoring --help: run the drift-check pipeline instead."
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--monitoring" in argv:
+        return monitoring_main([a for a in argv if a != "--monitoring"])
     args = build_parser().parse_args(argv)
     from pipeline.local.store import LocalObjectStore
 
@@ -167,10 +177,9 @@ def summary_lines(runner, result) -> list[str]:
         folder = Path(runner.store.path_for(output["S3Output"]["S3Uri"]))
         gate = json.loads((folder / "evaluation.json").read_text()).get("gate")
         if gate:
-            checks = ", ".join(
-                f"{c['metric']}={c['value']:.4f} {'>=' if c['passed'] else '<'} {c['threshold']}" for c in gate["checks"]
-            )
-            lines.append(f"gate: {'passed' if gate['passed'] else 'FAILED'} ({checks})")
+            lines.append(f"gate: {'passed' if gate['passed'] else 'FAILED'}: {gate['summary']}")
+            for check in gate["checks"]:
+                lines.append(f"  {'ok  ' if check['passed'] else 'FAIL'} {check['name']:<16} {check['reason']}")
         if (folder / "report.html").exists():
             lines.append(f"report: {folder / 'report.html'}")
     if result.model_package_arn:
@@ -179,6 +188,130 @@ def summary_lines(runner, result) -> list[str]:
         lines.append(f"not registered: {result.failure_reason}")
     lines.append(f"record: {runner.work_dir / 'executions' / result.execution_id / 'execution.json'}")
     return lines
+
+
+# --- the drift-check pipeline (--monitoring) ------------------------------------------------------------
+
+
+def build_monitoring_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.local --monitoring",
+        description="Run the drift-check pipeline locally (no AWS account, no Docker).",
+    )
+    parser.add_argument("--baseline", required=True,
+                        help="folder with statistics.json and constraints.json (python -m pipeline.monitor baseline), "
+                             "or an s3:// prefix in the local store")
+    parser.add_argument("--data", required=True,
+                        help="data to check: Data Capture JSONL or headerless CSV; file, folder or s3:// URI")
+    parser.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help=f"local store and records (default {DEFAULT_WORK_DIR})")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="pipeline parameter, e.g. PsiThreshold=0.25 (repeatable)")
+    parser.add_argument("--pipeline-name", help="evaluation pipeline name; the drift check's is <name>-monitoring")
+    parser.add_argument("--output", choices=("text", "json"), default="text", help="result format on stdout")
+    parser.add_argument("--verbose", action="store_true", help="show the SageMaker SDK's log messages")
+    return parser
+
+
+def stage_folder(store, config: PipelineConfig, value: str, kind: str, *, required: Sequence[str] = ()) -> str:
+    """An s3:// URI for a file or folder (folders copied into the store under a digest of their files)."""
+    path = Path(value)
+    if value.startswith("s3://") and required:
+        missing = [name for name in required if not store.exists(value.rstrip("/") + "/" + name)]
+        if missing:
+            raise UsageError(f"--{kind}: no {missing[0]} under {value} in the local store {store.root}")
+    elif required and path.is_file():
+        raise UsageError(f"--{kind}: {value} is a file; pass the folder holding {' and '.join(required)}")
+    if value.startswith("s3://") or path.is_file():
+        return stage_input(store, config, value, kind)
+    if not path.is_dir():
+        raise UsageError(f"--{kind}: {value} is not a file or folder")
+    missing = [name for name in required if not (path / name).is_file()]
+    if missing:
+        raise UsageError(f"--{kind}: {value} has no {missing[0]}; write a baseline with python -m pipeline.monitor baseline")
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    if not files:
+        raise UsageError(f"--{kind}: {value} is an empty folder")
+    digest = hashlib.sha256()
+    for file in files:
+        relative = file.relative_to(path).as_posix()
+        data = file.read_bytes()
+        digest.update(f"{len(relative)}:{relative}:{len(data)}:".encode())
+        digest.update(data)
+    prefix = f"{config.s3_root}/inputs/{digest.hexdigest()[:16]}/"
+    for file in files:
+        uri = prefix + file.relative_to(path).as_posix()
+        if not store.exists(uri):
+            store.put_bytes(uri, file.read_bytes())
+    return prefix
+
+
+def monitoring_main(argv: Sequence[str]) -> int:
+    """``--monitoring``: stage the baseline and the data, then run the drift-check definition."""
+    args = build_monitoring_parser().parse_args(argv)
+    from pipeline.local.store import LocalObjectStore
+
+    try:
+        config = local_config(pipeline_name=args.pipeline_name)
+        overrides = parse_overrides(args.param)
+        for reserved, flag in (("BaselineUrl", "--baseline"), ("CaptureDataUrl", "--data")):
+            if reserved in overrides:
+                raise UsageError(f"--param {reserved} conflicts with {flag}: use {flag}")
+        work_dir = Path(args.work_dir)
+        if work_dir.exists() and not work_dir.is_dir():
+            raise UsageError(f"--work-dir {work_dir} is a file: pass a folder (it is created if missing)")
+        store = LocalObjectStore(work_dir)
+        overrides["BaselineUrl"] = stage_folder(store, config, args.baseline, "baseline",
+                                                required=("statistics.json", "constraints.json"))
+        overrides["CaptureDataUrl"] = stage_folder(store, config, args.data, "data")
+        return run_monitoring_local(config, store=store, work_dir=work_dir, overrides=overrides, output=args.output,
+                                    verbose=args.verbose)
+    except (UsageError, ConfigError, ParameterError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run_monitoring_local(config: PipelineConfig, *, store, work_dir: Path, overrides: dict[str, str],
+                         output: str = "text", verbose: bool = False) -> int:
+    """Build the drift-check definition, stage the code, run it; 0 no drift, 1 drift or a failed step."""
+    from pipeline.code_bundle import processing_code_bundle
+    from pipeline.definition import prepare_sdk_environment, quiet_sdk_logging
+    from pipeline.local.runner import LocalRunner
+    from pipeline.monitoring import DRIFT_CHECK_STEP, build_monitoring_definition, monitoring_pipeline_name
+    from pipeline.parameters import resolve_parameters
+
+    prepare_sdk_environment(config.region)  # before anything imports the SDK
+    quiet_sdk_logging(verbose)
+    from steps.drift_check import DRIFT_OUTPUT, REPORT_FILE, STATUS_FILE
+
+    code = processing_code_bundle()
+    definition = build_monitoring_definition(config, code=code)
+    resolve_parameters(definition["Parameters"], overrides)  # bad --param is a usage error, before any step
+    for name, data in code.files:
+        store.put_bytes(config.code_uri(code.digest) + name, data)
+    emit = print if output == "text" else (lambda line: print(line, file=sys.stderr))
+    # The drift check registers nothing, so the runner gets no registry.
+    runner = LocalRunner(work_dir, registry=None, region=config.region, emit=emit)
+    result = runner.run(definition, pipeline_name=monitoring_pipeline_name(config), overrides=overrides)
+    document = result.to_json()
+    folder = None
+    check = result.properties.get(DRIFT_CHECK_STEP)
+    if check:
+        [out] = [o for o in check["ProcessingOutputConfig"]["Outputs"] if o["OutputName"] == DRIFT_OUTPUT]
+        folder = Path(runner.store.path_for(out["S3Output"]["S3Uri"]))
+        document["DriftStatus"] = json.loads((folder / STATUS_FILE).read_text())
+        document["DriftReport"] = str(folder / REPORT_FILE)
+    if output == "json":
+        print(json.dumps(document, indent=2))
+    else:
+        if result.status == "Succeeded":
+            print("no drift")
+        else:
+            drifted = document.get("DriftStatus", {}).get("drift_detected")
+            print(f"{'drift' if drifted else 'failed'}: {result.failure_reason}")
+        if folder is not None:
+            print(f"report: {folder / REPORT_FILE}")
+        print(f"record: {runner.work_dir / 'executions' / result.execution_id / 'execution.json'}")
+    return 0 if result.status == "Succeeded" else 1
 
 
 if __name__ == "__main__":
