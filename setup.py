@@ -43,6 +43,7 @@ setup(
             "sm-eval-registry=pipeline.registry:main",
             "sm-eval-package=pipeline.package:main",
             "sm-eval-demo=pipeline.demo:main",
+            "sm-eval-endpoint=pipeline.evaluate_endpoint:main",
         ],
     },
 )
