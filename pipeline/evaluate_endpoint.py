@@ -467,7 +467,9 @@ def make_client(*, region: str | None, endpoint_url: str | None, concurrency: in
         read_timeout=READ_TIMEOUT_SECONDS,
         max_pool_connections=max(concurrency, 10),
     )
-    return boto3.client("sagemaker-runtime", region_name=region, endpoint_url=endpoint_url, config=config)
+    # A session of its own: credentials and region are read now, not cached from an earlier client.
+    session = boto3.session.Session(region_name=region)
+    return session.client("sagemaker-runtime", endpoint_url=endpoint_url, config=config)
 
 
 def runtime_invoker(client, endpoint_name: str) -> Callable[[bytes], bytes]:

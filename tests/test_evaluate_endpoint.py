@@ -338,6 +338,14 @@ def test_connection_errors_are_retried_then_exit_1(world, runtime, tmp_path, cap
     assert "Could not connect to the endpoint URL" in err and "gave up after 3 attempts" in err
 
 
+def test_missing_credentials_fail_at_once(world, runtime, tmp_path, capsys, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert run(world, tmp_path, "--max-retries", "5") == 1
+    assert f"endpoint {ENDPOINT}: Unable to locate credentials" in one_line_error(capsys)
+    assert runtime.requests == []
+
+
 def test_the_module_runs_as_a_command(world, runtime, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "pipeline.evaluate_endpoint", "--endpoint-name", "gone",
