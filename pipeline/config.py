@@ -30,6 +30,7 @@ ENV_VARS: dict[str, str] = {
     "prefix": "ARTIFACT_PREFIX",
     "model_package_group": "MODEL_PACKAGE_GROUP_NAME",
     "kms_key_id": "KMS_KEY_ID",
+    "lambda_role_arn": "LAMBDA_ROLE_ARN",
 }
 
 
@@ -56,6 +57,9 @@ class PipelineConfig:
     # Real-time instance types the registered package declares it supports.
     inference_instance_types: tuple[str, ...] = ("ml.m5.large",)
     kms_key_id: str | None = None
+    # Role of the champion-resolving Lambda function (trusts lambda.amazonaws.com; reads the Model Registry
+    # and the artifact bucket). Default: role_arn, which then must trust Lambda too.
+    lambda_role_arn: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     processing_volume_gb: int = 30
     max_payload_mb: int = 6
@@ -83,6 +87,11 @@ class PipelineConfig:
             raise ConfigError(
                 f"bad role ARN {self.role_arn!r}: expected arn:aws:iam::<12-digit account>:role/<name> "
                 f"(--role-arn or {ENV_VARS['role_arn']})"
+            )
+        if self.lambda_role_arn is not None and not ROLE_ARN_RE.match(self.lambda_role_arn):
+            raise ConfigError(
+                f"bad Lambda role ARN {self.lambda_role_arn!r}: expected arn:aws:iam::<12-digit account>:role/<name> "
+                f"(--lambda-role-arn or {ENV_VARS['lambda_role_arn']})"
             )
         if not PIPELINE_NAME_RE.match(self.pipeline_name or ""):
             raise ConfigError(
@@ -123,6 +132,26 @@ class PipelineConfig:
     @property
     def default_test_data_url(self) -> str:
         return f"{self.s3_root}/input/test.csv"
+
+    @property
+    def champion_function_name(self) -> str:
+        """Name of the champion-resolving Lambda function (at most 64 characters, unique per pipeline)."""
+        name = f"{self.pipeline_name}-champion"
+        if len(name) <= 64:
+            return name
+        import hashlib
+
+        return f"{self.pipeline_name[:46]}-{hashlib.sha256(self.pipeline_name.encode()).hexdigest()[:8]}-champion"
+
+    @property
+    def champion_function_arn(self) -> str:
+        """Its ARN, in the role's partition and account (the definition names it; upsert deploys it)."""
+        _, partition, _, _, account, _ = self.role_arn.split(":", 5)
+        return f"arn:{partition}:lambda:{self.region}:{account}:function:{self.champion_function_name}"
+
+    @property
+    def champion_function_role_arn(self) -> str:
+        return self.lambda_role_arn or self.role_arn
 
     def with_overrides(self, **changes: object) -> "PipelineConfig":
         """A copy with some settings changed (validated again)."""

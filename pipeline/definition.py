@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the SDK is imported lazily: importing it needs AWS_DEFAULT_
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
 # Step names are the contract with Studio, the local runner and the tests.
+CHAMPION_STEP = "FindChampion"
 CREATE_MODEL_STEP = "CreateModel"
 TRANSFORM_STEP = "BatchTransform"
 EVALUATION_STEP = "EvaluateModel"
@@ -70,14 +71,16 @@ def create_pipeline(
     session: "PipelineSession | None" = None,
     code: CodeBundle | None = None,
 ) -> "Pipeline":
-    """Wire the steps: CreateModel → BatchTransform → EvaluateModel → gate → RegisterModel | Fail."""
+    """Wire the steps: (FindChampion, CreateModel → BatchTransform) → EvaluateModel → gate → RegisterModel | Fail."""
     session = session or create_session(config)
     code = code or processing_code_bundle()
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
-    from steps.condition import create_condition_step, gate_values
+    from processing_scripts.gate import RECORD_KEYS, RECORD_PATH, SUMMARY_PATH
+    from steps.champion import create_champion_step
+    from steps.condition import create_condition_step, evaluation_value
     from steps.evaluation import create_evaluation_step
     from steps.fail import create_fail_step
     from steps.model import create_model_builder, create_model_step, sklearn_image_uri
@@ -106,6 +109,14 @@ def create_pipeline(
             role_arn=config.role_arn,
             session=session,
         )
+        champion = create_champion_step(
+            name=CHAMPION_STEP,
+            function_arn=config.champion_function_arn,
+            model_package_group_name=params.model_package_group_name,
+            validation_data_url=params.validation_data_url,
+            output_uri=execution_uri("context"),
+            session=session,
+        )
         create_model = create_model_step(name=CREATE_MODEL_STEP, model_builder=model_builder)
         transform = create_transform_step(
             name=TRANSFORM_STEP,
@@ -124,10 +135,14 @@ def create_pipeline(
             role_arn=config.role_arn,
             code_uri=config.code_uri(code.digest),
             predictions_uri=transform.properties.TransformOutput.S3OutputPath,
+            test_data_uri=params.test_data_url,
+            model_data_uri=params.model_data_url,
+            context_uri=champion.context_uri,
             output_uri=execution_uri("evaluation"),
             instance_type=params.processing_instance_type,
             decision_threshold=params.decision_threshold,
-            gate_thresholds=dict(params.gate_thresholds),
+            threshold_objective=params.threshold_objective,
+            gate=dict(params.gate),
             bootstrap_resamples=config.bootstrap_resamples,
             volume_size_gb=config.processing_volume_gb,
             kms_key_id=config.kms_key_id,
@@ -139,31 +154,36 @@ def create_pipeline(
             model_package_group_name=params.model_package_group_name,
             approval_status=params.model_approval_status,
             evaluation_json_uri=evaluation.evaluation_json_uri,
+            decision_record={
+                **{key: evaluation_value(evaluation, f"{RECORD_PATH}.{key}") for key in RECORD_KEYS},
+                "pipeline_execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
+            },
             inference_instance_types=config.inference_instance_types,
             transform_instance_types=(config.transform_instance_type,),
             description=f"Registered by pipeline {config.pipeline_name} after passing its quality gate.",
         )
-        fail = create_fail_step(
-            name=FAIL_STEP, values=gate_values(evaluation), thresholds=params.gate_thresholds
-        )
+        fail = create_fail_step(name=FAIL_STEP, summary=evaluation_value(evaluation, SUMMARY_PATH))
         gate = create_condition_step(
             name=CONDITION_STEP,
             evaluation=evaluation,
-            thresholds=params.gate_thresholds,
             if_steps=[register],
             else_steps=[fail],
         )
     return Pipeline(
         name=config.pipeline_name,
         parameters=params.all(),
-        steps=[create_model, transform, evaluation.step, gate],
+        steps=[champion.step, create_model, transform, evaluation.step, gate],
         sagemaker_session=session,
     )
 
 
 def definition_json(pipeline: "Pipeline") -> dict:
     """The parsed definition JSON (what SageMaker stores and the local runner interprets)."""
-    with _offline_role_checks():
+    import warnings
+
+    with _offline_role_checks(), warnings.catch_warnings():
+        # The champion function is deployed by upsert, not by the SDK: naming only its ARN is intended.
+        warnings.filterwarnings("ignore", message="Lambda function won't be updated")
         return json.loads(pipeline.definition())
 
 

@@ -103,6 +103,12 @@ def _check_package(model_data_url: str, image_uri: str, customer_metadata: Mappi
             )
 
 
+def _metadata_text(text: str) -> str:
+    """A CustomerMetadataProperties value: allowed characters only, 1-256 of them."""
+    cleaned = re.sub(r"\s+", " ", re.sub(r"[^\w\s.:/=+\-@]", "", text)).strip()
+    return cleaned[:256] or "unknown"
+
+
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
 
@@ -136,8 +142,44 @@ class ModelRegistry(abc.ABC):
         """One version, by ARN or ``"<group>/<version>"``."""
 
     @abc.abstractmethod
-    def update_approval(self, ref: str, status: str, description: str | None = None) -> dict[str, Any]:
-        """Set ModelApprovalStatus (and ApprovalDescription); returns the new description."""
+    def update_approval(self, ref: str, status: str, description: str | None = None,
+                        metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Set ModelApprovalStatus (and ApprovalDescription; ``metadata`` is merged into
+        CustomerMetadataProperties); returns the new description."""
+
+    def review(self, ref: str, *, approve: bool, by: str, reason: str | None, force: bool = False) -> dict[str, Any]:
+        """Approve or reject a version, recording who and why in its ApprovalDescription and metadata.
+
+        Approval needs the version's recorded gate decision (``gate_passed=true``); ``force`` overrides a
+        failed or missing decision, and then a reason is required and the override is recorded.
+        """
+        if not by or not by.strip():
+            raise RegistryError("say who reviews: --by NAME")
+        package = self.describe(ref)
+        metadata = package.get("CustomerMetadataProperties") or {}
+        gate_passed = metadata.get("gate_passed")
+        forced = False
+        if approve and gate_passed != "true":
+            what = "failed its quality gate" if gate_passed == "false" else "has no recorded quality-gate decision"
+            checks = f" ({metadata['gate_checks']})" if metadata.get("gate_checks") else ""
+            if not force:
+                raise RegistryError(
+                    f"{package['ModelPackageArn']} {what}{checks}: not approved; to override, pass --force "
+                    "with --reason (the override is recorded on the package)"
+                )
+            if not reason:
+                raise RegistryError("--force needs --reason: say why the gate is overridden")
+            forced = True
+        if force and not forced:
+            raise RegistryError("--force only applies to approving a version whose gate did not pass")
+        verb = "Approved" if approve else "Rejected"
+        text = f"{verb} by {by.strip()} at {_iso(time.time())}" + (f": {reason}" if reason else "")
+        if forced:
+            text += f" [FORCED: the quality gate did not pass: {metadata.get('gate_checks', 'no gate decision recorded')}]"
+        return self.update_approval(
+            package["ModelPackageArn"], verb if approve else "Rejected", text[:1024],
+            metadata={"review_by": _metadata_text(by), "review_forced": "true" if forced else "false"},
+        )
 
     def latest_version_arn(self, group: str) -> str:
         packages = self.list_packages(group)
@@ -317,15 +359,25 @@ class LocalRegistry(ModelRegistry):
         with self._connect() as db:
             return [r["name"] for r in db.execute("SELECT name FROM groups ORDER BY name")]
 
-    def update_approval(self, ref: str, status: str, description: str | None = None) -> dict[str, Any]:
+    def update_approval(self, ref: str, status: str, description: str | None = None,
+                        metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
         _check_status(status)
         group, version = self._key(ref)
         with self._connect() as db:
-            changed = db.execute(
-                "UPDATE packages SET approval_status = ?, approval_description = ?, modified = ? "
-                "WHERE group_name = ? AND version = ?",
-                (status, description, time.time(), group, version),
-            ).rowcount
+            db.execute("BEGIN IMMEDIATE")  # read-modify-write of the metadata under the write lock
+            try:
+                row = db.execute("SELECT customer_metadata FROM packages WHERE group_name = ? AND version = ?",
+                                 (group, version)).fetchone()
+                merged = {**json.loads(row["customer_metadata"]), **dict(metadata or {})} if row else {}
+                changed = db.execute(
+                    "UPDATE packages SET approval_status = ?, approval_description = ?, customer_metadata = ?, "
+                    "modified = ? WHERE group_name = ? AND version = ?",
+                    (status, description, json.dumps(merged), time.time(), group, version),
+                ).rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         if not changed:
             raise RegistryError(f"no model package {self._arn(group, version)} (group {group!r} has no version {version})")
         return self.describe(self._arn(group, version))
@@ -462,12 +514,15 @@ class SageMakerRegistry(ModelRegistry):
             g["ModelPackageGroupName"] for page in paginator.paginate() for g in page["ModelPackageGroupSummaryList"]
         )
 
-    def update_approval(self, ref: str, status: str, description: str | None = None) -> dict[str, Any]:
+    def update_approval(self, ref: str, status: str, description: str | None = None,
+                        metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
         _check_status(status)
         arn = self.describe(ref)["ModelPackageArn"]
-        request = {"ModelPackageArn": arn, "ModelApprovalStatus": status}
+        request: dict[str, Any] = {"ModelPackageArn": arn, "ModelApprovalStatus": status}
         if description:
             request["ApprovalDescription"] = description
+        if metadata:
+            request["CustomerMetadataProperties"] = dict(metadata)
         self._call("update_model_package", **request)
         return self.describe(arn)
 
@@ -493,7 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--version", type=int, help="version within --group (describe: default the latest)")
     target.add_argument("--arn", help="model package ARN (instead of --group/--version)")
-    parser.add_argument("--reason", help="approve/reject: why (stored as ApprovalDescription)")
+    parser.add_argument("--reason", help="approve/reject: why (stored in ApprovalDescription)")
+    parser.add_argument("--by", help="approve/reject: who reviews (default: the AWS caller / the OS user)")
+    parser.add_argument("--force", action="store_true",
+                        help="approve a version whose quality gate did not pass (needs --reason; recorded)")
     parser.add_argument("--output", choices=("text", "json"), default="text", help="default: text")
     return parser
 
@@ -531,6 +589,24 @@ def _target(args, registry: ModelRegistry) -> str:
     return registry.describe(f"{args.group}/{args.version}")["ModelPackageArn"]
 
 
+def _reviewer(args) -> str:
+    """Who runs the command: the AWS caller's ARN for SageMaker, else the OS user."""
+    if args.backend == "sagemaker":
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return boto3.client("sts", region_name=args.region).get_caller_identity()["Arn"]
+        except (BotoCoreError, ClientError):
+            pass  # no STS access: the OS user below still says who ran it
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        raise RegistryError("cannot tell who you are: pass --by NAME") from None
+
+
 def _text(record: Mapping[str, Any]) -> str:
     width = max(map(len, record), default=0)
     return "\n".join(
@@ -546,8 +622,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise RegistryError("--version starts at 1")
         if args.version is not None and not args.group:
             raise RegistryError("--version needs --group")
-        if args.reason is not None and args.command not in ("approve", "reject"):
-            raise RegistryError("--reason applies to approve and reject")
+        if (args.reason is not None or args.by is not None or args.force) and args.command not in ("approve", "reject"):
+            raise RegistryError("--reason, --by and --force apply to approve and reject")
         if args.group:
             _check_group(args.group)
         registry = _open(args)
@@ -569,8 +645,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             record = registry.describe(arn)
             print(json.dumps(record, indent=2, default=str) if args.output == "json" else _text(record))
             return 0
-        status = "Approved" if args.command == "approve" else "Rejected"
-        record = registry.update_approval(arn, status, args.reason)
+        record = registry.review(arn, approve=args.command == "approve", by=args.by or _reviewer(args),
+                                 reason=args.reason, force=args.force)
         if args.output == "json":
             print(json.dumps(record, indent=2, default=str))
         else:

@@ -1,14 +1,25 @@
 """Evaluate binary-classifier predictions: evaluation.json (SageMaker model-quality layout), plots, report.
 
     python evaluate.py --predictions DIR_OR_FILE --output-dir DIR [--threshold 0.5] [--bootstrap 1000]
-                       [--seed 0] [--auc-threshold X] [--f1-threshold Y]
+                       [--seed 0] [--test-data DIR] [--model DIR] [--context DIR]
+                       [--threshold-objective max-f1] [gate settings: --auc-threshold X --f1-threshold Y ...]
 
 Input: every file under ``--predictions`` (Batch Transform ``.out`` files, read in path order, hidden
 files included), lines ``label,score`` without a header; labels may be written ``1`` or ``1.0``, lines
 may end in ``\r\n``, empty lines are skipped. A row is predicted positive when ``score >= --threshold``;
 a ratio with a zero denominator is 0.0, as scikit-learn's default ``zero_division`` gives (see metrics.py).
-Exit 0 with the outputs written (whatever the gate says: the pipeline's ConditionStep decides); exit 2
-with one line on stderr, and nothing written, when the input or arguments are unusable.
+
+The gate (processing_scripts/gate.py) is decided here when any gate setting or ``--context`` is given:
+``--context`` is the folder the champion step staged (context.json, champion/evaluation.json,
+champion/model.tar.gz, validation/...). With the champion's model, both models are scored on the same
+test rows (``--test-data``, label-first CSV in the transform's input order) and the differences get a
+paired confidence interval; with only its evaluation.json, the recorded metrics are compared. With
+validation data and the challenger's ``--model``, the decision threshold is chosen on the validation
+set (``--threshold-objective``) and frozen before the test metrics are computed.
+
+Exit 0 with the outputs written (whatever the gate says: the pipeline's ConditionStep branches on
+``gate.passed``); exit 2 with one line on stderr, and nothing written, when the input or arguments are
+unusable.
 """
 from __future__ import annotations
 
@@ -25,12 +36,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 try:  # imported as part of the repository's package
-    from processing_scripts import gate, metrics, predictions, report
+    from processing_scripts import champion, gate, metrics, model_archive, operating_point, predictions, report, scoring
 except ImportError:  # run as a script inside the processing container, siblings on sys.path
+    import champion
     import gate
     import metrics
+    import model_archive
+    import operating_point
     import predictions
     import report
+    import scoring
 
 MAX_CURVE_POINTS = 1000
 CONFIDENCE_LEVEL = 0.95
@@ -214,28 +229,83 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, default=0.5, help="predict positive when score >= this")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no uncertainty)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap random seed (0 or more)")
-    for rule in gate.GATE_RULES:
-        parser.add_argument(rule.cli_flag, type=float, dest=f"gate_{rule.metric}",
-                            help=f"gate: {rule.description} (recorded in evaluation.json)")
+    parser.add_argument("--test-data", help="the label-first test CSV(s) the transform read (to score the champion)")
+    parser.add_argument("--model", help="the challenger's model.tar.gz, or a folder holding it (to score validation data)")
+    parser.add_argument("--context", help="the champion step's staged folder (context.json, champion/, validation/)")
+    parser.add_argument("--threshold-objective", default=operating_point.DEFAULT_OBJECTIVE,
+                        help="with validation data: " + operating_point.OBJECTIVE_HELP)
+    for spec in gate.GATE_PARAMETERS:
+        parser.add_argument(spec.cli_flag, dest=f"gate_{spec.field}", metavar=spec.type.upper(),
+                            help=f"gate: {spec.description} (default {spec.default})")
     return parser
 
 
-def _check_arguments(args: argparse.Namespace) -> dict[str, float]:
-    """Raise UsageError for unusable values; return the gate thresholds that were given."""
+def _check_arguments(args: argparse.Namespace) -> "gate.GateSettings | None":
+    """Raise UsageError for unusable values; return the gate settings (None: no gate asked for)."""
     if not math.isfinite(args.threshold) or not 0.0 <= args.threshold <= 1.0:
         raise UsageError(f"--threshold {args.threshold} must be between 0 and 1")
     if args.bootstrap < 0:
         raise UsageError(f"--bootstrap {args.bootstrap} must be 0 or more")
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed} must be 0 or more")
-    thresholds = {}
-    for rule in gate.GATE_RULES:
-        value = getattr(args, f"gate_{rule.metric}")
-        if value is not None and not math.isfinite(value):
-            raise UsageError(f"{rule.cli_flag} {value} must be a finite number")
-        if value is not None:
-            thresholds[rule.metric] = value
-    return thresholds
+    try:
+        operating_point.parse_objective(args.threshold_objective)
+    except ValueError as error:
+        raise UsageError(f"--threshold-objective: {error}") from None
+    given = {spec.name: getattr(args, f"gate_{spec.field}") for spec in gate.GATE_PARAMETERS}
+    given = {name: value for name, value in given.items() if value is not None}
+    if not given and args.context is None:
+        return None
+    try:
+        return gate.parse_settings(given)
+    except ValueError as error:
+        raise UsageError(f"gate settings: {error}") from None
+
+
+def _model_archive(path: str | None) -> Path:
+    """The challenger's model.tar.gz: the path itself, or the one .tar.gz file in a folder."""
+    if path is None:
+        raise UsageError("validation data needs the challenger's --model to score it")
+    folder = Path(path)
+    if folder.is_file():
+        return folder
+    archives = sorted(folder.rglob("*.tar.gz")) if folder.is_dir() else []
+    if len(archives) != 1:
+        raise UsageError(f"--model {path}: expected one model.tar.gz, found {len(archives)}")
+    return archives[0]
+
+
+def test_data_files(path: str | None) -> list[Path]:
+    """Label-first test files in the order the transform's ``<file>.out`` outputs sort."""
+    if path is None:
+        return []
+    root = Path(path)
+    files = predictions.list_prediction_files(root)
+    return sorted(files, key=lambda p: p.parent / (p.name + ".out"))
+
+
+def _sha256(files: Sequence[Path]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for file in files:
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def choose_operating_point(args: argparse.Namespace, context, scratch: Path) -> dict[str, Any]:
+    """The decision threshold: chosen on validation data when staged, else the --threshold given."""
+    files = context.validation_files if context is not None else []
+    if not files:
+        return {"source": "parameter", "threshold": args.threshold}
+    from_validation = scoring.score_files(
+        model_archive.load_serving_handlers(_model_archive(args.model), scratch / "challenger-model"), files
+    )
+    table = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(from_validation.y_true, from_validation.y_score))
+    chosen = operating_point.select_threshold(table, args.threshold_objective)
+    return {"source": "validation", "validation_sha256": _sha256(files), **chosen}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -247,21 +317,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    scratch = Path(tempfile.mkdtemp(prefix="evaluate-"))
     try:
-        thresholds = _check_arguments(args)
+        settings = _check_arguments(args)
         plotting = report.preload()
+        context = champion.read_context(args.context) if args.context else None
+        point = choose_operating_point(args, context, scratch)
+        threshold = point["threshold"]
+        tests = test_data_files(args.test_data)
         data = predictions.read_predictions(args.predictions)
         files, sha256 = list(data.files), data.sha256
-        scores = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(data.y_true, data.y_score))
-        del data  # only the score table is needed from here on
-        document = evaluate_scores(scores, threshold=args.threshold, n_bootstrap=args.bootstrap, seed=args.seed)
-    except (ValueError, OSError) as error:  # UsageError, InputError and PredictionsError are ValueErrors
+        y_true, y_score = metrics.check_binary_inputs(data.y_true, data.y_score)
+        scores = metrics.ScoreTable.from_arrays(y_true, y_score)
+        del data
+        # The raw arrays are kept only for a paired comparison with the champion's scores.
+        keep = context is not None and context.champion_model is not None
+        if not keep:
+            y_true = y_score = None
+        document = evaluate_scores(scores, threshold=threshold, n_bootstrap=args.bootstrap, seed=args.seed)
+        document["operating_point"] = point
+        document["dataset"].update(files=files, sha256=sha256)
+        if tests:
+            document["dataset"]["test_data_sha256"] = _sha256(tests)
+        if settings is not None:
+            section = champion.champion_section(
+                context, document=document, y_true=y_true, y_score=y_score, test_files=tests, scratch=scratch,
+                n_resamples=max(args.bootstrap, 200), seed=args.seed,
+            )
+            decision = gate.decide(document, settings, section)
+            decision["record"] = gate.decision_record(document, decision)
+            document["gate"] = decision
+    except (ValueError, OSError) as error:  # UsageError, InputError, ContextError... are ValueErrors
         print(f"error: {error}", file=sys.stderr)
         return 2
-    document["dataset"].update(files=files, sha256=sha256)
-    if thresholds:
-        checks = gate.evaluate_gate(document, thresholds)
-        document["gate"] = {"passed": all(c["passed"] for c in checks), "checks": checks}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     plotting.join()
     pngs = report.render_plots(document)
     outputs = {"evaluation.json": (json.dumps(to_json(document), indent=2, allow_nan=False) + "\n").encode()}

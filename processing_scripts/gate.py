@@ -1,48 +1,137 @@
 """The quality gate, defined once.
 
-Every rule names the metric, where it lives in ``evaluation.json``, the pipeline parameter that
-holds its threshold and that parameter's default.  The pipeline's ConditionStep, its FailStep
-message, the evaluation report and the local runner are all derived from ``GATE_RULES``.
+Every gate setting is a pipeline parameter declared here (name, type, default, description, the
+evaluate.py flag that receives it), and every rule is a pure function of evaluation.json, the settings
+and the champion evidence. The evaluation step writes one decision into evaluation.json
+(``gate.passed``, ``gate.checks``, ``gate.summary``, ``gate.record``); the pipeline's ConditionStep
+branches on ``gate.passed``, its FailStep quotes ``gate.summary`` and the RegisterModel step copies
+``gate.record`` into the package's CustomerMetadataProperties, so the rule lives only here.
 
 This module runs inside the processing container too, so it uses the standard library only.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+import math
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Mapping, Sequence
+
+FIRST_MODEL_POLICIES = ("absolute-thresholds-only", "reject")
+PASSED_PATH = "gate.passed"
+SUMMARY_PATH = "gate.summary"
+RECORD_PATH = "gate.record"
 
 
 @dataclass(frozen=True)
-class GateRule:
-    """``metric >= threshold``, read from ``json_path`` of evaluation.json."""
+class GateParameter:
+    """A pipeline parameter the gate reads; ``type`` is the SageMaker parameter type."""
 
-    metric: str
-    json_path: str
-    parameter: str
-    default: float
+    name: str
+    type: str  # "Float" | "Integer" | "String" | "Boolean"
+    default: Any
     description: str
+    field: str  # attribute of GateSettings
+    choices: tuple[str, ...] = ()
 
     @property
     def cli_flag(self) -> str:
-        """The evaluate.py flag that passes this rule's threshold, e.g. ``--auc-threshold``."""
-        return f"--{self.metric.replace('_', '-')}-threshold"
+        """The evaluate.py flag, e.g. ``--auc-threshold`` for AucThreshold."""
+        return "--" + re.sub(r"(?<!^)(?=[A-Z])", "-", self.name).lower()
 
 
-GATE_RULES: tuple[GateRule, ...] = (
-    GateRule(
-        metric="auc",
-        json_path="binary_classification_metrics.auc.value",
-        parameter="AucThreshold",
-        default=0.75,
-        description="Minimum ROC AUC on the test set for the model to be registered.",
-    ),
-    GateRule(
-        metric="f1",
-        json_path="binary_classification_metrics.f1.value",
-        parameter="F1Threshold",
-        default=0.6,
-        description="Minimum F1 at DecisionThreshold on the test set for the model to be registered.",
-    ),
+GATE_PARAMETERS: tuple[GateParameter, ...] = (
+    GateParameter("AucThreshold", "Float", 0.75, "Minimum ROC AUC on the test set.", "auc_threshold"),
+    GateParameter("F1Threshold", "Float", 0.6, "Minimum F1 at the decision threshold on the test set.",
+                  "f1_threshold"),
+    GateParameter("GateOnLowerBound", "Boolean", True,
+                  "Apply the AUC/F1 thresholds and regression limits to the lower 95% confidence bound "
+                  "instead of the point estimate.", "gate_on_lower_bound"),
+    GateParameter("MaxAucRegression", "Float", 0.01,
+                  "Largest AUC drop allowed against the champion (latest Approved version of the group).",
+                  "max_auc_regression"),
+    GateParameter("MaxF1Regression", "Float", 0.01,
+                  "Largest F1 drop allowed against the champion (latest Approved version of the group).",
+                  "max_f1_regression"),
+    GateParameter("FirstModelPolicy", "String", "absolute-thresholds-only",
+                  "With no approved champion: absolute-thresholds-only, or reject.", "first_model_policy",
+                  FIRST_MODEL_POLICIES),
+    GateParameter("MinTestRows", "Integer", 200, "Fewest test rows the gate accepts as evidence.",
+                  "min_test_rows"),
+    GateParameter("MinPositives", "Integer", 30, "Fewest positive test rows the gate accepts as evidence.",
+                  "min_positives"),
+)
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The gate's parameters for one execution (defaults are GATE_PARAMETERS')."""
+
+    auc_threshold: float = 0.75
+    f1_threshold: float = 0.6
+    gate_on_lower_bound: bool = True
+    max_auc_regression: float = 0.01
+    max_f1_regression: float = 0.01
+    first_model_policy: str = "absolute-thresholds-only"
+    min_test_rows: int = 200
+    min_positives: int = 30
+
+    def __post_init__(self) -> None:
+        for name in ("auc_threshold", "f1_threshold", "max_auc_regression", "max_f1_regression"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"gate setting {name}={value!r} must be a finite number")
+        for name in ("max_auc_regression", "max_f1_regression", "min_test_rows", "min_positives"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"gate setting {name}={getattr(self, name)!r} must be 0 or more")
+        if self.first_model_policy not in FIRST_MODEL_POLICIES:
+            raise ValueError(
+                f"gate setting first_model_policy={self.first_model_policy!r} must be one of "
+                + ", ".join(FIRST_MODEL_POLICIES)
+            )
+
+    def by_parameter(self) -> dict[str, Any]:
+        """``{"AucThreshold": 0.75, ...}``, as the pipeline names them."""
+        return {p.name: getattr(self, p.field) for p in GATE_PARAMETERS}
+
+
+# Keep the dataclass defaults and the declared parameter defaults one fact.
+assert {p.field: p.default for p in GATE_PARAMETERS} == {
+    f.name: f.default for f in fields(GateSettings)
+}, "GATE_PARAMETERS and GateSettings disagree"
+
+
+@dataclass(frozen=True)
+class GateMetric:
+    """A metric the gate thresholds and compares with the champion."""
+
+    metric: str
+    value_path: str
+    lower_path: str  # the lower 95% confidence bound
+    threshold: str  # GateSettings field
+    max_regression: str  # GateSettings field
+
+
+GATE_METRICS: tuple[GateMetric, ...] = (
+    GateMetric("auc", "binary_classification_metrics.auc.value", "confidence_intervals.auc_delong.lower",
+               "auc_threshold", "max_auc_regression"),
+    GateMetric("f1", "binary_classification_metrics.f1.value", "confidence_intervals.metrics.f1.lower",
+               "f1_threshold", "max_f1_regression"),
+)
+
+# CustomerMetadataProperties: keys and values match this pattern, values 1-256 characters.
+_METADATA_DISALLOWED = re.compile(r"[^\w\s.:/=+\-@]", re.UNICODE)
+METADATA_VALUE_MAX = 256
+RECORD_KEYS = (
+    "gate_passed",
+    "gate_checks",
+    "gate_settings",
+    "auc",
+    "f1",
+    "champion",
+    "champion_comparison",
+    "decision_threshold",
+    "test_rows",
+    "test_data_sha256",
 )
 
 
@@ -60,28 +149,244 @@ def json_get(document: Mapping[str, Any], path: str) -> Any:
     return node
 
 
-def evaluate_gate(document: Mapping[str, Any], thresholds: Mapping[str, float]) -> list[dict]:
-    """Check each rule whose metric has a threshold in ``thresholds`` (keyed by metric name).
+def _number(value: Any) -> float:
+    """A JSON number, or NaN for the strings evaluation.json uses for undefined values."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
-    Returns one record per checked rule: metric, value, threshold, passed.
 
-    >>> doc = {"binary_classification_metrics": {"auc": {"value": 0.8}, "f1": {"value": 0.5}}}
-    >>> [(c["metric"], c["passed"]) for c in evaluate_gate(doc, {"auc": 0.75, "f1": 0.6})]
-    [('auc', True), ('f1', False)]
+def _fmt(value: float) -> str:
+    return "NaN" if math.isnan(value) else f"{value:.4f}"
+
+
+def _check(name: str, value: float, bound: float, threshold: float, passed: bool, reason: str) -> dict:
+    return {"name": name, "value": value, "bound": bound, "threshold": threshold, "passed": bool(passed),
+            "reason": reason}
+
+
+def _at_least(name: str, value: float, bound: float, threshold: float, what: str) -> dict:
+    # NaN never passes: a comparison with NaN is False.
+    passed = bound >= threshold
+    relation = ">=" if passed else "<"
+    return _check(name, value, bound, threshold, passed, f"{what} {_fmt(bound)} {relation} {_fmt(threshold)}")
+
+
+def evidence_checks(document: Mapping[str, Any], settings: GateSettings) -> list[dict]:
+    """Minimum evidence: enough test rows and enough positives.
+
+    >>> doc = {"dataset": {"rows": 150, "positives": 40}}
+    >>> [(c["name"], c["passed"]) for c in evidence_checks(doc, GateSettings())]
+    [('min_test_rows', False), ('min_positives', True)]
+    """
+    rows = int(json_get(document, "dataset.rows"))
+    positives = int(json_get(document, "dataset.positives"))
+    return [
+        _check("min_test_rows", rows, rows, settings.min_test_rows, rows >= settings.min_test_rows,
+               f"{rows} test rows {'>=' if rows >= settings.min_test_rows else '<'} MinTestRows "
+               f"{settings.min_test_rows}"),
+        _check("min_positives", positives, positives, settings.min_positives, positives >= settings.min_positives,
+               f"{positives} positives {'>=' if positives >= settings.min_positives else '<'} MinPositives "
+               f"{settings.min_positives}"),
+    ]
+
+
+def threshold_checks(document: Mapping[str, Any], settings: GateSettings) -> list[dict]:
+    """Absolute thresholds, on the lower confidence bound when ``gate_on_lower_bound``.
+
+    >>> doc = {"binary_classification_metrics": {"auc": {"value": 0.9}, "f1": {"value": 0.7}},
+    ...        "confidence_intervals": {"auc_delong": {"lower": 0.8}, "metrics": {"f1": {"lower": 0.55}}}}
+    >>> [(c["name"], c["bound"], c["passed"]) for c in threshold_checks(doc, GateSettings())]
+    [('auc_threshold', 0.8, True), ('f1_threshold', 0.55, False)]
+    >>> [c["passed"] for c in threshold_checks(doc, GateSettings(gate_on_lower_bound=False))]
+    [True, True]
     """
     checks = []
-    for rule in GATE_RULES:
-        if rule.metric not in thresholds:
-            continue
-        value = float(json_get(document, rule.json_path))
-        threshold = float(thresholds[rule.metric])
-        checks.append(
-            {
-                "metric": rule.metric,
-                "value": value,
-                "threshold": threshold,
-                # NaN never passes: a comparison with NaN is False.
-                "passed": bool(value >= threshold),
-            }
-        )
+    for rule in GATE_METRICS:
+        value = _number(json_get(document, rule.value_path))
+        if settings.gate_on_lower_bound:
+            try:
+                bound, what = _number(json_get(document, rule.lower_path)), f"{rule.metric} lower 95% bound"
+            except KeyError:
+                bound, what = math.nan, f"{rule.metric} lower 95% bound (not computed: bootstrap off)"
+        else:
+            bound, what = value, rule.metric
+        checks.append(_at_least(f"{rule.metric}_threshold", value, bound, getattr(settings, rule.threshold), what))
     return checks
+
+
+def champion_checks(champion: Mapping[str, Any] | None, settings: GateSettings) -> list[dict]:
+    """Change against the champion: the challenger may not regress by more than the allowed amount.
+
+    ``champion`` is evaluation.json's ``champion`` section: ``status`` is "none" (no approved version),
+    "paired" (both models scored on this test set; differences have a paired CI), "recorded" (the
+    champion's own evaluation.json, from another test set) or "unavailable" (neither could be read).
+
+    >>> paired = {"status": "paired", "version": 3, "metrics": {
+    ...     "auc": {"difference": -0.004, "lower": -0.02, "upper": 0.01},
+    ...     "f1": {"difference": 0.01, "lower": -0.005, "upper": 0.03}}}
+    >>> [(c["name"], c["passed"]) for c in champion_checks(paired, GateSettings())]
+    [('auc_regression', False), ('f1_regression', True)]
+    >>> [c["passed"] for c in champion_checks(paired, GateSettings(gate_on_lower_bound=False))]
+    [True, True]
+    >>> [c["passed"] for c in champion_checks({"status": "none"}, GateSettings(first_model_policy="reject"))]
+    [False, False]
+    """
+    status = (champion or {}).get("status", "none")
+    checks = []
+    for rule in GATE_METRICS:
+        name = f"{rule.metric}_regression"
+        limit = -float(getattr(settings, rule.max_regression))
+        if status == "none":
+            first = settings.first_model_policy == "absolute-thresholds-only"
+            checks.append(_check(name, math.nan, math.nan, limit, first,
+                                 f"no approved champion; FirstModelPolicy={settings.first_model_policy}"))
+            continue
+        label = f"champion v{champion.get('version', '?')}"
+        entry = (champion.get("metrics") or {}).get(rule.metric)
+        if status not in ("paired", "recorded") or not entry:
+            checks.append(_check(name, math.nan, math.nan, limit, False,
+                                 f"{label}: {champion.get('reason') or 'no metrics to compare with'}"))
+            continue
+        difference = _number(entry.get("difference"))
+        if settings.gate_on_lower_bound and status == "paired":
+            bound, what = _number(entry.get("lower")), f"{rule.metric} change vs {label}, lower 95% bound"
+        elif status == "paired":
+            bound, what = difference, f"{rule.metric} change vs {label}"
+        else:
+            # Metrics recorded on another test set have no paired interval: compare point estimates.
+            bound, what = difference, f"{rule.metric} change vs {label} (recorded metrics, other test set)"
+        checks.append(_at_least(name, difference, bound, limit, what))
+    return checks
+
+
+def decide(
+    document: Mapping[str, Any], settings: GateSettings, champion: Mapping[str, Any] | None = None
+) -> dict:
+    """The gate decision for an evaluation document: every check, and whether all passed.
+
+    >>> doc = {"dataset": {"rows": 500, "positives": 100},
+    ...        "binary_classification_metrics": {"auc": {"value": 0.9}, "f1": {"value": 0.7}},
+    ...        "confidence_intervals": {"auc_delong": {"lower": 0.85}, "metrics": {"f1": {"lower": 0.65}}}}
+    >>> decision = decide(doc, GateSettings())
+    >>> decision["passed"], decision["summary"]
+    (True, 'all 6 checks passed')
+    >>> decide(doc, GateSettings(f1_threshold=0.66))["summary"]
+    'f1_threshold: f1 lower 95% bound 0.6500 < 0.6600'
+    """
+    checks = [
+        *evidence_checks(document, settings),
+        *threshold_checks(document, settings),
+        *champion_checks(champion, settings),
+    ]
+    failed = [c for c in checks if not c["passed"]]
+    summary = "; ".join(f"{c['name']}: {c['reason']}" for c in failed) or f"all {len(checks)} checks passed"
+    return {
+        "passed": not failed,
+        "summary": summary,
+        "checks": checks,
+        "settings": settings.by_parameter(),
+        "champion": dict(champion) if champion else {"status": "none"},
+    }
+
+
+def metadata_value(text: Any) -> str:
+    """A CustomerMetadataProperties value: allowed characters only, 1-256 characters.
+
+    >>> metadata_value("auc>=0.75 (lower bound); ok")
+    'auc=0.75 lower bound ok'
+    >>> metadata_value("")
+    'none'
+    """
+    cleaned = re.sub(r"\s+", " ", _METADATA_DISALLOWED.sub("", str(text))).strip()
+    return cleaned[:METADATA_VALUE_MAX] or "none"
+
+
+def decision_record(document: Mapping[str, Any], decision: Mapping[str, Any]) -> dict[str, str]:
+    """What a reviewer needs on the registered version, keyed by RECORD_KEYS (CustomerMetadata-safe)."""
+    champion = decision.get("champion") or {}
+    body = document.get("binary_classification_metrics", {})
+    operating_point = document.get("operating_point", {})
+    dataset = document.get("dataset", {})
+
+    def metric(rule: GateMetric) -> str:
+        try:
+            lower = _number(json_get(document, rule.lower_path))
+        except KeyError:
+            lower = math.nan
+        text = f"value={_fmt(_number(body.get(rule.metric, {}).get('value')))} lower95={_fmt(lower)}"
+        entry = (champion.get("metrics") or {}).get(rule.metric)
+        if entry:
+            text += f" change={_fmt(_number(entry.get('difference')))}"
+            if champion.get("status") == "paired":
+                text += f" change_lower95={_fmt(_number(entry.get('lower')))}"
+        return text
+
+    record = {
+        "gate_passed": "true" if decision["passed"] else "false",
+        "gate_checks": " ".join(f"{c['name']}={'pass' if c['passed'] else 'fail'}" for c in decision["checks"]),
+        "gate_settings": " ".join(
+            f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in decision["settings"].items()
+        ),
+        "auc": metric(GATE_METRICS[0]),
+        "f1": metric(GATE_METRICS[1]),
+        "champion": champion.get("arn") or "none",
+        "champion_comparison": champion.get("status", "none"),
+        "decision_threshold": (
+            f"{_number(document.get('threshold')):.6g} source={operating_point.get('source', 'parameter')}"
+            + (f" objective={operating_point['objective']}" if operating_point.get("objective") else "")
+        ),
+        "test_rows": str(dataset.get("rows", "none")),
+        # The raw test data's checksum when the step read it; else the predictions' (labels and scores).
+        "test_data_sha256": str(dataset.get("test_data_sha256") or dataset.get("sha256") or "none"),
+    }
+    assert tuple(record) == RECORD_KEYS
+    return {key: metadata_value(value) for key, value in record.items()}
+
+
+def parse_settings(values: Mapping[str, Any]) -> GateSettings:
+    """GateSettings from ``{"AucThreshold": "0.8", ...}`` (text as a pipeline passes it, or typed).
+
+    >>> parse_settings({"GateOnLowerBound": "false", "MinPositives": "10"}).gate_on_lower_bound
+    False
+    """
+    typed: dict[str, Any] = {}
+    for parameter in GATE_PARAMETERS:
+        if parameter.name not in values or values[parameter.name] is None:
+            continue
+        raw = values[parameter.name]
+        typed[parameter.field] = _convert(parameter, raw)
+    return GateSettings(**typed)
+
+
+def _convert(parameter: GateParameter, raw: Any) -> Any:
+    text = str(raw).strip()
+    try:
+        if parameter.type == "Float":
+            return float(text)
+        if parameter.type == "Integer":
+            value = float(text)
+            if not value.is_integer():
+                raise ValueError
+            return int(value)
+        if parameter.type == "Boolean":
+            if isinstance(raw, bool):
+                return raw
+            if text.lower() in ("true", "1"):
+                return True
+            if text.lower() in ("false", "0"):
+                return False
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{parameter.name}={raw!r} is not a valid {parameter.type.lower()}") from None
+    return text
+
+
+def settings_flags(settings: GateSettings) -> Sequence[str]:
+    """evaluate.py arguments for ``settings`` (tests and the endpoint evaluator use them)."""
+    flags: list[str] = []
+    for parameter in GATE_PARAMETERS:
+        value = getattr(settings, parameter.field)
+        flags += [parameter.cli_flag, ("true" if value else "false") if isinstance(value, bool) else str(value)]
+    return flags

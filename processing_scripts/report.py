@@ -117,12 +117,15 @@ def render_html(document: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
     gate_html = ""
     if gate:
         checks = "".join(
-            f"<li>{html.escape(c['metric'])} = {_fmt(c['value'])} (required &ge; {_fmt(c['threshold'])}): "
-            f"{'passed' if c['passed'] else '<b>failed</b>'}</li>"
+            f"<tr><td>{html.escape(c['name'])}</td><td>{'passed' if c['passed'] else '<b>failed</b>'}</td>"
+            f"<td>{html.escape(c['reason'])}</td></tr>"
             for c in gate["checks"]
         )
         verdict = "PASSED: the model may be registered" if gate["passed"] else "FAILED: the model will not be registered"
-        gate_html = f"<h2>Quality gate: {verdict}</h2><ul>{checks}</ul>"
+        gate_html = (
+            f"<h2>Quality gate: {verdict}</h2><table><tr><th>check</th><th>outcome</th><th>why</th></tr>{checks}</table>"
+            + _champion_html(gate.get("champion") or {})
+        )
     dataset = document["dataset"]
     ops = document["operating_points"]
     op_rows = [f"<tr><td>max F1</td>{_op(ops['max_f1'])}</tr>", f"<tr><td>max Youden J</td>{_op(ops['max_youden_j'])}</tr>"]
@@ -138,7 +141,7 @@ td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}td:first-child
 img{{margin:.5em;border:1px solid #eee}}</style></head><body>
 <h1>Binary classifier evaluation</h1>
 <p>{dataset['rows']:,} rows, {dataset['positives']:,} positives (prevalence {dataset['prevalence']:.4f}),
-decision threshold {document['threshold']}, input sha256 <code>{dataset['sha256']}</code></p>
+decision threshold {document['threshold']} ({html.escape(str(document.get('operating_point', {}).get('source', 'parameter')))}), input sha256 <code>{dataset['sha256']}</code></p>
 {gate_html}
 <h2>Metrics</h2>
 <table><tr><th>metric</th><th>value</th><th>standard deviation</th><th>95% interval</th></tr>{''.join(rows)}</table>
@@ -149,6 +152,25 @@ Intervals: {html.escape(document['confidence_intervals']['method'])}.</p>
 <h2>Plots</h2>{images}
 </body></html>
 """
+
+
+def _champion_html(champion: Mapping[str, Any]) -> str:
+    """The comparison with the champion: what was compared, and each difference with its interval."""
+    status = champion.get("status", "none")
+    if status == "none":
+        return "<p>No approved champion in the model package group.</p>"
+    head = f"<h3>Against the champion (v{html.escape(str(champion.get('version')))}, {html.escape(status)})</h3>"
+    head += f"<p>{html.escape(str(champion.get('reason', '')))}</p>"
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{_fmt(entry.get('challenger', math.nan))}</td>"
+        f"<td>{_fmt(entry.get('champion', math.nan))}</td><td>{_fmt(entry.get('difference', math.nan))}</td>"
+        f"<td>{'[' + _fmt(entry['lower']) + ', ' + _fmt(entry['upper']) + ']' if 'lower' in entry else 'n/a'}</td></tr>"
+        for name, entry in (champion.get("metrics") or {}).items()
+    )
+    if not rows:
+        return head
+    return head + ("<table><tr><th>metric</th><th>challenger</th><th>champion</th><th>difference</th>"
+                   f"<th>95% interval</th></tr>{rows}</table>")
 
 
 def _op(point: Mapping[str, Any]) -> str:

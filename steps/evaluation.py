@@ -1,4 +1,4 @@
-"""Evaluation step: run processing_scripts/evaluate.py on the transform output."""
+"""Evaluation step: run processing_scripts/evaluate.py on the transform output and decide the gate."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,16 +11,19 @@ from sagemaker.core.shapes import (
     ProcessingS3Output,
 )
 from sagemaker.core.workflow.functions import Join
-from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
+from sagemaker.core.workflow.parameters import Parameter, ParameterFloat, ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.core.workflow.properties import Properties, PropertyFile
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
-from processing_scripts.gate import GATE_RULES
+from processing_scripts.gate import GATE_PARAMETERS
 
 CONTAINER_ROOT = "/opt/ml/processing"
 CODE_DIR = f"{CONTAINER_ROOT}/input/code"
 PREDICTIONS_DIR = f"{CONTAINER_ROOT}/input/predictions"
+TEST_DATA_DIR = f"{CONTAINER_ROOT}/input/test"
+MODEL_DIR = f"{CONTAINER_ROOT}/input/model"
+CONTEXT_DIR = f"{CONTAINER_ROOT}/input/context"
 EVALUATION_DIR = f"{CONTAINER_ROOT}/evaluation"
 ENTRYPOINT_SCRIPT = "evaluate.py"
 
@@ -49,6 +52,13 @@ def _as_text(value) -> Join:
     return Join(on="", values=[value])
 
 
+def _s3_input(name: str, uri, local_path: str) -> ProcessingInput:
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(s3_uri=uri, local_path=local_path, s3_data_type="S3Prefix", s3_input_mode="File"),
+    )
+
+
 def create_evaluation_step(
     *,
     name: str,
@@ -56,16 +66,25 @@ def create_evaluation_step(
     role_arn: str,
     code_uri: str,
     predictions_uri: Properties,
+    test_data_uri: ParameterString,
+    model_data_uri: ParameterString,
+    context_uri: Properties,
     output_uri: Join,
     instance_type: ParameterString,
     decision_threshold: ParameterFloat,
-    gate_thresholds: dict[str, ParameterFloat],
+    threshold_objective: ParameterString,
+    gate: dict[str, Parameter],
     bootstrap_resamples: int,
     volume_size_gb: int,
     kms_key_id: str | None,
     session: PipelineSession,
 ) -> EvaluationStep:
-    """A ProcessingStep computing evaluation.json (declared as a PropertyFile) and the report."""
+    """A ProcessingStep computing evaluation.json (declared as a PropertyFile), the gate decision and the report.
+
+    Inputs by name: the transform's predictions, the code, the test data and the challenger's model (to
+    score the champion on the same rows, and the challenger on validation data), and the champion
+    context staged by the champion step.
+    """
     processor = Processor(
         role=role_arn,
         image_uri=image_uri,
@@ -81,12 +100,16 @@ def create_evaluation_step(
     )
     arguments = [
         "--predictions", PREDICTIONS_DIR,
+        "--test-data", TEST_DATA_DIR,
+        "--model", MODEL_DIR,
+        "--context", CONTEXT_DIR,
         "--output-dir", EVALUATION_DIR,
         "--threshold", _as_text(decision_threshold),
+        "--threshold-objective", threshold_objective,
         "--bootstrap", str(bootstrap_resamples),
     ]
-    for rule in GATE_RULES:
-        arguments += [rule.cli_flag, _as_text(gate_thresholds[rule.metric])]
+    for spec in GATE_PARAMETERS:
+        arguments += [spec.cli_flag, _as_text(gate[spec.name])]
     report = PropertyFile(
         name=PROPERTY_FILE_NAME, output_name=EVALUATION_OUTPUT, path=EVALUATION_FILE
     )
@@ -94,24 +117,11 @@ def create_evaluation_step(
         name=name,
         step_args=processor.run(
             inputs=[
-                ProcessingInput(
-                    input_name="predictions",
-                    s3_input=ProcessingS3Input(
-                        s3_uri=predictions_uri,
-                        local_path=PREDICTIONS_DIR,
-                        s3_data_type="S3Prefix",
-                        s3_input_mode="File",
-                    ),
-                ),
-                ProcessingInput(
-                    input_name="code",
-                    s3_input=ProcessingS3Input(
-                        s3_uri=code_uri,
-                        local_path=CODE_DIR,
-                        s3_data_type="S3Prefix",
-                        s3_input_mode="File",
-                    ),
-                ),
+                _s3_input("predictions", predictions_uri, PREDICTIONS_DIR),
+                _s3_input("code", code_uri, CODE_DIR),
+                _s3_input("test-data", test_data_uri, TEST_DATA_DIR),
+                _s3_input("model", model_data_uri, MODEL_DIR),
+                _s3_input("context", context_uri, CONTEXT_DIR),
             ],
             outputs=[
                 ProcessingOutput(

@@ -1,27 +1,16 @@
-"""FailStep: stop the execution and say which gate numbers fell short."""
+"""FailStep: stop the execution and say which gate checks failed."""
 from __future__ import annotations
 
-from typing import Mapping
-
 from sagemaker.core.workflow.functions import Join, JsonGet
-from sagemaker.core.workflow.parameters import ParameterFloat
 from sagemaker.mlops.workflow.fail_step import FailStep
 
-from processing_scripts.gate import GATE_RULES
 
+def create_fail_step(*, name: str, summary: JsonGet) -> FailStep:
+    """Message: ``Model not registered: quality gate failed: f1_threshold: f1 lower 95% bound 0.55 < 0.6; ...``.
 
-def create_fail_step(
-    *,
-    name: str,
-    values: Mapping[str, JsonGet],
-    thresholds: Mapping[str, ParameterFloat],
-) -> FailStep:
-    """Message: ``Model not registered: quality gate failed: auc=0.71 (required >= 0.75); f1=...``."""
-    parts: list = ["Model not registered: quality gate failed: "]
-    for i, rule in enumerate(GATE_RULES):
-        separator = "; " if i < len(GATE_RULES) - 1 else ""
-        parts += [
-            f"{rule.metric}=", values[rule.metric],
-            " (required >= ", thresholds[rule.metric], f"){separator}",
-        ]
-    return FailStep(name=name, error_message=Join(on="", values=parts))
+    ``summary`` is evaluation.json's ``gate.summary``: every failed check with its bound and threshold.
+    """
+    return FailStep(
+        name=name,
+        error_message=Join(on="", values=["Model not registered: quality gate failed: ", summary]),
+    )

@@ -6,12 +6,14 @@ from typing import Mapping
 
 from sagemaker.core.workflow.parameters import (
     Parameter,
+    ParameterBoolean,
     ParameterFloat,
     ParameterInteger,
     ParameterString,
 )
 
-from processing_scripts.gate import GATE_RULES
+from processing_scripts.gate import GATE_PARAMETERS, GateParameter
+from processing_scripts.operating_point import DEFAULT_OBJECTIVE, OBJECTIVE_HELP
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 
@@ -45,7 +47,9 @@ class PipelineParameters:
     transform_instance_type: ParameterString
     transform_instance_count: ParameterInteger
     processing_instance_type: ParameterString
-    gate_thresholds: Mapping[str, ParameterFloat]
+    validation_data_url: ParameterString
+    threshold_objective: ParameterString
+    gate: Mapping[str, Parameter]  # by parameter name, in GATE_PARAMETERS order
 
     def all(self) -> list[Parameter]:
         """Every parameter, in the order Studio lists them."""
@@ -53,8 +57,10 @@ class PipelineParameters:
             self.model_data_url,
             self.test_data_url,
             self.model_package_group_name,
-            *self.gate_thresholds.values(),
+            *self.gate.values(),
             self.decision_threshold,
+            self.validation_data_url,
+            self.threshold_objective,
             self.model_approval_status,
             self.transform_instance_type,
             self.transform_instance_count,
@@ -73,15 +79,10 @@ def create_parameters(
     decision_threshold: float = 0.5,
     model_approval_status: str = "PendingManualApproval",
 ) -> PipelineParameters:
-    """Build the parameters with their defaults; gate thresholds come from ``GATE_RULES``."""
+    """Build the parameters with their defaults; the gate's come from ``GATE_PARAMETERS``."""
     if model_approval_status not in APPROVAL_STATUSES:
         raise ValueError(f"model_approval_status must be one of {APPROVAL_STATUSES}")
-    gate = {
-        rule.metric: _with_description(
-            ParameterFloat(name=rule.parameter, default_value=rule.default), rule.description
-        )
-        for rule in GATE_RULES
-    }
+    gate = {spec.name: gate_parameter(spec) for spec in GATE_PARAMETERS}
     return PipelineParameters(
         model_data_url=_with_description(
             ParameterString(name="ModelDataUrl", default_value=model_data_url),
@@ -97,7 +98,17 @@ def create_parameters(
         ),
         decision_threshold=_with_description(
             ParameterFloat(name="DecisionThreshold", default_value=decision_threshold),
-            "Score at or above which a row is predicted positive (for F1, precision, recall...).",
+            "Score at or above which a row is predicted positive (for F1, precision, recall...), "
+            "unless ValidationDataUrl chooses it.",
+        ),
+        validation_data_url=_with_description(
+            ParameterString(name="ValidationDataUrl", default_value=""),
+            "Optional S3 URI of a label-first validation CSV: the decision threshold is chosen on it "
+            "(ThresholdObjective), frozen, and the test metrics are gated at it. Empty: DecisionThreshold.",
+        ),
+        threshold_objective=_with_description(
+            ParameterString(name="ThresholdObjective", default_value=DEFAULT_OBJECTIVE),
+            "How the threshold is chosen on ValidationDataUrl: " + OBJECTIVE_HELP,
         ),
         model_approval_status=_with_description(
             ParameterString(name="ModelApprovalStatus", default_value=model_approval_status),
@@ -115,5 +126,17 @@ def create_parameters(
             ParameterString(name="ProcessingInstanceType", default_value=processing_instance_type),
             "Instance type of the evaluation processing job.",
         ),
-        gate_thresholds=gate,
+        gate=gate,
     )
+
+
+_PARAMETER_CLASSES = {"Float": ParameterFloat, "Integer": ParameterInteger, "String": ParameterString,
+                      "Boolean": ParameterBoolean}
+
+
+def gate_parameter(spec: GateParameter) -> Parameter:
+    """The pipeline parameter for one gate setting, typed and described as GATE_PARAMETERS says."""
+    description = spec.description
+    if spec.choices:
+        description += " One of: " + ", ".join(spec.choices) + "."
+    return _with_description(_PARAMETER_CLASSES[spec.type](name=spec.name, default_value=spec.default), description)

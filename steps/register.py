@@ -1,5 +1,7 @@
-"""RegisterModel step: a model package version with its evaluation attached as ModelMetrics."""
+"""RegisterModel step: a model package version with its evaluation and gate decision attached."""
 from __future__ import annotations
+
+from typing import Mapping
 
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
 from sagemaker.core.workflow.functions import Join
@@ -17,11 +19,13 @@ def create_register_step(
     model_package_group_name: ParameterString,
     approval_status: ParameterString,
     evaluation_json_uri: Join,
+    decision_record: Mapping[str, object],
     inference_instance_types: tuple[str, ...],
     transform_instance_types: tuple[str, ...],
     description: str,
 ) -> ModelStep:
-    """Register the evaluated model; evaluation.json becomes its ModelQuality statistics."""
+    """Register the evaluated model; evaluation.json becomes its ModelQuality statistics and the gate's
+    decision record its CustomerMetadataProperties (what Studio shows a reviewer)."""
     model_metrics = ModelMetrics(
         model_statistics=MetricsSource(s3_uri=evaluation_json_uri, content_type="application/json")
     )
@@ -36,5 +40,6 @@ def create_register_step(
             model_metrics=model_metrics,
             approval_status=approval_status,
             description=description,
+            customer_metadata_properties=dict(decision_record),
         ),
     )

@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model-data", required=True, help="model.tar.gz file or s3:// URI in the local store")
     parser.add_argument("--test-data", required=True, help="test CSV file (label first, no header) or s3:// URI")
+    parser.add_argument("--validation-data",
+                        help="validation CSV (label first) to choose the decision threshold on (sets ValidationDataUrl)")
     parser.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help=f"local store, registry and records (default {DEFAULT_WORK_DIR})")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="pipeline parameter (repeatable)")
     parser.add_argument("--pipeline-name", help="pipeline name (default binary-classifier-evaluation)")
@@ -116,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = local_config(pipeline_name=args.pipeline_name, model_package_group=args.model_package_group)
         overrides = parse_overrides(args.param)
-        for reserved, flag in (("ModelDataUrl", "--model-data"), ("TestDataUrl", "--test-data")):
+        for reserved, flag in (("ModelDataUrl", "--model-data"), ("TestDataUrl", "--test-data"),
+                               ("ValidationDataUrl", "--validation-data")):
             if reserved in overrides:
                 raise UsageError(f"--param {reserved} conflicts with {flag}: use {flag}")
         work_dir = Path(args.work_dir)
@@ -125,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         store = LocalObjectStore(work_dir)
         overrides["ModelDataUrl"] = stage_input(store, config, args.model_data, "model-data")
         overrides["TestDataUrl"] = stage_input(store, config, args.test_data, "test-data")
+        if args.validation_data:
+            overrides["ValidationDataUrl"] = stage_input(store, config, args.validation_data, "validation-data")
         return run_local(config, store=store, work_dir=work_dir, overrides=overrides, output=args.output, verbose=args.verbose)
     except (UsageError, ConfigError, ParameterError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -147,13 +152,17 @@ def run_local(config: PipelineConfig, *, store, work_dir: Path, overrides: dict[
     resolve_parameters(definition["Parameters"], overrides)  # bad --param is a usage error, before any step
     for name, data in code.files:
         store.put_bytes(config.code_uri(code.digest) + name, data)
+    from pipeline.local.functions import local_functions
+
     emit = print if output == "text" else (lambda line: print(line, file=sys.stderr))
+    registry = LocalRegistry(work_dir / "registry.db", region=config.region)
     runner = LocalRunner(
         work_dir,
-        registry=LocalRegistry(work_dir / "registry.db", region=config.region),
+        registry=registry,
         region=config.region,
         emit=emit,
         progress=_progress_printer(sys.stderr),
+        functions=local_functions(config, registry=registry, store=store),
     )
     result = runner.run(definition, pipeline_name=config.pipeline_name, overrides=overrides)
     document = result.to_json()

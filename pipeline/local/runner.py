@@ -209,8 +209,11 @@ class LocalRunner:
         region: str = "us-east-1",
         emit: Callable[[str], None] = print,
         progress: Callable[[int, int], None] | None = None,
+        functions: Mapping[str, Callable[[dict], Mapping[str, Any]]] | None = None,
     ) -> None:
         self.work_dir = Path(work_dir)
+        # Lambda steps: FunctionArn → a local implementation taking the event and returning the outputs.
+        self.functions = dict(functions or {})
         self.store = LocalObjectStore(self.work_dir)
         self.registry = registry
         self.region = region
@@ -442,6 +445,24 @@ class LocalRunner:
         scope.steps[step["Name"]] = {"ModelPackageArn": arn}
         record.metadata = {"RegisterModel": {"Arn": arn}}
 
+    def _lambda(self, step, scope, result, record) -> None:
+        arn = step["FunctionArn"]
+        function = self.functions.get(arn)
+        if function is None:
+            raise StepFailure(f"unsupported Lambda function {arn!r}: the local runner has no implementation of it")
+        event = evaluate(step.get("Arguments", {}), scope)
+        try:
+            outputs = function(event)
+        except (ValueError, RuntimeError, OSError) as error:
+            raise StepFailure(f"Lambda function {arn.rsplit(':', 1)[-1]} failed: {error}") from None
+        declared = [o["OutputName"] for o in step.get("OutputParameters", [])]
+        missing = [name for name in declared if name not in outputs]
+        if missing:
+            raise StepFailure(f"Lambda function {arn!r} did not return the declared outputs {missing}")
+        values = {name: str(outputs[name]) for name in declared}
+        scope.steps[step["Name"]] = {"OutputParameters": values}
+        record.metadata = {"Lambda": {"Arn": arn, "OutputParameters": [{"Name": k, "Value": v} for k, v in values.items()]}}
+
     def _fail(self, step, scope, result, record) -> None:
         message = evaluate(step["Arguments"].get("ErrorMessage", ""), scope)
         record.metadata = {"Fail": {"ErrorMessage": message}}
@@ -482,5 +503,6 @@ _EXECUTORS: dict[str, Callable] = {
     "Condition": LocalRunner._condition,
     "RegisterModel": LocalRunner._register,
     "Fail": LocalRunner._fail,
+    "Lambda": LocalRunner._lambda,
 }
 

@@ -1,0 +1,243 @@
+"""The challenger against the champion: read what the champion step staged, and compare.
+
+The champion step (a Lambda function outside the container) writes into the evaluation step's
+``context`` input folder::
+
+    context.json                {"champion": null | {arn, version, model_data_url, evaluation_uri,
+                                 evaluation_staged, model_staged, errors}, "validation": null | {...}}
+    champion/evaluation.json    the champion's recorded evaluation, when readable
+    champion/model.tar.gz       the champion's model, when readable
+    validation/...              validation data, when ValidationDataUrl is set
+
+With the model, both models are scored on the same test rows and compared with paired intervals
+("paired"); with only the recorded evaluation, point estimates from another test set are compared
+("recorded"); with neither, the comparison is "unavailable" and the gate fails closed.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+try:  # imported as part of the repository's package
+    from processing_scripts import model_archive, paired, scoring
+except ImportError:  # run as a script inside the processing container
+    import model_archive
+    import paired
+    import scoring
+
+CONTEXT_FILE = "context.json"
+COMPARED_METRICS = ("auc", "f1", "accuracy", "precision", "recall")
+
+
+class ContextError(ValueError):
+    """The staged context is missing or malformed (one line, with the fix)."""
+
+
+@dataclass(frozen=True)
+class Context:
+    folder: Path
+    champion: Mapping[str, Any] | None
+    validation: Mapping[str, Any] | None
+
+    @property
+    def champion_model(self) -> Path | None:
+        path = self.folder / "champion" / "model.tar.gz"
+        return path if self.champion and self.champion.get("model_staged") and path.is_file() else None
+
+    @property
+    def champion_evaluation(self) -> Path | None:
+        path = self.folder / "champion" / "evaluation.json"
+        return path if self.champion and self.champion.get("evaluation_staged") and path.is_file() else None
+
+    @property
+    def validation_files(self) -> list[Path]:
+        folder = self.folder / "validation"
+        if not self.validation or not folder.is_dir():
+            return []
+        return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def read_context(folder: str | Path) -> Context:
+    """Parse ``context.json`` in ``folder``."""
+    folder = Path(folder)
+    path = folder / CONTEXT_FILE
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ContextError(f"{path} is missing: the champion step must run before the evaluation step") from None
+    except ValueError as error:
+        raise ContextError(f"{path} is not valid JSON ({error}); re-run the champion step") from None
+    if not isinstance(document, dict) or "champion" not in document:
+        raise ContextError(f"{path} has no 'champion' entry; re-run the champion step")
+    return Context(folder=folder, champion=document.get("champion"), validation=document.get("validation"))
+
+
+def _identity(champion: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "arn": champion.get("arn"),
+        "version": champion.get("version"),
+        "model_data_url": champion.get("model_data_url"),
+        "evaluation_uri": champion.get("evaluation_uri"),
+    }
+
+
+def _recorded_value(document: Mapping[str, Any], metric: str) -> float:
+    try:
+        return float(document["binary_classification_metrics"][metric]["value"])
+    except (KeyError, TypeError, ValueError):
+        return math.nan
+
+
+def recorded_comparison(
+    challenger: Mapping[str, Any], champion_document: Mapping[str, Any]
+) -> dict[str, dict[str, float]]:
+    """Point differences (challenger − champion) against the champion's recorded evaluation.
+
+    >>> doc = lambda auc, f1: {"binary_classification_metrics": {"auc": {"value": auc}, "f1": {"value": f1}}}
+    >>> recorded_comparison(doc(0.9, 0.7), doc(0.85, 0.75))["f1"]["difference"]
+    -0.05
+    """
+    out = {}
+    for metric in COMPARED_METRICS:
+        mine, theirs = _recorded_value(challenger, metric), _recorded_value(champion_document, metric)
+        if math.isnan(theirs):
+            continue
+        out[metric] = {"challenger": mine, "champion": theirs, "difference": round(mine - theirs, 12)}
+    return out
+
+
+def paired_comparison(
+    y_true: np.ndarray,
+    challenger_scores: np.ndarray,
+    champion_scores: np.ndarray,
+    *,
+    challenger_threshold: float,
+    champion_threshold: float,
+    n_resamples: int,
+    seed: int,
+) -> dict[str, dict[str, float]]:
+    """Both models on the same rows: AUC by paired DeLong, threshold metrics by paired bootstrap."""
+    auc = paired.paired_auc_difference(y_true, challenger_scores, champion_scores)
+    out = {
+        "auc": {
+            "challenger": auc["auc_a"],
+            "champion": auc["auc_b"],
+            "difference": auc["difference"],
+            "standard_error": auc["standard_error"],
+            "lower": auc["lower"],
+            "upper": auc["upper"],
+            "method": auc["method"],
+        }
+    }
+    differences = paired.paired_threshold_difference(
+        y_true, challenger_scores, champion_scores, threshold_a=challenger_threshold,
+        threshold_b=champion_threshold, n_resamples=n_resamples, seed=seed,
+    )
+    for metric, entry in differences.items():
+        out[metric] = {
+            "challenger": entry["a"],
+            "champion": entry["b"],
+            "difference": entry["difference"],
+            "standard_deviation": entry["standard_deviation"],
+            "lower": entry["lower"],
+            "upper": entry["upper"],
+            "method": f"paired percentile bootstrap, {n_resamples} resamples",
+        }
+    return out
+
+
+def read_champion_evaluation(context: Context) -> tuple[dict | None, str | None]:
+    """The champion's recorded evaluation.json, or (None, why not)."""
+    path = context.champion_evaluation
+    if path is None:
+        return None, "its evaluation.json could not be staged"
+    try:
+        document = json.loads(path.read_text())
+    except ValueError as error:
+        return None, f"its evaluation.json is not valid JSON ({error})"
+    if not isinstance(document, dict) or "binary_classification_metrics" not in document:
+        return None, "its evaluation.json has no binary_classification_metrics"
+    return document, None
+
+
+def score_champion(
+    context: Context, test_files: Sequence[Path], scratch: Path
+) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
+    """The champion's (labels, scores) on the test files, or (None, None, why not)."""
+    archive = context.champion_model
+    if archive is None:
+        return None, None, "its model artifact could not be staged"
+    if not test_files:
+        return None, None, "no test data was given to score it on"
+    try:
+        handlers = model_archive.load_serving_handlers(archive, scratch / "champion-model")
+        scored = scoring.score_files(handlers, test_files)
+    except model_archive.ModelArchiveError as error:
+        return None, None, f"its model cannot be loaded ({error})"
+    except scoring.ScoringError as error:
+        return None, None, f"its model cannot score the test data ({error})"
+    return scored.y_true, scored.y_score, None
+
+
+def champion_section(
+    context: Context | None,
+    *,
+    document: Mapping[str, Any],
+    y_true: np.ndarray | None,
+    y_score: np.ndarray | None,
+    test_files: Sequence[Path],
+    scratch: Path,
+    n_resamples: int,
+    seed: int,
+) -> dict[str, Any]:
+    """evaluation.json's ``champion`` section: status none | paired | recorded | unavailable."""
+    if context is None or not context.champion:
+        return {"status": "none", "reason": "no approved version in the model package group"}
+    section = _identity(context.champion)
+    problems = list(context.champion.get("errors") or [])
+    recorded, why_not = read_champion_evaluation(context)
+    if why_not:
+        problems.append(why_not)
+    if y_true is not None and y_score is not None:
+        labels, scores, why_not = score_champion(context, test_files, scratch)
+        if why_not is None:
+            if len(labels) != len(y_true) or not np.array_equal(labels, y_true):
+                raise ContextError(
+                    f"the test data ({len(labels)} rows) does not line up with the transform output "
+                    f"({len(y_true)} rows): pass the same TestDataUrl the transform read"
+                )
+            champion_threshold = float(recorded.get("threshold", document["threshold"])) if recorded else float(
+                document["threshold"]
+            )
+            return {
+                **section,
+                "status": "paired",
+                "reason": "both models scored on this test set",
+                "champion_threshold": champion_threshold,
+                "metrics": paired_comparison(
+                    y_true, y_score, scores, challenger_threshold=float(document["threshold"]),
+                    champion_threshold=champion_threshold, n_resamples=n_resamples, seed=seed,
+                ),
+                "notes": problems,
+            }
+        problems.append(why_not)
+    if recorded is not None:
+        return {
+            **section,
+            "status": "recorded",
+            "reason": "compared with the champion's recorded metrics from its own test set ("
+            + "; ".join(problems or ["no model artifact"]) + ")",
+            "metrics": recorded_comparison(document, recorded),
+            "notes": problems,
+        }
+    return {
+        **section,
+        "status": "unavailable",
+        "reason": "cannot compare: " + "; ".join(problems or ["nothing was staged"]) + "; fix or reject the champion",
+        "notes": problems,
+    }

@@ -1,0 +1,62 @@
+"""Champion lookup step: a LambdaStep that finds the latest Approved version and stages its files.
+
+The processing container may not call AWS APIs, so the Model Registry is read here, by the function
+in ``pipeline/lambdas/resolve_champion.py`` (deployed by ``pipeline.upsert``). Its ``ContextUri`` output
+becomes an input of the evaluation step, so the data dependency is explicit in the definition.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sagemaker.core.lambda_helper import Lambda
+from sagemaker.core.workflow.functions import Join
+from sagemaker.core.workflow.parameters import ParameterString
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.properties import Properties
+from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+
+# The function's event keys and outputs (pipeline/lambdas/resolve_champion.py reads and writes these).
+CONTEXT_OUTPUT = "ContextUri"
+CHAMPION_ARN_OUTPUT = "ChampionArn"
+CHAMPION_VERSION_OUTPUT = "ChampionVersion"
+
+
+@dataclass(frozen=True)
+class ChampionStep:
+    step: LambdaStep
+
+    @property
+    def context_uri(self) -> Properties:
+        """S3 prefix holding context.json, champion/ and validation/ for this execution."""
+        return self.step.properties.Outputs[CONTEXT_OUTPUT]
+
+    @property
+    def champion_arn(self) -> Properties:
+        return self.step.properties.Outputs[CHAMPION_ARN_OUTPUT]
+
+
+def create_champion_step(
+    *,
+    name: str,
+    function_arn: str,
+    model_package_group_name: ParameterString,
+    validation_data_url: ParameterString,
+    output_uri: Join,
+    session: PipelineSession,
+) -> ChampionStep:
+    """Invoke the (already deployed) champion-resolving function; the definition only names its ARN."""
+    step = LambdaStep(
+        name=name,
+        description="Find the champion (latest Approved version) and stage its evaluation and model.",
+        lambda_func=Lambda(function_arn=function_arn, session=session),
+        inputs={
+            "ModelPackageGroupName": model_package_group_name,
+            "ValidationDataUrl": validation_data_url,
+            "OutputUri": output_uri,
+        },
+        outputs=[
+            LambdaOutput(output_name=output, output_type=LambdaOutputTypeEnum.String)
+            for output in (CONTEXT_OUTPUT, CHAMPION_ARN_OUTPUT, CHAMPION_VERSION_OUTPUT)
+        ],
+    )
+    return ChampionStep(step=step)
