@@ -17,6 +17,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m pipeline.demo
 
+drift-demo: $(STAMP)
+	$(PY) -m pipeline.drift_demo
+
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
