@@ -1,12 +1,13 @@
 """Create or update the pipeline in SageMaker, optionally start an execution and follow it.
 
-    python -m pipeline.upsert --role-arn ARN [--region R] [--bucket B] [--tags K=V ...]
+    python -m pipeline.upsert --role-arn ARN [--lambda-role-arn ARN] [--region R] [--bucket B] [--tags K=V ...]
                               [--start [--wait]] [--param Name=Value ...]
     python -m pipeline.upsert --monitoring [--schedule EXPR] [--create-schedule | --print-schedule]
                               [--scheduler-role-arn ARN] ...   (the drift-check pipeline, pipeline/monitoring.py)
 
 Steps, in order: check settings and parameters, build and validate the definition (offline), upload the
-processing code to its content-addressed prefix, create or update the pipeline (idempotent), start.
+processing code to its content-addressed prefix, deploy the champion-resolving Lambda function (when its
+code or settings changed), create or update the pipeline (idempotent), start.
 """
 from __future__ import annotations
 
@@ -181,6 +182,11 @@ def run(
     try:
         code_uri = upload_code(s3, config, code)
         emit(f"code uploaded: {code_uri}")
+        if not monitoring:
+            from pipeline.functions import deploy_champion_function
+
+            function = deploy_champion_function(session.client("lambda"), config)
+            emit(f"champion function {function.action}: {function.arn}")
         arn, created = upsert_pipeline(sm, config, definition, description=description, pipeline_name=pipeline_name)
         emit(f"pipeline {'created' if created else 'updated'}: {arn}")
         if not start:
@@ -257,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_arguments(parser)
     parser.add_argument("--role-arn", help=f"pipeline execution role (env {ENV_VARS['role_arn']})")
+    parser.add_argument(
+        "--lambda-role-arn",
+        help=f"role of the champion-resolving Lambda function (env {ENV_VARS['lambda_role_arn']}; default "
+        "--role-arn): trusts lambda.amazonaws.com, may read the Model Registry and the artifact bucket",
+    )
     parser.add_argument("--start", action="store_true", help="start an execution after the upsert")
     parser.add_argument("--wait", action="store_true", help="with --start: wait for the execution, printing steps")
     parser.add_argument(
@@ -294,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # With --print-schedule, standard output is the request JSON alone.
     emit = (lambda line: print(line, file=sys.stderr)) if args.print_schedule else print
     try:
-        config = config_from_args(args, role_arn=args.role_arn)
+        config = config_from_args(args, role_arn=args.role_arn, lambda_role_arn=args.lambda_role_arn)
         overrides = parse_overrides(args.param)
         scheduler_role_arn = None
         if scheduling:

@@ -131,6 +131,14 @@ def _add_register_fields(schema: dict) -> None:
         },
         "additionalProperties": False,
     }
+    # CreateModelPackage's key/value metadata (keys 1-128 characters), where the gate's decision record goes.
+    args["CustomerMetadataProperties"] = {
+        "type": "object",
+        # The API's key pattern is ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$; Python's re lacks \p, \w\s is its equivalent.
+        "propertyNames": {"pattern": r"^[\w\s.:/=+\-@]*$", "minLength": 1, "maxLength": 128},
+        "additionalProperties": _ref("StringArgumentValue"),
+        "maxProperties": 50,
+    }
     container = args["InferenceSpecification"]["properties"]["Containers"]["items"]
     container["properties"]["Environment"] = {
         "type": "object",
@@ -162,8 +170,8 @@ EXTENSIONS: tuple[Extension, ...] = (
     Extension("AppManaged", "ProcessingInput.AppManaged", _add_app_managed),
     Extension(
         "ModelApprovalStatus/DriftCheckBaselines",
-        "RegisterModel fields of CreateModelPackage the schema predates (with SkipModelValidation and "
-        "the container Environment the serving container needs)",
+        "RegisterModel fields of CreateModelPackage the schema predates (with SkipModelValidation, "
+        "CustomerMetadataProperties and the container Environment the serving container needs)",
         _add_register_fields,
     ),
     Extension("ModelDataUrl reference", "a model URL given as a pipeline parameter", _add_model_data_url_reference),

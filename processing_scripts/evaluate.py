@@ -236,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with validation data: " + operating_point.OBJECTIVE_HELP)
     for spec in gate.GATE_PARAMETERS:
         parser.add_argument(spec.cli_flag, dest=f"gate_{spec.field}", metavar=spec.type.upper(),
-                            help=f"gate: {spec.description} (default {spec.default})")
+                            help=f"gate: {spec.description.replace('%', '%%')} (default {spec.default})")
     return parser
 
 

@@ -35,3 +35,18 @@ def definition(test_config) -> dict:
 
     quiet_sdk_logging()
     return build_definition(test_config)
+
+
+def create_execution_role(session) -> str:
+    """TEST_ROLE_ARN in moto's IAM, trusted by SageMaker and Lambda (the champion function runs as it)."""
+    import json
+
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": ["sagemaker.amazonaws.com", "lambda.amazonaws.com"]},
+             "Action": "sts:AssumeRole"}
+        ],
+    }
+    name = TEST_ROLE_ARN.rsplit("/", 1)[-1]
+    return session.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]

@@ -19,7 +19,9 @@ from pipeline.validation import (
     schema_errors,
     validate_definition,
 )
-from processing_scripts.gate import GATE_RULES
+from pipeline.lambdas import resolve_champion
+from processing_scripts.gate import GATE_PARAMETERS, RECORD_KEYS
+from steps import champion as champion_step
 from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN
 
 EVALUATION_PROPERTY_FILE = {"Get": f"Steps.{pdef.EVALUATION_STEP}.PropertyFiles.EvaluationReport"}
@@ -43,6 +45,7 @@ def steps_by_name(definition: dict) -> dict[str, dict]:
 def test_step_graph(definition):
     top = [(s["Name"], s["Type"]) for s in definition["Steps"]]
     assert top == [
+        (pdef.CHAMPION_STEP, "Lambda"),
         (pdef.CREATE_MODEL_STEP, "Model"),
         (pdef.TRANSFORM_STEP, "Transform"),
         (pdef.EVALUATION_STEP, "Processing"),
@@ -61,7 +64,15 @@ def test_parameters_and_defaults(definition):
         "ModelPackageGroupName": ("String", "binary-classifier"),
         "AucThreshold": ("Float", 0.75),
         "F1Threshold": ("Float", 0.6),
+        "GateOnLowerBound": ("Boolean", True),
+        "MaxAucRegression": ("Float", 0.01),
+        "MaxF1Regression": ("Float", 0.01),
+        "FirstModelPolicy": ("String", "absolute-thresholds-only"),
+        "MinTestRows": ("Integer", 200),
+        "MinPositives": ("Integer", 30),
         "DecisionThreshold": ("Float", 0.5),
+        "ValidationDataUrl": ("String", ""),
+        "ThresholdObjective": ("String", "max-f1"),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
         "TransformInstanceType": ("String", "ml.m5.large"),
         "TransformInstanceCount": ("Integer", 1),
@@ -70,8 +81,8 @@ def test_parameters_and_defaults(definition):
     assert {name: (p["Type"], p["DefaultValue"]) for name, p in params.items()} == expected
     for param in params.values():
         assert param["Description"], f"{param['Name']} has no description for Studio"
-    for rule in GATE_RULES:  # the gate's parameters come from the one gate definition
-        assert params[rule.parameter]["DefaultValue"] == rule.default
+    for spec in GATE_PARAMETERS:  # the gate's parameters come from the one gate definition
+        assert (params[spec.name]["Type"], params[spec.name]["DefaultValue"]) == (spec.type, spec.default)
 
 
 def test_model_step_uses_sklearn_19_image_and_model_parameter(definition):
@@ -118,8 +129,16 @@ def test_evaluation_step_reads_transform_output_and_declares_property_file(defin
     assert flags["--predictions"] == "/opt/ml/processing/input/predictions"
     assert flags["--output-dir"] == "/opt/ml/processing/evaluation"
     assert flags["--threshold"] == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.DecisionThreshold"}]}}
-    for rule in GATE_RULES:
-        assert flags[rule.cli_flag] == {"Std:Join": {"On": "", "Values": [{"Get": f"Parameters.{rule.parameter}"}]}}
+    assert flags["--threshold-objective"] == {"Get": "Parameters.ThresholdObjective"}
+    for spec in GATE_PARAMETERS:
+        assert flags[spec.cli_flag] == {"Std:Join": {"On": "", "Values": [{"Get": f"Parameters.{spec.name}"}]}}
+    # The champion is scored on the same test rows; validation data is scored with the challenger's model.
+    assert inputs["test-data"]["S3Uri"] == {"Get": "Parameters.TestDataUrl"}
+    assert inputs["model"]["S3Uri"] == {"Get": "Parameters.ModelDataUrl"}
+    assert inputs["context"]["S3Uri"] == {"Get": f"Steps.{pdef.CHAMPION_STEP}.OutputParameters['ContextUri']"}
+    assert (flags["--test-data"], flags["--model"], flags["--context"]) == tuple(
+        inputs[name]["LocalPath"] for name in ("test-data", "model", "context")
+    )
     outputs = args["ProcessingOutputConfig"]["Outputs"]
     assert [o["OutputName"] for o in outputs] == ["evaluation"]
     assert outputs[0]["S3Output"]["LocalPath"] == "/opt/ml/processing/evaluation"
@@ -128,19 +147,28 @@ def test_evaluation_step_reads_transform_output_and_declares_property_file(defin
     ]
 
 
-def test_gate_conditions_come_from_the_gate_rules(definition):
+def test_gate_branches_on_the_one_decision_in_evaluation_json(definition):
     conditions = steps_by_name(definition)[pdef.CONDITION_STEP]["Arguments"]["Conditions"]
     assert conditions == [
         {
-            "Type": "GreaterThanOrEqualTo",
-            "LeftValue": {"Std:JsonGet": {"PropertyFile": EVALUATION_PROPERTY_FILE, "Path": rule.json_path}},
-            "RightValue": {"Get": f"Parameters.{rule.parameter}"},
+            "Type": "Equals",
+            "LeftValue": {"Std:JsonGet": {"PropertyFile": EVALUATION_PROPERTY_FILE, "Path": "gate.passed"}},
+            "RightValue": True,
         }
-        for rule in GATE_RULES
     ]
-    assert [r.json_path for r in GATE_RULES] == [
-        "binary_classification_metrics.auc.value",
-        "binary_classification_metrics.f1.value",
+
+
+def test_champion_step_invokes_the_deployed_function(definition, test_config):
+    step = steps_by_name(definition)[pdef.CHAMPION_STEP]
+    assert step["FunctionArn"] == test_config.champion_function_arn
+    assert step["FunctionArn"] == f"arn:aws:lambda:us-east-1:{TEST_ROLE_ARN.split(':')[4]}:function:{test_config.champion_function_name}"
+    assert step["Arguments"]["ModelPackageGroupName"] == {"Get": "Parameters.ModelPackageGroupName"}
+    assert step["Arguments"]["ValidationDataUrl"] == {"Get": "Parameters.ValidationDataUrl"}
+    assert {"Get": "Execution.PipelineExecutionId"} in step["Arguments"]["OutputUri"]["Std:Join"]["Values"]
+    declared = [o["OutputName"] for o in step["OutputParameters"]]
+    # The function (deployed on its own) and the step factory agree on the outputs.
+    assert declared == list(resolve_champion.OUTPUTS) == [
+        champion_step.CONTEXT_OUTPUT, champion_step.CHAMPION_ARN_OUTPUT, champion_step.CHAMPION_VERSION_OUTPUT
     ]
 
 
@@ -163,14 +191,21 @@ def test_register_step_attaches_evaluation_as_model_metrics(definition):
     assert container["ModelDataUrl"] == {"Get": "Parameters.ModelDataUrl"}
     assert container["Image"].endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
     assert args["InferenceSpecification"]["SupportedContentTypes"] == ["text/csv"]
+    # The decision record: each key read from gate.record in evaluation.json, plus the execution id.
+    metadata = args["CustomerMetadataProperties"]
+    assert metadata.pop("pipeline_execution_id") == {"Get": "Execution.PipelineExecutionId"}
+    assert metadata == {
+        key: {"Std:JsonGet": {"PropertyFile": EVALUATION_PROPERTY_FILE, "Path": f"gate.record.{key}"}}
+        for key in RECORD_KEYS
+    }
 
 
-def test_fail_message_states_values_and_thresholds(definition):
+def test_fail_message_quotes_the_failed_checks(definition):
     message = steps_by_name(definition)[pdef.FAIL_STEP]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-    for rule in GATE_RULES:
-        assert {"Std:JsonGet": {"PropertyFile": EVALUATION_PROPERTY_FILE, "Path": rule.json_path}} in message
-        assert {"Get": f"Parameters.{rule.parameter}"} in message
-        assert f"{rule.metric}=" in message
+    assert message == [
+        "Model not registered: quality gate failed: ",
+        {"Std:JsonGet": {"PropertyFile": EVALUATION_PROPERTY_FILE, "Path": "gate.summary"}},
+    ]
 
 
 def test_definition_is_deterministic(definition, test_config):
@@ -204,15 +239,22 @@ def test_published_schema_alone_rejects_what_the_sdk_emits(definition):
     "mutate, where",
     [
         (lambda d: d["Steps"][0].update(Typo=1), "Steps/0"),
-        (lambda d: d["Steps"][1].update(Type="Transformm"), "Steps/1"),
+        (lambda d: d["Steps"][0].update(FunctionArn=["not", "a", "string"]), "Steps/0"),
+        (lambda d: d["Steps"][2].update(Type="Transformm"), "Steps/2"),
         (lambda d: d["Parameters"][0].update(Type="Strung"), "Parameters/0"),
-        (lambda d: d["Steps"][1]["Arguments"]["TransformResources"].update(InstanceCount="two"), "Steps/1"),
-        (lambda d: d["Steps"][2]["PropertyFiles"][0].pop("FilePath"), "Steps/2"),
+        (lambda d: d["Steps"][2]["Arguments"]["TransformResources"].update(InstanceCount="two"), "Steps/2"),
+        (lambda d: d["Steps"][3]["PropertyFiles"][0].pop("FilePath"), "Steps/3"),
         (
-            lambda d: d["Steps"][3]["Arguments"]["Conditions"][0]["LeftValue"]["Std:JsonGet"].update(Extra="x"),
-            "Steps/3",
+            lambda d: d["Steps"][4]["Arguments"]["Conditions"][0]["LeftValue"]["Std:JsonGet"].update(Extra="x"),
+            "Steps/4",
         ),
-        (lambda d: d["Steps"][3]["Arguments"]["IfSteps"][0]["Arguments"].update(Unknown=1), "Steps/3"),
+        (lambda d: d["Steps"][4]["Arguments"]["IfSteps"][0]["Arguments"].update(Unknown=1), "Steps/4"),
+        (
+            lambda d: d["Steps"][4]["Arguments"]["IfSteps"][0]["Arguments"]["CustomerMetadataProperties"].update(
+                {"bad key!": "x"}
+            ),
+            "Steps/4",
+        ),
         (lambda d: d.update(Surprise={}), "(root)"),
     ],
 )

@@ -63,7 +63,12 @@ def test_script_writes_the_sagemaker_layout(predictions, tmp_path):
                         "calibration", "operating_points", "gate", "threshold"}
     assert doc["dataset"]["rows"] == 600 and len(doc["dataset"]["files"]) == 3 and len(doc["dataset"]["sha256"]) == 64
     assert doc["gate"]["passed"] is False
-    assert [(c["metric"], c["passed"]) for c in doc["gate"]["checks"]] == [("auc", True), ("f1", False)]
+    assert [(c["name"], c["passed"]) for c in doc["gate"]["checks"]] == [
+        ("min_test_rows", True), ("min_positives", True), ("auc_threshold", True), ("f1_threshold", False),
+        ("auc_regression", True), ("f1_regression", True),  # no champion: FirstModelPolicy's default
+    ]
+    assert doc["gate"]["summary"].startswith("f1_threshold: f1 lower 95% bound ")
+    assert doc["operating_point"] == {"source": "parameter", "threshold": 0.5}
     html = (out / "report.html").read_text()
     assert "Quality gate: FAILED" in html and html.count("data:image/png;base64,") == 4
 
@@ -133,7 +138,12 @@ def test_error_names_the_file_and_line_among_many(tmp_path, capsys):
         (["--seed", "-3"], "--seed -3 must be 0 or more"),
         (["--threshold", "abc"], "argument --threshold: invalid float value: 'abc'"),
         (["--bootstrap", "1.5"], "argument --bootstrap: invalid int value: '1.5'"),
-        (["--auc-threshold", "nan"], "--auc-threshold nan must be a finite number"),
+        (["--auc-threshold", "nan"], "auc_threshold=nan must be a finite number"),
+        (["--gate-on-lower-bound", "maybe"], "GateOnLowerBound='maybe' is not a valid boolean"),
+        (["--first-model-policy", "accept"], "first_model_policy='accept' must be one of"),
+        (["--min-positives", "2.5"], "MinPositives='2.5' is not a valid integer"),
+        (["--max-auc-regression", "-0.1"], "max_auc_regression=-0.1 must be 0 or more"),
+        (["--threshold-objective", "min-precision:2"], "threshold objective 'min-precision:2' is not one of"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],
 )
@@ -149,7 +159,9 @@ def test_bad_arguments(predictions, tmp_path, capsys, args, message):
 def test_help_exits_0(capsys):
     assert evaluate.main(["--help"]) == 0
     out = capsys.readouterr().out
-    assert "--auc-threshold" in out and "--f1-threshold" in out
+    from processing_scripts.gate import GATE_PARAMETERS
+
+    assert all(spec.cli_flag in out for spec in GATE_PARAMETERS)
 
 
 def test_unwritable_output_dir_is_a_one_line_error(predictions, tmp_path, capsys):
@@ -164,12 +176,17 @@ def test_unwritable_output_dir_is_a_one_line_error(predictions, tmp_path, capsys
 def test_gate_failure_still_exits_0(predictions, tmp_path):
     folder, _, _ = predictions
     out = tmp_path / "out"
-    argv = ["--predictions", str(folder), "--output-dir", str(out), "--bootstrap", "0", "--auc-threshold", "0.999"]
+    argv = ["--predictions", str(folder), "--output-dir", str(out), "--bootstrap", "0", "--auc-threshold", "0.999",
+            "--gate-on-lower-bound", "false"]
     assert evaluate.main(argv) == 0
     doc = json.loads((out / "evaluation.json").read_text())
-    assert doc["gate"] == {"passed": False, "checks": [
-        {"metric": "auc", "value": doc["binary_classification_metrics"]["auc"]["value"], "threshold": 0.999, "passed": False}
-    ]}
+    auc = doc["binary_classification_metrics"]["auc"]["value"]
+    assert doc["gate"]["passed"] is False
+    assert doc["gate"]["summary"] == f"auc_threshold: auc {auc:.4f} < 0.9990"
+    [check] = [c for c in doc["gate"]["checks"] if c["name"] == "auc_threshold"]
+    assert check == {"name": "auc_threshold", "value": auc, "bound": auc, "threshold": 0.999, "passed": False,
+                     "reason": f"auc {auc:.4f} < 0.9990"}
+    assert doc["gate"]["record"]["gate_passed"] == "false"
     assert "Quality gate: FAILED" in (out / "report.html").read_text()
 
 

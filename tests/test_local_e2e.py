@@ -14,6 +14,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 
 from pipeline import definition as pdef
 from pipeline.local.__main__ import local_config, main
+from pipeline.local.functions import local_functions
 from pipeline.local.runner import LocalRunner
 from pipeline.local.store import LocalObjectStore
 from pipeline.registry import LocalRegistry
@@ -30,14 +31,19 @@ def demo(tmp_path_factory) -> dict[str, Path]:
 def good_run(demo, tmp_path_factory):
     """One registered run of the good model, shared by the tests that inspect it."""
     work = tmp_path_factory.mktemp("work-good")
-    code = main(["--model-data", str(demo["good"]), "--test-data", str(demo["test"]),
+    code = main(["--model-data", str(demo["better"]), "--test-data", str(demo["test"]),
                  "--work-dir", str(work), "--output", "json"])
     return code, work
 
 
-def run_cli(demo, work, *extra, model="good", output="json"):
+def run_cli(demo, work, *extra, model="better", output="json"):
     return main(["--model-data", str(demo[model]), "--test-data", str(demo["test"]),
                  "--work-dir", str(work), "--output", output, *extra])
+
+
+def step_record(record: dict, name: str) -> dict:
+    [step] = [s for s in record["Steps"] if s["StepName"] == name]
+    return step
 
 
 def only_execution(work: Path) -> dict:
@@ -51,13 +57,14 @@ def test_good_model_is_registered_with_its_metrics(good_run, demo):
     record = only_execution(work)
     assert record["PipelineExecutionStatus"] == "Succeeded"
     assert [(s["StepName"], s["StepStatus"]) for s in record["Steps"]] == [
+        (pdef.CHAMPION_STEP, "Succeeded"),
         (pdef.CREATE_MODEL_STEP, "Succeeded"),
         (pdef.TRANSFORM_STEP, "Succeeded"),
         (pdef.EVALUATION_STEP, "Succeeded"),
         (pdef.CONDITION_STEP, "Succeeded"),
         (pdef.REGISTER_STEP, "Succeeded"),
     ]
-    assert record["Steps"][3]["Metadata"] == {"Condition": {"Outcome": "True"}}
+    assert step_record(record, pdef.CONDITION_STEP)["Metadata"] == {"Condition": {"Outcome": "True"}}
     [package] = LocalRegistry(work / "registry.db").list_packages("binary-classifier")
     assert package["ModelPackageArn"] == record["ModelPackageArn"]
     assert package["ModelPackageVersion"] == 1
@@ -69,7 +76,7 @@ def test_good_model_is_registered_with_its_metrics(good_run, demo):
     evaluation = json.loads(LocalObjectStore(work).get_bytes(uri))
     data = np.loadtxt(demo["test"], delimiter=",")
     y, X = data[:, 0].astype(int), data[:, 1:]
-    scores = joblib.load(demo["good"].parent / "good.joblib").predict_proba(X)[:, 1]
+    scores = joblib.load(demo["better"].parent / "better.joblib").predict_proba(X)[:, 1]
     metrics = evaluation["binary_classification_metrics"]
     assert metrics["auc"]["value"] == pytest.approx(roc_auc_score(y, scores), abs=1e-9)
     assert metrics["f1"]["value"] == pytest.approx(f1_score(y, scores >= 0.5), abs=1e-9)
@@ -93,16 +100,17 @@ def test_weak_model_is_refused_and_nothing_registered(demo, tmp_path, capsys):
     assert "ModelPackageArn" not in record
     fail = record["Steps"][-1]
     assert (fail["StepName"], fail["StepStatus"]) == (pdef.FAIL_STEP, "Failed")
-    assert fail["FailureReason"].startswith("Model not registered: quality gate failed: auc=")
-    assert "(required >= 0.75)" in fail["FailureReason"] and "(required >= 0.6)" in fail["FailureReason"]
-    assert record["Steps"][3]["Metadata"] == {"Condition": {"Outcome": "False"}}
+    assert fail["FailureReason"].startswith("Model not registered: quality gate failed: auc_threshold: auc lower 95% bound ")
+    assert fail["FailureReason"].endswith("< 0.7500")
+    assert step_record(record, pdef.CONDITION_STEP)["Metadata"] == {"Condition": {"Outcome": "False"}}
     assert LocalRegistry(tmp_path / "registry.db").list_packages() == []
     assert "not registered: Model not registered: quality gate failed" in out
 
 
 def test_threshold_parameter_moves_the_gate(demo, tmp_path):
     assert run_cli(demo, tmp_path, "--param", "AucThreshold=0.9999") == 1
-    assert "auc=" in only_execution(tmp_path)["FailureReason"]
+    assert "auc_threshold: auc lower 95% bound " in only_execution(tmp_path)["FailureReason"]
+    assert "< 0.9999" in only_execution(tmp_path)["FailureReason"]
     assert LocalRegistry(tmp_path / "registry.db").list_packages() == []
 
 
@@ -137,36 +145,43 @@ def staged(demo, tmp_path):
     for name, data in code.files:
         store.put_bytes(config.code_uri(code.digest) + name, data)
     overrides = {
-        "ModelDataUrl": stage_input(store, config, str(demo["good"]), "model-data"),
+        "ModelDataUrl": stage_input(store, config, str(demo["better"]), "model-data"),
         "TestDataUrl": stage_input(store, config, str(demo["test"]), "test-data"),
     }
     definition = pdef.build_definition(config, code=code)
-    runner = LocalRunner(tmp_path, registry=LocalRegistry(tmp_path / "registry.db"), emit=lambda line: None)
+    registry = LocalRegistry(tmp_path / "registry.db")
+    runner = LocalRunner(tmp_path, registry=registry, emit=lambda line: None,
+                         functions=local_functions(config, registry=registry, store=store))
     return definition, runner, overrides
 
 
+def top_step(definition, name):
+    [step] = [s for s in definition["Steps"] if s["Name"] == name]
+    return step
+
+
 def gate_conditions(definition):
-    return definition["Steps"][3]["Arguments"]["Conditions"]
+    return top_step(definition, pdef.CONDITION_STEP)["Arguments"]["Conditions"]
 
 
 def test_a_wrong_json_get_path_fails_like_sagemaker(staged):
     definition, runner, overrides = staged
     broken = copy.deepcopy(definition)
-    gate_conditions(broken)[0]["LeftValue"]["Std:JsonGet"]["Path"] = "binary_classification_metrics.auc.valu"
+    gate_conditions(broken)[0]["LeftValue"]["Std:JsonGet"]["Path"] = "gate.pased"
     result = runner.run(broken, pipeline_name="p", overrides=overrides)
     assert result.status == "Failed" and result.model_package_arn is None
     step = result.steps[-1]
     assert (step.name, step.status) == (pdef.CONDITION_STEP, "Failed")
-    assert "binary_classification_metrics.auc.valu" in step.failure_reason and "not found" in step.failure_reason
+    assert "gate.pased" in step.failure_reason and "not found" in step.failure_reason
 
 
 def test_a_wrong_property_reference_fails_like_sagemaker(staged):
     definition, runner, overrides = staged
     broken = copy.deepcopy(definition)
-    broken["Steps"][1]["Arguments"]["ModelName"] = {"Get": f"Steps.{pdef.CREATE_MODEL_STEP}.ModelNam"}
+    top_step(broken, pdef.TRANSFORM_STEP)["Arguments"]["ModelName"] = {"Get": f"Steps.{pdef.CREATE_MODEL_STEP}.ModelNam"}
     result = runner.run(broken, pipeline_name="p", overrides=overrides)
     assert [(s.name, s.status) for s in result.steps] == [
-        (pdef.CREATE_MODEL_STEP, "Succeeded"), (pdef.TRANSFORM_STEP, "Failed")
+        (pdef.CHAMPION_STEP, "Succeeded"), (pdef.CREATE_MODEL_STEP, "Succeeded"), (pdef.TRANSFORM_STEP, "Failed")
     ]
     assert "ModelNam" in result.steps[-1].failure_reason
 
@@ -186,16 +201,16 @@ def test_a_parameter_without_default_must_be_given(staged):
 def test_an_undeclared_parameter_reference_fails(staged):
     definition, runner, overrides = staged
     broken = copy.deepcopy(definition)
-    gate_conditions(broken)[1]["RightValue"] = {"Get": "Parameters.F1Threshhold"}
+    top_step(broken, pdef.CHAMPION_STEP)["Arguments"]["ModelPackageGroupName"] = {"Get": "Parameters.ModelPackageGroupNme"}
     result = runner.run(broken, pipeline_name="p", overrides=overrides)
     assert result.status == "Failed"
-    assert "no parameter 'F1Threshhold'" in result.steps[-1].failure_reason
+    assert "no parameter 'ModelPackageGroupNme'" in result.steps[-1].failure_reason
 
 
 def test_a_malformed_step_fails_that_step_and_registers_nothing(staged):
     definition, runner, overrides = staged
     broken = copy.deepcopy(definition)
-    del broken["Steps"][1]["Arguments"]["TransformInput"]
+    del top_step(broken, pdef.TRANSFORM_STEP)["Arguments"]["TransformInput"]
     result = runner.run(broken, pipeline_name="p", overrides=overrides)
     assert (result.steps[-1].name, result.steps[-1].status) == (pdef.TRANSFORM_STEP, "Failed")
     assert "malformed Transform step arguments (KeyError: 'TransformInput')" in result.steps[-1].failure_reason
@@ -232,22 +247,22 @@ def archive_without_code(path: Path) -> Path:
     "args, message",
     [
         (lambda d, t: ["--model-data", str(t / "missing.tar.gz"), "--test-data", str(d["test"])], "is not a file"),
-        (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(t / "nope.csv")], "is not a file"),
+        (lambda d, t: ["--model-data", str(d["better"]), "--test-data", str(t / "nope.csv")], "is not a file"),
         (lambda d, t: ["--model-data", str(corrupt_archive(t / "m.tar.gz")), "--test-data", str(d["test"])],
          "not a readable model.tar.gz"),
         (lambda d, t: ["--model-data", str(archive_without_code(t / "m.tar.gz")), "--test-data", str(d["test"])],
          "must contain model.joblib and code/inference.py"),
         (lambda d, t: ["--model-data", "s3://local-sagemaker/none.tar.gz", "--test-data", str(d["test"])],
          "no object at s3://local-sagemaker/none.tar.gz"),
-        (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(d["test"]), "--param", "Nope=1"],
+        (lambda d, t: ["--model-data", str(d["better"]), "--test-data", str(d["test"]), "--param", "Nope=1"],
          "unknown parameter 'Nope'"),
-        (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(d["test"]), "--param", "F1Threshold=x"],
+        (lambda d, t: ["--model-data", str(d["better"]), "--test-data", str(d["test"]), "--param", "F1Threshold=x"],
          "bad value 'x' for F1Threshold"),
-        (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(d["test"]), "--param", "ModelDataUrl=s3://x/y"],
+        (lambda d, t: ["--model-data", str(d["better"]), "--test-data", str(d["test"]), "--param", "ModelDataUrl=s3://x/y"],
          "conflicts with --model-data"),
-        (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(d["test"]), "--pipeline-name", "bad name"],
+        (lambda d, t: ["--model-data", str(d["better"]), "--test-data", str(d["test"]), "--pipeline-name", "bad name"],
          "bad pipeline name"),
-        (lambda d, t: ["--model-data", str(d["good"]), "--test-data", str(d["test"]), "--model-package-group", "x" * 64],
+        (lambda d, t: ["--model-data", str(d["better"]), "--test-data", str(d["test"]), "--model-package-group", "x" * 64],
          "bad model package group name"),
     ],
 )
@@ -275,7 +290,7 @@ def test_cli_usage_errors(argv, capsys):
 def test_test_data_with_a_header_fails_the_evaluation_and_registers_nothing(demo, tmp_path):
     bad = tmp_path / "with-header.csv"
     bad.write_text("label," + ",".join(f"f{i}" for i in range(30)) + "\n" + demo["test"].read_text())
-    assert main(["--model-data", str(demo["good"]), "--test-data", str(bad), "--work-dir", str(tmp_path / "w"),
+    assert main(["--model-data", str(demo["better"]), "--test-data", str(bad), "--work-dir", str(tmp_path / "w"),
                  "--output", "json"]) == 1
     record = only_execution(tmp_path / "w")
     failed = record["Steps"][-1]

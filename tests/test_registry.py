@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import multiprocessing
 import sqlite3
 import subprocess
@@ -22,6 +23,11 @@ DESCRIBE_FIELDS = {
     "ModelPackageGroupName", "ModelPackageVersion", "ModelPackageArn", "CreationTime", "InferenceSpecification",
     "ModelPackageStatus", "ModelApprovalStatus", "ModelMetrics",
 }
+
+
+# The decision records the pipeline's RegisterModel step writes (processing_scripts/gate.py RECORD_KEYS).
+PASSED = {"gate_passed": "true", "gate_checks": "auc_threshold=pass f1_threshold=pass"}
+FAILED = {"gate_passed": "false", "gate_checks": "auc_threshold=pass f1_regression=fail"}
 
 
 def register(registry, group="churn", **extra):
@@ -211,9 +217,9 @@ def test_parallel_registrations_never_collide(tmp_path):
 @pytest.fixture
 def work(tmp_path):
     registry = LocalRegistry(tmp_path / "registry.db")
-    register(registry, description="first")
-    register(registry, description="second")
-    register(registry, group="fraud")
+    register(registry, description="first", customer_metadata=PASSED)
+    register(registry, description="second", customer_metadata=FAILED)
+    register(registry, group="fraud")  # no gate decision recorded
     return tmp_path
 
 
@@ -257,12 +263,38 @@ def test_cli_describe(work, capsys):
 
 def test_cli_approve_and_reject(work, capsys):
     arn = "arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/1"
-    code, out, _ = run(capsys, "approve", "--work-dir", str(work), "--arn", arn, "--reason", "reviewed by ana")
+    code, out, _ = run(capsys, "approve", "--work-dir", str(work), "--arn", arn, "--reason", "reviewed", "--by", "ana")
     assert code == 0 and out.strip() == f"{arn}: Approved"
-    assert LocalRegistry(work / "registry.db").describe(arn)["ApprovalDescription"] == "reviewed by ana"
+    approved = LocalRegistry(work / "registry.db").describe(arn)
+    assert re.fullmatch(r"Approved by ana at \S+: reviewed", approved["ApprovalDescription"])
+    assert approved["CustomerMetadataProperties"] == {**PASSED, "review_by": "ana", "review_forced": "false"}
     code, out, _ = run(capsys, "reject", "--work-dir", str(work), "--group", "churn", "--version", "2", "--output", "json")
     assert code == 0 and json.loads(out)["ModelApprovalStatus"] == "Rejected"
+    assert json.loads(out)["ApprovalDescription"].startswith("Rejected by ")
     assert LocalRegistry(work / "registry.db").latest_approved("churn")["ModelPackageArn"] == arn
+
+
+@pytest.mark.parametrize("group, version, why", [("churn", "2", "failed its quality gate (auc_threshold=pass f1_regression=fail)"),
+                                                  ("fraud", "1", "has no recorded quality-gate decision")])
+def test_approving_past_the_gate_needs_force_and_is_recorded(work, capsys, group, version, why):
+    target = ["--work-dir", str(work), "--group", group, "--version", version, "--by", "ana"]
+    code, _, err = run(capsys, "approve", *target, "--reason", "looks fine")
+    assert code == 2 and why in err and "--force" in err and len(err.strip().splitlines()) == 1
+    assert LocalRegistry(work / "registry.db").describe(f"{group}/{version}")["ModelApprovalStatus"] == "PendingManualApproval"
+    code, _, err = run(capsys, "approve", *target, "--force")
+    assert code == 2 and "--force needs --reason" in err
+    code, out, _ = run(capsys, "approve", *target, "--force", "--reason", "urgent fix, risk accepted")
+    assert code == 0
+    record = LocalRegistry(work / "registry.db").describe(f"{group}/{version}")
+    assert record["ModelApprovalStatus"] == "Approved"
+    assert "urgent fix, risk accepted [FORCED: the quality gate did not pass" in record["ApprovalDescription"]
+    assert record["CustomerMetadataProperties"]["review_forced"] == "true"
+
+
+def test_force_is_refused_where_nothing_is_overridden(work, capsys):
+    code, _, err = run(capsys, "approve", "--work-dir", str(work), "--group", "churn", "--version", "1",
+                       "--by", "ana", "--force", "--reason", "x")
+    assert code == 2 and "--force only applies" in err
 
 
 @pytest.mark.parametrize(
@@ -282,7 +314,8 @@ def test_cli_approve_and_reject(work, capsys):
         (["describe", "--arn", "arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/1", "--group", "churn"],
          "not both"),
         (["list", "--group", "bad name"], "bad model package group name"),
-        (["list", "--reason", "why"], "--reason applies to approve and reject"),
+        (["list", "--reason", "why"], "--reason, --by and --force apply to approve and reject"),
+        (["describe", "--group", "churn", "--force"], "--reason, --by and --force apply to approve and reject"),
         (["list", "--group", "churn", "--version", "1"], "list takes --group only"),
         (["list", "--region", "eu-west-1"], "--region applies to --backend sagemaker"),
     ],
@@ -325,12 +358,15 @@ def fake_aws(sagemaker_client):
 
 def test_cli_sagemaker_backend(capsys, fake_aws):
     registry = SageMakerRegistry(boto3.client("sagemaker", region_name="eu-west-1"))
-    arn = register(registry)["ModelPackageArn"]
+    arn = register(registry, customer_metadata=PASSED)["ModelPackageArn"]
     register(registry)
     backend = ["--backend", "sagemaker", "--region", "eu-west-1"]
     code, out, _ = run(capsys, "approve", *backend, "--arn", arn, "--reason", "ok")
     assert code == 0 and out.strip() == f"{arn}: Approved"
-    assert registry.describe(arn)["ApprovalDescription"] == "ok"
+    approved = registry.describe(arn)
+    # Who: the caller's identity from STS (moto's default user).
+    assert re.fullmatch(r"Approved by arn:aws:sts::\d{12}:\S+ at \S+: ok", approved["ApprovalDescription"])
+    assert approved["CustomerMetadataProperties"]["review_forced"] == "false"
     code, out, _ = run(capsys, "reject", *backend, "--group", "churn", "--version", "2", "--output", "json")
     assert code == 0 and json.loads(out)["ModelApprovalStatus"] == "Rejected"
     code, out, _ = run(capsys, "describe", *backend, "--group", "churn", "--output", "json")

@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from pipeline import upsert
 from pipeline.code_bundle import processing_code_bundle
-from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN
+from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN, create_execution_role
 
 PIPELINE = "binary-classifier-evaluation"
 
@@ -23,6 +23,7 @@ def aws():
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
         session.client("s3").create_bucket(Bucket=TEST_BUCKET)
+        create_execution_role(session)
         yield session
 
 
@@ -46,7 +47,9 @@ def test_upsert_creates_pipeline_with_the_built_definition(aws, test_config, def
 def test_upsert_uploads_code_where_the_definition_points(aws, test_config, definition):
     result = run(test_config, aws)
     code_input = next(
-        i["S3Input"]["S3Uri"] for i in definition["Steps"][2]["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"
+        i["S3Input"]["S3Uri"]
+        for step in definition["Steps"] if step["Type"] == "Processing"
+        for i in step["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"
     )
     assert result.code_uri == code_input
     s3 = aws.client("s3")
@@ -227,9 +230,20 @@ def moto_server():
         server.stop()
 
 
+class _Endpoint:
+    """A session whose clients talk to one endpoint (the moto server)."""
+
+    def __init__(self, session, url):
+        self.session, self.url = session, url
+
+    def client(self, name):
+        return self.session.client(name, endpoint_url=self.url)
+
+
 def test_cli_end_to_end_against_moto_server(moto_server, definition):
     env = {**os.environ, "AWS_ENDPOINT_URL": moto_server}
     boto3.Session(region_name="us-east-1").client("s3", endpoint_url=moto_server).create_bucket(Bucket=TEST_BUCKET)
+    create_execution_role(_Endpoint(boto3.Session(region_name="us-east-1"), moto_server))
     command = [sys.executable, "-m", "pipeline.upsert", *BASE, "--role-arn", TEST_ROLE_ARN]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
     assert first.returncode == 0, first.stderr
@@ -239,9 +253,49 @@ def test_cli_end_to_end_against_moto_server(moto_server, definition):
     )
     assert second.returncode == 0, second.stderr
     assert "pipeline updated" in second.stdout and "execution started" in second.stdout
+    assert "champion function created" in first.stdout and "champion function unchanged" in second.stdout
     sm = boto3.client("sagemaker", region_name="us-east-1", endpoint_url=moto_server)
     assert [p["PipelineName"] for p in sm.list_pipelines()["PipelineSummaries"]] == [PIPELINE]
     assert json.loads(sm.describe_pipeline(PipelineName=PIPELINE)["PipelineDefinition"]) == definition
     [execution] = sm.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
     sent = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution["PipelineExecutionArn"])
     assert sent["PipelineParameters"] == [{"Name": "F1Threshold", "Value": "0.7"}]
+
+
+# --- the champion function -----------------------------------------------------------------------------------
+
+
+def test_champion_function_is_deployed_where_the_definition_points(aws, test_config, definition):
+    run(test_config, aws)
+    [step] = [s for s in definition["Steps"] if s["Type"] == "Lambda"]
+    function = aws.client("lambda").get_function(FunctionName=test_config.champion_function_name)["Configuration"]
+    assert function["FunctionArn"] == step["FunctionArn"] == test_config.champion_function_arn
+    assert function["Handler"] == "resolve_champion.lambda_handler"
+    assert function["Role"] == TEST_ROLE_ARN
+    from pipeline.functions import code_sha256, function_zip
+
+    assert function["CodeSha256"] == code_sha256(function_zip())
+
+
+def test_champion_function_deploy_is_idempotent_and_follows_code_changes(aws, test_config, monkeypatch, tmp_path):
+    from pipeline import functions
+
+    client = aws.client("lambda")
+    assert functions.deploy_champion_function(client, test_config).action == "created"
+    assert functions.deploy_champion_function(client, test_config).action == "unchanged"
+    assert functions.function_zip() == functions.function_zip()  # deterministic bytes: no spurious updates
+    edited = tmp_path / "resolve_champion.py"
+    edited.write_bytes(functions._SOURCE.read_bytes() + b"\n# an edit\n")
+    monkeypatch.setattr(functions, "_SOURCE", edited)
+    deployed = functions.deploy_champion_function(client, test_config)
+    assert deployed.action == "updated"
+    assert client.get_function(FunctionName=test_config.champion_function_name)["Configuration"]["CodeSha256"] == (
+        deployed.code_sha256
+    )
+    assert [f["FunctionName"] for f in client.list_functions()["Functions"]] == [test_config.champion_function_name]
+
+
+def test_a_lambda_role_lambda_cannot_assume_is_one_line(aws, test_config):
+    config = test_config.with_overrides(lambda_role_arn="arn:aws:iam::123456789012:role/NoSuchRole")
+    with pytest.raises(upsert.UpsertError, match="^AWS refused CreateFunction: .*cannot be assumed by Lambda"):
+        run(config, aws)
