@@ -196,64 +196,181 @@ def _check_header(path: Path, head: bytes) -> None:
                         "remove it (the data must have no header row)")
 
 
-def _read_csv_arrow(path: Path, strings: set[int]) -> tuple[list[Column], int]:
-    convert = pacsv.ConvertOptions(
-        null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
-        true_values=[], false_values=[],  # booleans are strings for Model Monitor
-        column_types={f"f{i}": pa.string() for i in strings})
+# Pieces of whole lines parsed one after the other (each by pyarrow on every core) keep Arrow's working
+# memory at one piece, instead of a table as large as the data beside the float64 columns made from it.
+READ_PIECE_BYTES = 16 << 20
+
+
+class _LinePieces:
+    """Successive pieces of whole lines of a file, read into two buffers used in turn.
+
+    A piece's buffer is overwritten two pieces later, so a table parsed from it may be used until the
+    next piece after it has been asked for.
+    """
+
+    def __init__(self, path: Path, size: int = READ_PIECE_BYTES) -> None:
+        self._handle = open(path, "rb")
+        self._buffers = [bytearray(size), bytearray(size)]
+        self._turn = 0
+        self._rest = b""
+
+    def next(self) -> memoryview | None:
+        """The next piece (ending with a newline, unless it is the end of the file), or None at the end."""
+        buffer = self._buffers[self._turn]
+        filled = len(self._rest)
+        if filled * 2 > len(buffer):
+            buffer = self._grow(bytearray(), filled * 2)
+        buffer[:filled] = self._rest
+        while True:
+            with memoryview(buffer) as view:
+                read = self._handle.readinto(view[filled:])
+            if not read:  # end of file: what is left is the last piece
+                self._rest = b""
+                return memoryview(buffer)[:filled] if filled else None
+            filled += read
+            cut = buffer.rfind(b"\n", 0, filled) + 1
+            if cut:
+                break
+            buffer = self._grow(buffer[:filled], 2 * len(buffer))  # a line longer than the buffer
+        self._rest = bytes(buffer[cut:filled])
+        self._turn ^= 1
+        return memoryview(buffer)[:cut]
+
+    def _grow(self, start: bytearray, size: int) -> bytearray:
+        # A new buffer rather than a resized one: a view of the old one may still be alive.
+        buffer = bytearray(size)
+        buffer[:len(start)] = start
+        self._buffers[self._turn] = buffer
+        return buffer
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+_NUMERIC_ARROW = ("int64", "double", "null")
+
+
+class _Gathered:
+    """One column's values gathered piece by piece: float64 in a growing buffer, or text pieces."""
+
+    def __init__(self, capacity: int, text: bool) -> None:
+        self.values = None if text else np.empty(capacity)
+        self.text: list[np.ndarray] | None = [] if text else None
+        self.kinds: set[str] = set()
+        self.nulls = 0
+
+    def add(self, array, start: int) -> None:
+        if self.text is not None:
+            self.text.append(array.to_numpy(zero_copy_only=False))
+            return
+        n, kind = len(array), str(array.type)
+        self.kinds.add(kind)
+        self.nulls += array.null_count
+        if start + n > len(self.values):
+            grown = np.empty(max(2 * len(self.values), start + n))
+            grown[:start] = self.values[:start]
+            self.values = grown
+        out = self.values[start:start + n]
+        if kind == "null":
+            out.fill(np.nan)
+            return
+        # From the buffers themselves: Array.to_numpy would import pandas, a large part of a check's time.
+        validity, data = array.buffers()[:2]
+        out[:] = np.frombuffer(data, dtype="<f8" if kind == "double" else "<i8", count=n, offset=array.offset * 8)
+        if array.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, np.uint8), count=array.offset + n, bitorder="little")
+            out[bits[array.offset:] == 0] = np.nan
+
+
+def _read_csv_arrow(path: Path, strings: set[int], piece_bytes: int = READ_PIECE_BYTES) -> tuple[list[Column], int]:
+    """Typed columns of a CSV file; ``strings``: columns to read as text (known not to be numeric)."""
+    size = max(path.stat().st_size, 1)
+    pieces = _LinePieces(path, piece_bytes)
+    names: list[str] | None = None
+    pool = _memory_pool()
+
+    def parse():
+        piece = pieces.next()
+        if piece is None:
+            return None
+        read = pacsv.ReadOptions(autogenerate_column_names=names is None, column_names=names)
+        convert = pacsv.ConvertOptions(
+            null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
+            true_values=[], false_values=[],  # booleans are strings for Model Monitor
+            column_types={f"f{i}": pa.string() for i in strings})
+        try:
+            return len(piece), pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert,
+                                              memory_pool=pool)
+        except pa.ArrowInvalid as error:
+            message = str(error).splitlines()[0]
+            if message == "Empty CSV file":  # a piece of blank lines
+                return len(piece), None
+            raise DataError(f"{path}: {message}; every row needs the same number of fields") from None
+
+    gathered: list[_Gathered] = []
+    rows, text = 0, set()
     try:
-        table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(autogenerate_column_names=True),
-                               convert_options=convert, memory_pool=_memory_pool())
-    except pa.ArrowInvalid as error:
-        message = str(error).splitlines()[0]
-        if message == "Empty CSV file":
-            return [], 0
-        raise DataError(f"{path}: {message}; every row needs the same number of fields") from None
-    as_text = {i for i, column in enumerate(table.columns)
-               if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
-                       or pa.types.is_null(column.type) or pa.types.is_string(column.type))}
-    arrays, rows = table.columns, table.num_rows
-    del table  # each column's memory goes as soon as it is converted
+        # The next piece is parsed (GIL released) while this one is copied into the columns.
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            future = reader.submit(parse)
+            while (parsed := future.result()) is not None:
+                length, table = parsed
+                if table is not None and names is None:  # later pieces must have these columns
+                    names = table.column_names
+                    # Text in the first piece: read as text from the start (no second reading).
+                    strings = strings | {i for i, column in enumerate(table.columns) if str(column.type) == "string"}
+                    capacity = int(table.num_rows * size / length * 1.1) + 1024
+                    gathered = [_Gathered(capacity, i in strings) for i in range(len(names))]
+                future = reader.submit(parse)
+                if table is None:
+                    continue
+                text = {i for i, column in enumerate(table.columns)
+                        if i not in strings and str(column.type) not in _NUMERIC_ARROW}
+                if text:  # not numbers after all
+                    break
+                for i, column in enumerate(table.columns):
+                    start = rows
+                    for chunk in column.chunks:
+                        gathered[i].add(chunk, start)
+                        start += len(chunk)
+                rows += table.num_rows
+                del table
+            future.cancel()
+    finally:
+        pieces.close()
+    if text:  # read again with these columns as text
+        return _read_csv_arrow(path, strings | text, piece_bytes)
+    if names is None:
+        return [], 0
 
     def convert(i: int) -> Column | None:
-        column, arrays[i] = arrays[i], None
-        return _arrow_column(f"_c{i}", column)
+        column, gathered[i] = gathered[i], None
+        if column.text is not None:
+            return column_from_strings(f"_c{i}", np.concatenate(column.text))
+        parsed = column_from_numbers(f"_c{i}", column.values[:rows], integral="int64" in column.kinds and column.kinds <= {"int64", "null"},
+                                     overwrite=True)
+        values = parsed.numbers
+        # Sorted: infinities sit at the ends, and a NaN that is not a missing (null) value came from "nan".
+        if (len(values) and (np.isinf(values[0]) or np.isinf(values[-1]))) or parsed.num_missing != column.nulls:
+            return None  # "nan" / "inf" are text to Model Monitor
+        return parsed
 
-    # Copying and sorting release the GIL: the columns convert on every core.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        columns = list(pool.map(convert, range(len(arrays))))
-    as_text |= {i for i, column in enumerate(columns) if column is None}
-    if as_text - strings:
-        return _read_csv_arrow(path, strings | as_text)
+    # Sorting releases the GIL: the columns are sorted on every core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool_:
+        columns = list(pool_.map(convert, range(len(gathered))))
+    text = {i for i, column in enumerate(columns) if column is None}
+    if text:
+        return _read_csv_arrow(path, strings | text, piece_bytes)
     return columns, rows
 
 
 def _memory_pool():
     # Arrow's default mimalloc pool spends far more time in page faults on large reads here than
-    # jemalloc or the system allocator (benchmarks/drift.py); the table is freed right after use.
+    # jemalloc or the system allocator (benchmarks/drift.py).
     try:
         return pa.jemalloc_memory_pool()
     except (NotImplementedError, pa.ArrowNotImplementedError):
         return pa.system_memory_pool()
-
-
-def _arrow_column(name: str, column) -> Column | None:
-    """A Column from an Arrow column, or None when it must be read again as text."""
-    if pa.types.is_floating(column.type):
-        parsed = column_from_numbers(name, column.to_numpy(), integral=False, overwrite=True)
-        values = parsed.numbers
-        # Sorted: infinities sit at the ends, and a NaN that is not a missing (null) value came from "nan".
-        if (len(values) and (np.isinf(values[0]) or np.isinf(values[-1]))) or parsed.num_missing != column.null_count:
-            return None  # "nan" / "inf" are text to Model Monitor
-        return parsed
-    if pa.types.is_integer(column.type):
-        values = column.to_numpy(zero_copy_only=False).astype(np.float64)
-        return column_from_numbers(name, values, integral=True, overwrite=True)
-    if pa.types.is_null(column.type):
-        return column_from_numbers(name, np.full(len(column), np.nan), integral=False, overwrite=True)
-    if pa.types.is_string(column.type):
-        return column_from_strings(name, column.to_numpy(zero_copy_only=False))
-    return None
 
 
 def _read_csv_pandas(path: Path) -> tuple[list[Column], int]:

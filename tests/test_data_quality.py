@@ -402,3 +402,73 @@ def test_a_type_change_after_the_first_megabyte_is_seen(tmp_path):
     data = dq.read_csv(path)
     assert [c.inferred_type for c in data.columns] == ["Fractional", "String"]
     assert data.item_count == 300_001 and data.columns[1].num_integral == 300_000
+
+
+# ----------------------------------------------------------------------------- reading in pieces of lines
+
+PIECE_CASES = {
+    "integers and decimals": "1,2.5,a\n2,,b\n,3.25,c\n4,-1e3,d\n" * 40,
+    "a decimal in a late piece": "1,1\n" * 60 + "1.5,2\n" + "3,3\n" * 5,
+    "text in a late piece": "1,1\n" * 60 + "x,2\n",
+    "nan in a late piece": "1.5,1\n" * 60 + "nan,2\n",
+    "inf in a late piece": "1.5,1\n" * 60 + "2,-inf\n",
+    "a date in a late piece": "1,1\n" * 60 + "2024-01-01,2\n",
+    "empty until a late piece": ",1\n" * 60 + "7,2\n",
+    "no final newline": "1,2\n3,4\n5,6",
+    "blank lines": "1,2\n\n\n\n\n\n\n\n\n\n\n\n3,4\n\n",
+    "windows line ends": "1,2.5\r\n3,4\r\n" * 30,
+    "a line longer than a piece": "1," + "x" * 300 + "\n3,4\n" + "5," + "2" * 30 + "\n",
+    "quoted text": '"a,b",1\n"c",2\n' * 20,
+}
+
+
+@pytest.mark.parametrize("name", PIECE_CASES)
+@pytest.mark.parametrize("piece_bytes", [8, 50, 333])
+def test_reading_in_pieces_equals_reading_at_once(tmp_path, name, piece_bytes):
+    """Pieces split anywhere between lines, and type evidence in any piece, give the whole file's result."""
+    path = tmp_path / "d.csv"
+    path.write_bytes(PIECE_CASES[name].encode())
+    whole = dq.build_statistics(dq.Dataset(*dq._read_csv_arrow(path, set(), piece_bytes=1 << 20)))
+    pieces = dq.build_statistics(dq.Dataset(*dq._read_csv_arrow(path, set(), piece_bytes=piece_bytes)))
+    assert pieces == whole
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(dq, "pacsv", None)  # the text rule (pandas reader) agrees too
+    try:
+        assert dq.build_statistics(dq.read_csv(path)) == whole
+    finally:
+        monkeypatch.undo()
+
+
+def test_a_width_change_in_a_later_piece_is_an_error(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("1,2,3\n" * 50 + "4,5\n")
+    with pytest.raises(dq.DataError, match="Expected 3 columns, got 2") as error:
+        dq._read_csv_arrow(path, set(), piece_bytes=16)
+    assert "\n" not in str(error.value)
+
+
+def test_missing_values_in_integer_and_decimal_pieces_stay_missing(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("".join(f"{'' if i % 7 == 0 else i},{'' if i % 5 == 0 else i / 4}\n" for i in range(1, 200)))
+    columns, rows = dq._read_csv_arrow(path, set(), piece_bytes=64)
+    expected_a = np.sort([float(i) for i in range(1, 200) if i % 7])
+    expected_b = np.sort([i / 4 for i in range(1, 200) if i % 5])
+    assert rows == 199
+    assert (columns[0].inferred_type, columns[0].num_missing) == ("Integral", 28)
+    assert (columns[1].inferred_type, columns[1].num_missing) == ("Fractional", 39)
+    np.testing.assert_array_equal(columns[0].numbers, expected_a)
+    np.testing.assert_array_equal(columns[1].numbers, expected_b)
+
+
+def test_text_seen_in_the_first_piece_is_read_once_and_later_text_again(tmp_path, monkeypatch):
+    calls = []
+    read_csv = dq.pacsv.read_csv
+    monkeypatch.setattr(dq.pacsv, "read_csv", lambda *a, **k: calls.append(1) or read_csv(*a, **k))
+    path = tmp_path / "d.csv"
+    path.write_text("a,1\nb,2\n" * 20)  # 160 bytes: 8 pieces of 20
+    columns, _ = dq._read_csv_arrow(path, set(), piece_bytes=20)
+    assert [c.inferred_type for c in columns] == ["String", "Integral"] and len(calls) == 8
+    calls.clear()
+    path.write_text("1,1\n" * 40 + "x,2\n")  # text only in the last piece: the file is read again
+    columns, _ = dq._read_csv_arrow(path, set(), piece_bytes=20)
+    assert [c.inferred_type for c in columns] == ["String", "Integral"] and len(calls) == 9 + 9
