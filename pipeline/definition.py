@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the SDK is imported lazily: importing it needs AWS_DEFAULT_
 CHAMPION_STEP = "FindChampion"
 CREATE_MODEL_STEP = "CreateModel"
 TRANSFORM_STEP = "BatchTransform"
+BASELINE_STEP = "BaselineDataQuality"
 EVALUATION_STEP = "EvaluateModel"
 CONDITION_STEP = "CheckQualityGate"
 REGISTER_STEP = "RegisterModel"
@@ -71,7 +72,8 @@ def create_pipeline(
     session: "PipelineSession | None" = None,
     code: CodeBundle | None = None,
 ) -> "Pipeline":
-    """Wire the steps: (FindChampion, CreateModel → BatchTransform) → EvaluateModel → gate → RegisterModel | Fail."""
+    """Wire the steps: (FindChampion, CreateModel → BatchTransform) → EvaluateModel → gate → RegisterModel | Fail,
+    with BaselineDataQuality (the test features' Model Monitor baseline) attached to the registration."""
     session = session or create_session(config)
     code = code or processing_code_bundle()
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
@@ -79,6 +81,7 @@ def create_pipeline(
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
     from processing_scripts.gate import RECORD_KEYS, RECORD_PATH, SUMMARY_PATH
+    from steps.baseline import create_data_quality_baseline_step
     from steps.champion import create_champion_step
     from steps.condition import create_condition_step, evaluation_value
     from steps.evaluation import create_evaluation_step
@@ -129,6 +132,18 @@ def create_pipeline(
             kms_key_id=config.kms_key_id,
             session=session,
         )
+        baseline = create_data_quality_baseline_step(
+            name=BASELINE_STEP,
+            image_uri=image_uri,
+            role_arn=config.role_arn,
+            code_uri=config.code_uri(code.digest),
+            test_data_uri=params.test_data_url,
+            output_uri=execution_uri("baseline"),
+            instance_type=params.processing_instance_type,
+            volume_size_gb=config.processing_volume_gb,
+            kms_key_id=config.kms_key_id,
+            session=session,
+        )
         evaluation = create_evaluation_step(
             name=EVALUATION_STEP,
             image_uri=image_uri,
@@ -154,6 +169,8 @@ def create_pipeline(
             model_package_group_name=params.model_package_group_name,
             approval_status=params.model_approval_status,
             evaluation_json_uri=evaluation.evaluation_json_uri,
+            data_statistics_uri=baseline.statistics_uri,
+            data_constraints_uri=baseline.constraints_uri,
             decision_record={
                 **{key: evaluation_value(evaluation, f"{RECORD_PATH}.{key}") for key in RECORD_KEYS},
                 "pipeline_execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
@@ -172,7 +189,7 @@ def create_pipeline(
     return Pipeline(
         name=config.pipeline_name,
         parameters=params.all(),
-        steps=[champion.step, create_model, transform, evaluation.step, gate],
+        steps=[champion.step, create_model, transform, baseline.step, evaluation.step, gate],
         sagemaker_session=session,
     )
 

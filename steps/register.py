@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from sagemaker.core.drift_check_baselines import DriftCheckBaselines
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
 from sagemaker.core.workflow.functions import Join
 from sagemaker.core.workflow.parameters import ParameterString
@@ -19,15 +20,33 @@ def create_register_step(
     model_package_group_name: ParameterString,
     approval_status: ParameterString,
     evaluation_json_uri: Join,
+    data_statistics_uri: Join,
+    data_constraints_uri: Join,
     decision_record: Mapping[str, object],
     inference_instance_types: tuple[str, ...],
     transform_instance_types: tuple[str, ...],
     description: str,
 ) -> ModelStep:
-    """Register the evaluated model; evaluation.json becomes its ModelQuality statistics and the gate's
-    decision record its CustomerMetadataProperties (what Studio shows a reviewer)."""
+    """Register the evaluated model.
+
+    evaluation.json becomes its ModelQuality statistics, the test features' statistics.json and
+    constraints.json its ModelDataQuality metrics; both are also its DriftCheckBaselines (what later
+    drift checks compare with); the gate's decision record becomes its CustomerMetadataProperties (what
+    Studio shows a reviewer).
+    """
+
+    def source(uri: Join) -> MetricsSource:
+        return MetricsSource(s3_uri=uri, content_type="application/json")
+
     model_metrics = ModelMetrics(
-        model_statistics=MetricsSource(s3_uri=evaluation_json_uri, content_type="application/json")
+        model_statistics=source(evaluation_json_uri),
+        model_data_statistics=source(data_statistics_uri),
+        model_data_constraints=source(data_constraints_uri),
+    )
+    baselines = DriftCheckBaselines(
+        model_statistics=source(evaluation_json_uri),
+        model_data_statistics=source(data_statistics_uri),
+        model_data_constraints=source(data_constraints_uri),
     )
     return ModelStep(
         name=name,
@@ -38,6 +57,7 @@ def create_register_step(
             inference_instances=list(inference_instance_types),
             transform_instances=list(transform_instance_types),
             model_metrics=model_metrics,
+            drift_check_baselines=baselines,
             approval_status=approval_status,
             description=description,
             customer_metadata_properties=dict(decision_record),

@@ -48,6 +48,7 @@ def test_step_graph(definition):
         (pdef.CHAMPION_STEP, "Lambda"),
         (pdef.CREATE_MODEL_STEP, "Model"),
         (pdef.TRANSFORM_STEP, "Transform"),
+        (pdef.BASELINE_STEP, "Processing"),
         (pdef.EVALUATION_STEP, "Processing"),
         (pdef.CONDITION_STEP, "Condition"),
     ]
@@ -187,6 +188,16 @@ def test_register_step_attaches_evaluation_as_model_metrics(definition):
             ],
         }
     }
+    # The test features' Model Monitor baseline: ModelDataQuality metrics and, with evaluation.json, the
+    # package's DriftCheckBaselines.
+    def baseline_file(name):
+        return {"ContentType": "application/json", "S3Uri": {"Std:Join": {"On": "/", "Values": [
+            {"Get": f"Steps.{pdef.BASELINE_STEP}.ProcessingOutputConfig.Outputs['data_quality_baseline'].S3Output.S3Uri"},
+            name]}}}
+
+    data_quality = {"Statistics": baseline_file("statistics.json"), "Constraints": baseline_file("constraints.json")}
+    assert args["ModelMetrics"]["ModelDataQuality"] == data_quality
+    assert args["DriftCheckBaselines"] == {"ModelQuality": {"Statistics": statistics}, "ModelDataQuality": data_quality}
     container = args["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"] == {"Get": "Parameters.ModelDataUrl"}
     assert container["Image"].endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
@@ -243,17 +254,22 @@ def test_published_schema_alone_rejects_what_the_sdk_emits(definition):
         (lambda d: d["Steps"][2].update(Type="Transformm"), "Steps/2"),
         (lambda d: d["Parameters"][0].update(Type="Strung"), "Parameters/0"),
         (lambda d: d["Steps"][2]["Arguments"]["TransformResources"].update(InstanceCount="two"), "Steps/2"),
-        (lambda d: d["Steps"][3]["PropertyFiles"][0].pop("FilePath"), "Steps/3"),
+        (lambda d: d["Steps"][4]["PropertyFiles"][0].pop("FilePath"), "Steps/4"),
+        (lambda d: d["Steps"][3]["Arguments"]["ProcessingInputs"][0].update(Extra=1), "Steps/3"),
         (
-            lambda d: d["Steps"][4]["Arguments"]["Conditions"][0]["LeftValue"]["Std:JsonGet"].update(Extra="x"),
-            "Steps/4",
+            lambda d: d["Steps"][5]["Arguments"]["Conditions"][0]["LeftValue"]["Std:JsonGet"].update(Extra="x"),
+            "Steps/5",
         ),
-        (lambda d: d["Steps"][4]["Arguments"]["IfSteps"][0]["Arguments"].update(Unknown=1), "Steps/4"),
+        (lambda d: d["Steps"][5]["Arguments"]["IfSteps"][0]["Arguments"].update(Unknown=1), "Steps/5"),
         (
-            lambda d: d["Steps"][4]["Arguments"]["IfSteps"][0]["Arguments"]["CustomerMetadataProperties"].update(
+            lambda d: d["Steps"][5]["Arguments"]["IfSteps"][0]["Arguments"]["CustomerMetadataProperties"].update(
                 {"bad key!": "x"}
             ),
-            "Steps/4",
+            "Steps/5",
+        ),
+        (
+            lambda d: d["Steps"][5]["Arguments"]["IfSteps"][0]["Arguments"]["DriftCheckBaselines"].update(Oops={}),
+            "Steps/5",
         ),
         (lambda d: d.update(Surprise={}), "(root)"),
     ],

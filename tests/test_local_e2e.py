@@ -60,6 +60,7 @@ def test_good_model_is_registered_with_its_metrics(good_run, demo):
         (pdef.CHAMPION_STEP, "Succeeded"),
         (pdef.CREATE_MODEL_STEP, "Succeeded"),
         (pdef.TRANSFORM_STEP, "Succeeded"),
+        (pdef.BASELINE_STEP, "Succeeded"),
         (pdef.EVALUATION_STEP, "Succeeded"),
         (pdef.CONDITION_STEP, "Succeeded"),
         (pdef.REGISTER_STEP, "Succeeded"),
@@ -81,6 +82,15 @@ def test_good_model_is_registered_with_its_metrics(good_run, demo):
     assert metrics["auc"]["value"] == pytest.approx(roc_auc_score(y, scores), abs=1e-9)
     assert metrics["f1"]["value"] == pytest.approx(f1_score(y, scores >= 0.5), abs=1e-9)
     assert metrics["auc"]["value"] > 0.95
+
+    # The test features' baseline is attached as ModelDataQuality and as the drift-check baselines.
+    statistics = json.loads(LocalObjectStore(work).get_bytes(
+        described["ModelMetrics"]["ModelDataQuality"]["Statistics"]["S3Uri"]))
+    assert statistics["dataset"]["item_count"] == len(y)
+    assert len(statistics["features"]) == X.shape[1]
+    baselines = described["DriftCheckBaselines"]
+    assert baselines["ModelDataQuality"] == described["ModelMetrics"]["ModelDataQuality"]
+    assert baselines["ModelQuality"]["Statistics"]["S3Uri"] == uri
 
 
 def test_transform_output_keeps_labels_aligned(good_run, demo):
