@@ -321,3 +321,55 @@ def test_the_definitions_condition_and_fail_message_follow_evaluation_json(defin
     scope.execution = {"PipelineExecutionId": "abc123"}
     metadata = evaluate(register["Arguments"]["CustomerMetadataProperties"], scope)
     assert metadata == {**document["gate"]["record"], "pipeline_execution_id": "abc123"}
+
+
+def test_the_container_layout_runs_the_comparison(demo, tmp_path):
+    """evaluate.py as the container runs it: the code bundle's files flat in one folder, no repository
+    package importable, a staged champion and validation data."""
+    import shutil
+    import subprocess
+    import sys
+
+    import joblib
+
+    from pipeline.code_bundle import processing_code_bundle
+
+    code = tmp_path / "code"
+    code.mkdir()
+    for name, data in processing_code_bundle().files:
+        (code / name).write_bytes(data)
+    data = np.loadtxt(demo["test"], delimiter=",")
+    scores = joblib.load(demo["better"].parent / "better.joblib").predict_proba(data[:, 1:])[:, 1]
+    (tmp_path / "predictions").mkdir()
+    (tmp_path / "predictions" / "test.csv.out").write_text(
+        "".join(f"{int(y)},{float(s)!r}\n" for y, s in zip(data[:, 0], scores))
+    )
+    (tmp_path / "test").mkdir()
+    shutil.copy(demo["test"], tmp_path / "test" / "test.csv")
+    (tmp_path / "model").mkdir()
+    shutil.copy(demo["better"], tmp_path / "model" / "model.tar.gz")
+    context = tmp_path / "context"
+    (context / "champion").mkdir(parents=True)
+    (context / "validation").mkdir()
+    shutil.copy(demo["champion"], context / "champion" / "model.tar.gz")
+    shutil.copy(demo["validation"], context / "validation" / "validation.csv")
+    (context / "context.json").write_text(json.dumps({
+        "champion": {"arn": "arn:aws:sagemaker:us-east-1:1:model-package/g/1", "version": 1,
+                     "model_staged": True, "evaluation_staged": False, "errors": []},
+        "validation": {"source": "s3://b/validation.csv", "objects": 1},
+    }))
+    # Blocking the package makes every `from processing_scripts import ...` fall back to the siblings.
+    runner = ("import runpy, sys; sys.modules['processing_scripts'] = None; sys.path.insert(0, sys.argv[1]); "
+              "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0] + '/evaluate.py', run_name='__main__')")
+    result = subprocess.run(
+        [sys.executable, "-c", runner, str(code), "--predictions", str(tmp_path / "predictions"),
+         "--test-data", str(tmp_path / "test"), "--model", str(tmp_path / "model"), "--context", str(context),
+         "--output-dir", str(tmp_path / "out"), "--bootstrap", "200", "--auc-threshold", "0.75"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "out" / "evaluation.json").read_text())
+    assert document["operating_point"]["source"] == "validation"
+    assert document["gate"]["champion"]["status"] == "paired"
+    assert "evaluation.json could not be staged" in " ".join(document["gate"]["champion"]["notes"])
+    assert document["gate"]["passed"] is True
