@@ -44,6 +44,9 @@ setup(
             "sm-eval-package=pipeline.package:main",
             "sm-eval-demo=pipeline.demo:main",
             "sm-eval-endpoint=pipeline.evaluate_endpoint:main",
+            "sm-eval-monitor=pipeline.monitor:main",
+            "sm-eval-monitoring-definition=pipeline.monitoring:main",
+            "sm-eval-drift-demo=pipeline.drift_demo:main",
         ],
     },
 )
