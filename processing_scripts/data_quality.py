@@ -210,6 +210,7 @@ class _LinePieces:
 
     def __init__(self, path: Path, size: int = READ_PIECE_BYTES) -> None:
         self._handle = open(path, "rb")
+        size = max(min(size, os.fstat(self._handle.fileno()).st_size + 1), 1)  # small files, small buffers
         self._buffers = [bytearray(size), bytearray(size)]
         self._turn = 0
         self._rest = b""
