@@ -235,3 +235,83 @@ def test_cli_capture_folder_with_base64(baseline, cancer, tmp_path):
     assert summary["dataset"]["item_count"] == len(rows) and summary["dataset"]["column_count"] == 30
     assert summary["violations_by_check"]["baseline_drift_check"] > 0
     assert summary["violations_by_check"]["missing_column_check"] == 0
+
+
+# ------------------------------------------------------------- drift scenarios through the container script
+
+def _mixed(rng: np.random.Generator, rows: int, *, shift: float = 0.0, shares=(0.5, 0.3, 0.2),
+           categories=("a", "b", "c")) -> list[list]:
+    """Numeric, integer and categorical columns (no label)."""
+    x = rng.normal(shift, 1.0, rows)
+    k = rng.integers(0, 10, rows)
+    c = rng.choice(categories, size=rows, p=shares)
+    return [[f"{a:.5f}", str(b), str(s)] for a, b, s in zip(x, k, c)]
+
+
+def _write_rows(path: Path, rows: list[list]) -> Path:
+    path.write_text("".join(",".join(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def mixed_baseline(tmp_path_factory) -> tuple[Path, list[list]]:
+    root = tmp_path_factory.mktemp("mixed")
+    rows = _mixed(np.random.default_rng(0), 3000)
+    assert script.main(["baseline", "--data", str(_write_rows(root / "base.csv", rows)),
+                        "--output-dir", str(root / "bl")]) == 0
+    return root / "bl", rows
+
+
+SCENARIOS = {
+    "identical data": (lambda rng, base: base, set()),
+    "shifted numeric feature": (lambda rng, base: _mixed(rng, 2000, shift=1.0), {("_c0", "baseline_drift_check")}),
+    "shifted categorical shares": (lambda rng, base: _mixed(rng, 2000, shares=(0.2, 0.3, 0.5)),
+                                   {("_c2", "baseline_drift_check")}),
+    "new category": (lambda rng, base: _mixed(rng, 2000, categories=("a", "b", "c", "d"), shares=(0.45, 0.3, 0.15, 0.1)),
+                     {("_c2", "categorical_values_check"), ("_c2", "baseline_drift_check")}),
+    "missing column": (lambda rng, base: [r[:2] for r in base], {("_c2", "missing_column_check")}),
+    "extra column": (lambda rng, base: [r + ["1.5"] for r in base], {("_c3", "extra_column_check")}),
+    "text in a numeric column": (lambda rng, base: [["n/a", *r[1:]] if i % 10 == 0 else r for i, r in enumerate(base)],
+                                 {("_c0", "data_type_check")}),
+}
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_drift_scenarios_from_csv_files(mixed_baseline, tmp_path, name):
+    baseline, base_rows = mixed_baseline
+    make, expected = SCENARIOS[name]
+    data = _write_rows(tmp_path / "new.csv", make(np.random.default_rng(1), base_rows))
+    code = script.main(["check", "--baseline-dir", str(baseline), "--data", str(data),
+                        "--output-dir", str(tmp_path / "out"), "--fail-on-violation"])
+    violations = json.loads((tmp_path / "out" / "constraint_violations.json").read_text())["violations"]
+    assert {(v["feature_name"], v["constraint_check_type"]) for v in violations} == expected
+    assert code == (1 if expected else 0)
+    assert files_in(tmp_path / "out") == CHECK_FILES
+
+
+def _capture(data: str, encoding: str = "CSV", content_type: str = "text/csv") -> str:
+    return json.dumps({"captureData": {"endpointInput": {"observedContentType": content_type, "mode": "INPUT",
+                                                         "data": data, "encoding": encoding}},
+                       "eventMetadata": {"eventId": "1"}, "eventVersion": "0"}) + "\n"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("{truncated\n", "bad.jsonl:2: not JSON"),
+    (json.dumps({"captureData": {}}) + "\n", "bad.jsonl:2: no captureData.endpointInput"),
+    (_capture("not base64!", "BASE64"), "bad.jsonl:2: BASE64 data does not decode"),
+    (_capture('{"a": 1}', content_type="application/json"), "bad.jsonl:2: observedContentType"),
+    (_capture("0.1,2,a,9"), "bad.jsonl:2: a request has 4 fields but"),
+    (_capture("0.1,2,a", encoding="GZIP"), "bad.jsonl:2: unknown encoding 'GZIP'"),
+])
+def test_malformed_capture_files_fail_the_check_and_write_nothing(mixed_baseline, tmp_path, capsys, bad, message):
+    baseline, _ = mixed_baseline
+    folder = tmp_path / "capture" / "AllTraffic" / "2024" / "05" / "01" / "13"
+    folder.mkdir(parents=True)
+    (folder / "a-good.jsonl").write_text(_capture("0.1,2,a\n0.3,4,b"))
+    (folder / "bad.jsonl").write_text(_capture("0.2,3,c") + bad)
+    out = tmp_path / "out"
+    assert script.main(["check", "--baseline-dir", str(baseline), "--data", str(tmp_path / "capture"),
+                        "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert files_in(out) == set()
