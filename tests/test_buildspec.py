@@ -60,11 +60,14 @@ def test_buildspec_upsert_config_is_valid():
     from pipeline.definition import config_from_args
     from pipeline.upsert import build_parser
 
-    [(_, argv)] = [m for m in python_modules() if m[0] == "pipeline.upsert"]
-    config = config_from_args(build_parser().parse_args(argv))
-    assert config.pipeline_name == "churn-evaluation"
-    assert config.model_package_group == "churn"
-    assert dict(config.tags) == {"sagemaker:project-name": "churn", "sagemaker:project-id": "p-abc123"}
+    upserts = [argv for module, argv in python_modules() if module == "pipeline.upsert"]
+    # The evaluation pipeline, then the drift-check pipeline with its schedule, from the same settings.
+    assert [("--monitoring" in argv, "--create-schedule" in argv) for argv in upserts] == [(False, False), (True, True)]
+    for argv in upserts:
+        config = config_from_args(build_parser().parse_args(argv))
+        assert config.pipeline_name == "churn-evaluation"
+        assert config.model_package_group == "churn"
+        assert dict(config.tags) == {"sagemaker:project-name": "churn", "sagemaker:project-id": "p-abc123"}
 
 
 def test_pytest_invocation_matches_the_readme_test_command():
