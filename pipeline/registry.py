@@ -539,7 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pipeline.registry",
         description="List, describe, approve and reject model packages (local SQLite registry or SageMaker).",
     )
-    parser.add_argument("command", choices=("list", "describe", "approve", "reject"))
+    parser.add_argument("command", choices=("list", "describe", "approve", "reject", "baseline"),
+                        help="baseline: print the drift-check baseline folder of a version (default: the latest "
+                             "Approved one), to pass to the drift check as BaselineUrl")
     parser.add_argument("--backend", choices=("local", "sagemaker"), default="local", help="default: local")
     parser.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
                         help=f"local backend: the folder holding registry.db (default {DEFAULT_WORK_DIR})")
@@ -585,8 +587,36 @@ def _target(args, registry: ModelRegistry) -> str:
     if args.version is None:
         if args.command in ("approve", "reject"):
             raise RegistryError(f"{args.command} needs an explicit --version (or --arn)")
+        if args.command == "baseline":
+            champion = registry.latest_approved(args.group)
+            if champion is None:
+                raise RegistryError(f"group {args.group!r} has no Approved version: pass --version")
+            return champion["ModelPackageArn"]
         return registry.latest_version_arn(args.group)
     return registry.describe(f"{args.group}/{args.version}")["ModelPackageArn"]
+
+
+def drift_baseline(package: Mapping[str, Any]) -> dict[str, str]:
+    """The data-quality baseline a version was registered with (its DriftCheckBaselines).
+
+    >>> drift_baseline({"ModelPackageArn": "arn", "DriftCheckBaselines": {"ModelDataQuality": {
+    ...     "Statistics": {"S3Uri": "s3://b/run/baseline/statistics.json"},
+    ...     "Constraints": {"S3Uri": "s3://b/run/baseline/constraints.json"}}}})["BaselineUrl"]
+    's3://b/run/baseline/'
+    """
+    section = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality") or {}
+    statistics = (section.get("Statistics") or {}).get("S3Uri")
+    constraints = (section.get("Constraints") or {}).get("S3Uri")
+    if not statistics or not constraints:
+        raise RegistryError(
+            f"{package['ModelPackageArn']} has no data-quality DriftCheckBaselines: register it with this pipeline, "
+            "or write one with python -m pipeline.monitor baseline"
+        )
+    folder = statistics.rsplit("/", 1)[0] + "/"
+    if constraints.rsplit("/", 1)[0] + "/" != folder:
+        raise RegistryError(f"{package['ModelPackageArn']}: statistics and constraints are in different folders")
+    return {"ModelPackageArn": package["ModelPackageArn"], "BaselineUrl": folder,
+            "Statistics": statistics, "Constraints": constraints}
 
 
 def _reviewer(args) -> str:
@@ -644,6 +674,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "describe":
             record = registry.describe(arn)
             print(json.dumps(record, indent=2, default=str) if args.output == "json" else _text(record))
+            return 0
+        if args.command == "baseline":
+            found = drift_baseline(registry.describe(arn))
+            print(json.dumps(found, indent=2) if args.output == "json" else found["BaselineUrl"])
             return 0
         record = registry.review(arn, approve=args.command == "approve", by=args.by or _reviewer(args),
                                  reason=args.reason, force=args.force)

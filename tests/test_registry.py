@@ -398,3 +398,23 @@ def test_doctests():
 
     result = doctest.testmod(registry)
     assert result.attempted >= 1 and result.failed == 0
+
+
+def test_cli_baseline_of_the_approved_version(tmp_path, capsys):
+    registry = LocalRegistry(tmp_path / "registry.db")
+    baselines = {"ModelDataQuality": {
+        "Statistics": {"ContentType": "application/json", "S3Uri": "s3://b/runs/1/baseline/statistics.json"},
+        "Constraints": {"ContentType": "application/json", "S3Uri": "s3://b/runs/1/baseline/constraints.json"},
+    }}
+    register(registry, customer_metadata=PASSED, drift_check_baselines=baselines)
+    register(registry, customer_metadata=PASSED)  # newer, without baselines, and not approved
+    work = ["--work-dir", str(tmp_path)]
+    code, _, err = run(capsys, "baseline", *work, "--group", "churn")
+    assert code == 2 and "has no Approved version: pass --version" in err
+    registry.review("churn/1", approve=True, by="ana", reason="ok")
+    code, out, _ = run(capsys, "baseline", *work, "--group", "churn")
+    assert code == 0 and out == "s3://b/runs/1/baseline/\n"
+    code, out, _ = run(capsys, "baseline", *work, "--group", "churn", "--version", "1", "--output", "json")
+    assert json.loads(out)["Constraints"] == "s3://b/runs/1/baseline/constraints.json"
+    code, _, err = run(capsys, "baseline", *work, "--group", "churn", "--version", "2")
+    assert code == 2 and "has no data-quality DriftCheckBaselines" in err
