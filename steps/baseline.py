@@ -8,22 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sagemaker.core.processing import Processor
-from sagemaker.core.shapes import (
-    ProcessingInput,
-    ProcessingOutput,
-    ProcessingS3Input,
-    ProcessingS3Output,
-)
 from sagemaker.core.workflow.functions import Join
 from sagemaker.core.workflow.parameters import ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
+from steps.processing import CONTAINER_ROOT, code_input, s3_input, s3_output, script_processor
+
 # Model Monitor's baselining container layout, which monitor.py's defaults also follow; code where the
 # evaluation step's is.
-CONTAINER_ROOT = "/opt/ml/processing"
-CODE_DIR = f"{CONTAINER_ROOT}/input/code"
 DATA_DIR = f"{CONTAINER_ROOT}/input/baseline_dataset_input"
 OUTPUT_DIR = f"{CONTAINER_ROOT}/output"
 ENTRYPOINT_SCRIPT = "monitor.py"
@@ -74,39 +67,15 @@ def create_data_quality_baseline_step(
     ``test_data_uri`` is the test set the model is evaluated on (a file or a prefix); its features,
     without the leading label, become the baseline that later data is checked against.
     """
-    processor = Processor(
-        role=role_arn,
-        image_uri=image_uri,
-        instance_count=1,
-        instance_type=instance_type,
-        entrypoint=["python3", f"{CODE_DIR}/{ENTRYPOINT_SCRIPT}"],
-        volume_size_in_gb=volume_size_gb,
-        volume_kms_key=kms_key_id,
-        output_kms_key=kms_key_id,
-        env={"PYTHONUNBUFFERED": "1"},
-        sagemaker_session=session,
+    processor = script_processor(
+        script=ENTRYPOINT_SCRIPT, image_uri=image_uri, role_arn=role_arn, instance_type=instance_type,
+        volume_size_gb=volume_size_gb, kms_key_id=kms_key_id, session=session,
     )
     step = ProcessingStep(
         name=name,
         step_args=processor.run(
-            inputs=[
-                ProcessingInput(
-                    input_name="test-data",
-                    s3_input=ProcessingS3Input(s3_uri=test_data_uri, local_path=DATA_DIR, s3_data_type="S3Prefix",
-                                               s3_input_mode="File"),
-                ),
-                ProcessingInput(
-                    input_name="code",
-                    s3_input=ProcessingS3Input(s3_uri=code_uri, local_path=CODE_DIR, s3_data_type="S3Prefix",
-                                               s3_input_mode="File"),
-                ),
-            ],
-            outputs=[
-                ProcessingOutput(
-                    output_name=BASELINE_OUTPUT,
-                    s3_output=ProcessingS3Output(s3_uri=output_uri, local_path=OUTPUT_DIR, s3_upload_mode="EndOfJob"),
-                )
-            ],
+            inputs=[s3_input("test-data", test_data_uri, DATA_DIR), code_input(code_uri)],
+            outputs=[s3_output(BASELINE_OUTPUT, output_uri, OUTPUT_DIR)],
             arguments=["baseline", "--data", DATA_DIR, "--output-dir", OUTPUT_DIR, "--label-column", "first"],
         ),
     )

@@ -8,13 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sagemaker.core.processing import Processor
-from sagemaker.core.shapes import (
-    ProcessingInput,
-    ProcessingOutput,
-    ProcessingS3Input,
-    ProcessingS3Output,
-)
 from sagemaker.core.workflow.conditions import ConditionEquals
 from sagemaker.core.workflow.functions import Join, JsonGet
 from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
@@ -26,10 +19,9 @@ from sagemaker.mlops.workflow.steps import ProcessingStep
 
 from processing_scripts.data_quality import COMPARISON_THRESHOLD, PSI_THRESHOLD
 from steps.parameters import _with_description
+from steps.processing import CONTAINER_ROOT, as_text, code_input, s3_input, s3_output, script_processor
 
 # Model Monitor's container layout, which monitor.py's defaults also follow; code where the evaluation step's is.
-CONTAINER_ROOT = "/opt/ml/processing"
-CODE_DIR = f"{CONTAINER_ROOT}/input/code"
 BASELINE_DIR = f"{CONTAINER_ROOT}/baseline"
 DATA_DIR = f"{CONTAINER_ROOT}/input/endpoint"
 RESULT_DIR = f"{CONTAINER_ROOT}/resultdata"
@@ -116,18 +108,6 @@ class DriftCheckStep:
         return self.step.properties.ProcessingOutputConfig.Outputs[DRIFT_OUTPUT].S3Output.S3Uri
 
 
-def _as_text(value) -> Join:
-    """Container arguments must be strings; Std:Join renders a numeric parameter as text."""
-    return Join(on="", values=[value])
-
-
-def _s3_input(name: str, uri, local_path: str) -> ProcessingInput:
-    return ProcessingInput(
-        input_name=name,
-        s3_input=ProcessingS3Input(s3_uri=uri, local_path=local_path, s3_data_type="S3Prefix", s3_input_mode="File"),
-    )
-
-
 def create_drift_check_step(
     *,
     name: str,
@@ -145,41 +125,28 @@ def create_drift_check_step(
     session: PipelineSession,
 ) -> DriftCheckStep:
     """A ProcessingStep running ``monitor.py check``; drift_status.json is its PropertyFile."""
-    processor = Processor(
-        role=role_arn,
-        image_uri=image_uri,
-        instance_count=1,
-        instance_type=instance_type,
-        entrypoint=["python3", f"{CODE_DIR}/{ENTRYPOINT_SCRIPT}"],
-        volume_size_in_gb=volume_size_gb,
-        volume_kms_key=kms_key_id,
-        output_kms_key=kms_key_id,
-        env={"PYTHONUNBUFFERED": "1"},
-        sagemaker_session=session,
+    processor = script_processor(
+        script=ENTRYPOINT_SCRIPT, image_uri=image_uri, role_arn=role_arn, instance_type=instance_type,
+        volume_size_gb=volume_size_gb, kms_key_id=kms_key_id, session=session,
     )
     status = PropertyFile(name=PROPERTY_FILE_NAME, output_name=DRIFT_OUTPUT, path=STATUS_FILE)
     step = ProcessingStep(
         name=name,
         step_args=processor.run(
             inputs=[
-                _s3_input("baseline", baseline_uri, BASELINE_DIR),
-                _s3_input("data", data_uri, DATA_DIR),
-                _s3_input("code", code_uri, CODE_DIR),
+                s3_input("baseline", baseline_uri, BASELINE_DIR),
+                s3_input("data", data_uri, DATA_DIR),
+                code_input(code_uri),
             ],
-            outputs=[
-                ProcessingOutput(
-                    output_name=DRIFT_OUTPUT,
-                    s3_output=ProcessingS3Output(s3_uri=output_uri, local_path=RESULT_DIR, s3_upload_mode="EndOfJob"),
-                )
-            ],
+            outputs=[s3_output(DRIFT_OUTPUT, output_uri, RESULT_DIR)],
             # No --fail-on-violation: the job succeeds with its outputs and the condition decides.
             arguments=[
                 "check",
                 "--baseline-dir", BASELINE_DIR,
                 "--data", DATA_DIR,
                 "--output-dir", RESULT_DIR,
-                "--psi-threshold", _as_text(psi_threshold),
-                "--ks-threshold", _as_text(ks_threshold),
+                "--psi-threshold", as_text(psi_threshold),
+                "--ks-threshold", as_text(ks_threshold),
             ],
         ),
         property_files=[status],

@@ -3,13 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sagemaker.core.processing import Processor
-from sagemaker.core.shapes import (
-    ProcessingInput,
-    ProcessingOutput,
-    ProcessingS3Input,
-    ProcessingS3Output,
-)
 from sagemaker.core.workflow.functions import Join
 from sagemaker.core.workflow.parameters import Parameter, ParameterFloat, ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
@@ -17,9 +10,8 @@ from sagemaker.core.workflow.properties import Properties, PropertyFile
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
 from processing_scripts.gate import GATE_PARAMETERS
+from steps.processing import CONTAINER_ROOT, as_text, code_input, s3_input, s3_output, script_processor
 
-CONTAINER_ROOT = "/opt/ml/processing"
-CODE_DIR = f"{CONTAINER_ROOT}/input/code"
 PREDICTIONS_DIR = f"{CONTAINER_ROOT}/input/predictions"
 TEST_DATA_DIR = f"{CONTAINER_ROOT}/input/test"
 MODEL_DIR = f"{CONTAINER_ROOT}/input/model"
@@ -45,18 +37,6 @@ class EvaluationStep:
         """S3 URI of evaluation.json, looked up by output name."""
         output = self.step.properties.ProcessingOutputConfig.Outputs[EVALUATION_OUTPUT]
         return Join(on="/", values=[output.S3Output.S3Uri, EVALUATION_FILE])
-
-
-def _as_text(value) -> Join:
-    """Container arguments must be strings; Std:Join renders a numeric parameter as text."""
-    return Join(on="", values=[value])
-
-
-def _s3_input(name: str, uri, local_path: str) -> ProcessingInput:
-    return ProcessingInput(
-        input_name=name,
-        s3_input=ProcessingS3Input(s3_uri=uri, local_path=local_path, s3_data_type="S3Prefix", s3_input_mode="File"),
-    )
 
 
 def create_evaluation_step(
@@ -85,18 +65,9 @@ def create_evaluation_step(
     score the champion on the same rows, and the challenger on validation data), and the champion
     context staged by the champion step.
     """
-    processor = Processor(
-        role=role_arn,
-        image_uri=image_uri,
-        instance_count=1,
-        instance_type=instance_type,
-        entrypoint=["python3", f"{CODE_DIR}/{ENTRYPOINT_SCRIPT}"],
-        volume_size_in_gb=volume_size_gb,
-        volume_kms_key=kms_key_id,
-        output_kms_key=kms_key_id,
-        # Python in the container must not buffer the progress lines CloudWatch shows.
-        env={"PYTHONUNBUFFERED": "1"},
-        sagemaker_session=session,
+    processor = script_processor(
+        script=ENTRYPOINT_SCRIPT, image_uri=image_uri, role_arn=role_arn, instance_type=instance_type,
+        volume_size_gb=volume_size_gb, kms_key_id=kms_key_id, session=session,
     )
     arguments = [
         "--predictions", PREDICTIONS_DIR,
@@ -104,12 +75,12 @@ def create_evaluation_step(
         "--model", MODEL_DIR,
         "--context", CONTEXT_DIR,
         "--output-dir", EVALUATION_DIR,
-        "--threshold", _as_text(decision_threshold),
+        "--threshold", as_text(decision_threshold),
         "--threshold-objective", threshold_objective,
         "--bootstrap", str(bootstrap_resamples),
     ]
     for spec in GATE_PARAMETERS:
-        arguments += [spec.cli_flag, _as_text(gate[spec.name])]
+        arguments += [spec.cli_flag, as_text(gate[spec.name])]
     report = PropertyFile(
         name=PROPERTY_FILE_NAME, output_name=EVALUATION_OUTPUT, path=EVALUATION_FILE
     )
@@ -117,22 +88,13 @@ def create_evaluation_step(
         name=name,
         step_args=processor.run(
             inputs=[
-                _s3_input("predictions", predictions_uri, PREDICTIONS_DIR),
-                _s3_input("code", code_uri, CODE_DIR),
-                _s3_input("test-data", test_data_uri, TEST_DATA_DIR),
-                _s3_input("model", model_data_uri, MODEL_DIR),
-                _s3_input("context", context_uri, CONTEXT_DIR),
+                s3_input("predictions", predictions_uri, PREDICTIONS_DIR),
+                code_input(code_uri),
+                s3_input("test-data", test_data_uri, TEST_DATA_DIR),
+                s3_input("model", model_data_uri, MODEL_DIR),
+                s3_input("context", context_uri, CONTEXT_DIR),
             ],
-            outputs=[
-                ProcessingOutput(
-                    output_name=EVALUATION_OUTPUT,
-                    s3_output=ProcessingS3Output(
-                        s3_uri=output_uri,
-                        local_path=EVALUATION_DIR,
-                        s3_upload_mode="EndOfJob",
-                    ),
-                )
-            ],
+            outputs=[s3_output(EVALUATION_OUTPUT, output_uri, EVALUATION_DIR)],
             arguments=arguments,
         ),
         property_files=[report],

@@ -1,0 +1,65 @@
+"""What every processing step shares: the container layout, the processor running one of our scripts,
+S3 inputs and outputs by name, and parameters rendered as container arguments."""
+from __future__ import annotations
+
+from sagemaker.core.processing import Processor
+from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+from sagemaker.core.workflow.functions import Join
+from sagemaker.core.workflow.parameters import ParameterString
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+CONTAINER_ROOT = "/opt/ml/processing"
+# The content-addressed code bundle (every processing_scripts/*.py, flat) is downloaded here.
+CODE_DIR = f"{CONTAINER_ROOT}/input/code"
+
+
+def script_processor(
+    *,
+    script: str,
+    image_uri: str,
+    role_arn: str,
+    instance_type: ParameterString,
+    volume_size_gb: int,
+    kms_key_id: str | None,
+    session: PipelineSession,
+) -> Processor:
+    """A one-instance Processor running ``python3 <CODE_DIR>/<script>`` in ``image_uri``."""
+    return Processor(
+        role=role_arn,
+        image_uri=image_uri,
+        instance_count=1,
+        instance_type=instance_type,
+        entrypoint=["python3", f"{CODE_DIR}/{script}"],
+        volume_size_in_gb=volume_size_gb,
+        volume_kms_key=kms_key_id,
+        output_kms_key=kms_key_id,
+        # Python in the container must not buffer the progress lines CloudWatch shows.
+        env={"PYTHONUNBUFFERED": "1"},
+        sagemaker_session=session,
+    )
+
+
+def s3_input(name: str, uri, local_path: str) -> ProcessingInput:
+    """An S3 prefix (or object) downloaded to ``local_path`` before the script starts."""
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(s3_uri=uri, local_path=local_path, s3_data_type="S3Prefix", s3_input_mode="File"),
+    )
+
+
+def code_input(code_uri: str) -> ProcessingInput:
+    """The code bundle, at CODE_DIR."""
+    return s3_input("code", code_uri, CODE_DIR)
+
+
+def s3_output(name: str, uri, local_path: str) -> ProcessingOutput:
+    """``local_path`` uploaded to ``uri`` when the job ends; other steps find it by ``name``."""
+    return ProcessingOutput(
+        output_name=name,
+        s3_output=ProcessingS3Output(s3_uri=uri, local_path=local_path, s3_upload_mode="EndOfJob"),
+    )
+
+
+def as_text(value) -> Join:
+    """Container arguments must be strings; Std:Join renders a numeric or boolean parameter as text."""
+    return Join(on="", values=[value])
