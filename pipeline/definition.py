@@ -289,14 +289,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     prepare_sdk_environment(config.region)
     quiet_sdk_logging(args.verbose)
-    text = json.dumps(build_definition(config), indent=2, sort_keys=False) + "\n"
-    if args.out:
+    write_definition(build_definition(config), args.out)
+    return 0
+
+
+def write_definition(definition: dict, out: str | None) -> None:
+    """The definition JSON to ``out`` (atomically) or to standard output."""
+    text = json.dumps(definition, indent=2) + "\n"
+    if out:
         from pipeline.atomic import write_text_atomic
 
-        write_text_atomic(args.out, text)
+        write_text_atomic(out, text)
     else:
         sys.stdout.write(text)
-    return 0
 
 
 if __name__ == "__main__":

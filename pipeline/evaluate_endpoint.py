@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import random
 import sys
 import tempfile
@@ -626,12 +625,10 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.output_dir.startswith("s3://"):
         raise UsageError(f"--output-dir {args.output_dir} must be a local folder")
     # The same rules, and words, as evaluate.py's.
-    if not math.isfinite(args.threshold) or not 0.0 <= args.threshold <= 1.0:
-        raise UsageError(f"--threshold {args.threshold} must be between 0 and 1")
-    if args.bootstrap < 0:
-        raise UsageError(f"--bootstrap {args.bootstrap} must be 0 or more")
-    if args.seed < 0:
-        raise UsageError(f"--seed {args.seed} must be 0 or more")
+    try:
+        evaluate.check_evaluation_options(threshold=args.threshold, bootstrap=args.bootstrap, seed=args.seed)
+    except evaluate.UsageError as error:
+        raise UsageError(str(error)) from None
 
 
 def _shown_names(location: str, local_root: Path) -> Callable[[Path], str]:

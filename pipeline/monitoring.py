@@ -28,6 +28,7 @@ from pipeline.definition import (
     definition_json,
     prepare_sdk_environment,
     quiet_sdk_logging,
+    write_definition,
 )
 
 if TYPE_CHECKING:
@@ -224,13 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     prepare_sdk_environment(config.region)
     quiet_sdk_logging(args.verbose)
-    text = json.dumps(build_monitoring_definition(config), indent=2) + "\n"
-    if args.out:
-        from pipeline.atomic import write_text_atomic
-
-        write_text_atomic(args.out, text)
-    else:
-        sys.stdout.write(text)
+    write_definition(build_monitoring_definition(config), args.out)
     return 0
 
 

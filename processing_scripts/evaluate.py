@@ -240,14 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_evaluation_options(*, threshold: float, bootstrap: int, seed: int) -> None:
+    """UsageError for a threshold outside [0, 1], a negative resample count or seed (shared with the
+    endpoint evaluator, so both say the same thing)."""
+    if not math.isfinite(threshold) or not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--threshold {threshold} must be between 0 and 1")
+    if bootstrap < 0:
+        raise UsageError(f"--bootstrap {bootstrap} must be 0 or more")
+    if seed < 0:
+        raise UsageError(f"--seed {seed} must be 0 or more")
+
+
 def _check_arguments(args: argparse.Namespace) -> "gate.GateSettings | None":
     """Raise UsageError for unusable values; return the gate settings (None: no gate asked for)."""
-    if not math.isfinite(args.threshold) or not 0.0 <= args.threshold <= 1.0:
-        raise UsageError(f"--threshold {args.threshold} must be between 0 and 1")
-    if args.bootstrap < 0:
-        raise UsageError(f"--bootstrap {args.bootstrap} must be 0 or more")
-    if args.seed < 0:
-        raise UsageError(f"--seed {args.seed} must be 0 or more")
+    check_evaluation_options(threshold=args.threshold, bootstrap=args.bootstrap, seed=args.seed)
     try:
         operating_point.parse_objective(args.threshold_objective)
     except ValueError as error:

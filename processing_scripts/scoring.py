@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path

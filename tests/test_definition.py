@@ -203,7 +203,7 @@ def test_register_step_attaches_evaluation_as_model_metrics(definition):
     assert container["Image"].endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
     assert args["InferenceSpecification"]["SupportedContentTypes"] == ["text/csv"]
     # The decision record: each key read from gate.record in evaluation.json, plus the execution id.
-    metadata = args["CustomerMetadataProperties"]
+    metadata = dict(args["CustomerMetadataProperties"])  # a copy: the fixture is shared
     assert metadata.pop("pipeline_execution_id") == {"Get": "Execution.PipelineExecutionId"}
     assert metadata == {
         key: {"Std:JsonGet": {"PropertyFile": EVALUATION_PROPERTY_FILE, "Path": f"gate.record.{key}"}}

@@ -136,22 +136,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def prepare_definition(config: PipelineConfig, build, *, store, overrides: dict[str, str], verbose: bool) -> dict:
+    """Build a definition with ``build(config, code=...)``, check the overrides against its parameters
+    (a bad --param is a usage error, before any step), and stage the code where the definition points."""
+    from pipeline.code_bundle import processing_code_bundle
+    from pipeline.definition import prepare_sdk_environment, quiet_sdk_logging
+    from pipeline.parameters import resolve_parameters
+
+    prepare_sdk_environment(config.region)  # before anything imports the SDK
+    quiet_sdk_logging(verbose)
+    code = processing_code_bundle()
+    definition = build(config, code=code)
+    resolve_parameters(definition["Parameters"], overrides)
+    for name, data in code.files:
+        store.put_bytes(config.code_uri(code.digest) + name, data)
+    return definition
+
+
 def run_local(config: PipelineConfig, *, store, work_dir: Path, overrides: dict[str, str], output: str = "text",
               verbose: bool = False) -> int:
     """Build the definition, stage the code, run it, print the outcome; returns the exit code."""
-    from pipeline.code_bundle import processing_code_bundle
-    from pipeline.definition import build_definition, prepare_sdk_environment, quiet_sdk_logging
+    from pipeline.definition import build_definition
     from pipeline.local.runner import LocalRunner
-    from pipeline.parameters import resolve_parameters
     from pipeline.registry import LocalRegistry
 
-    prepare_sdk_environment(config.region)
-    quiet_sdk_logging(verbose)
-    code = processing_code_bundle()
-    definition = build_definition(config, code=code)
-    resolve_parameters(definition["Parameters"], overrides)  # bad --param is a usage error, before any step
-    for name, data in code.files:
-        store.put_bytes(config.code_uri(code.digest) + name, data)
+    definition = prepare_definition(config, build_definition, store=store, overrides=overrides, verbose=verbose)
     from pipeline.local.functions import local_functions
 
     emit = print if output == "text" else (lambda line: print(line, file=sys.stderr))
@@ -282,21 +291,13 @@ def monitoring_main(argv: Sequence[str]) -> int:
 def run_monitoring_local(config: PipelineConfig, *, store, work_dir: Path, overrides: dict[str, str],
                          output: str = "text", verbose: bool = False) -> int:
     """Build the drift-check definition, stage the code, run it; 0 no drift, 1 drift or a failed step."""
-    from pipeline.code_bundle import processing_code_bundle
-    from pipeline.definition import prepare_sdk_environment, quiet_sdk_logging
     from pipeline.local.runner import LocalRunner
     from pipeline.monitoring import DRIFT_CHECK_STEP, build_monitoring_definition, monitoring_pipeline_name
-    from pipeline.parameters import resolve_parameters
 
-    prepare_sdk_environment(config.region)  # before anything imports the SDK
-    quiet_sdk_logging(verbose)
+    definition = prepare_definition(config, build_monitoring_definition, store=store, overrides=overrides,
+                                    verbose=verbose)
     from steps.drift_check import DRIFT_OUTPUT, REPORT_FILE, STATUS_FILE
 
-    code = processing_code_bundle()
-    definition = build_monitoring_definition(config, code=code)
-    resolve_parameters(definition["Parameters"], overrides)  # bad --param is a usage error, before any step
-    for name, data in code.files:
-        store.put_bytes(config.code_uri(code.digest) + name, data)
     emit = print if output == "text" else (lambda line: print(line, file=sys.stderr))
     # The drift check registers nothing, so the runner gets no registry.
     runner = LocalRunner(work_dir, registry=None, region=config.region, emit=emit)
