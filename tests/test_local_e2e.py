@@ -114,7 +114,9 @@ def test_weak_model_is_refused_and_nothing_registered(demo, tmp_path, capsys):
     assert fail["FailureReason"].endswith("< 0.7500")
     assert step_record(record, pdef.CONDITION_STEP)["Metadata"] == {"Condition": {"Outcome": "False"}}
     assert LocalRegistry(tmp_path / "registry.db").list_packages() == []
-    assert "not registered: Model not registered: quality gate failed" in out
+    assert "gate: FAILED (1 of 6 checks)" in out
+    assert "  FAIL auc_threshold    auc lower 95% bound " in out
+    assert "not registered: the quality gate refused it" in out
 
 
 def test_threshold_parameter_moves_the_gate(demo, tmp_path):

@@ -189,19 +189,24 @@ def summary_lines(runner, result) -> list[str]:
     from steps.evaluation import EVALUATION_OUTPUT
 
     lines = []
+    gate = None
     evaluation = result.properties.get(EVALUATION_STEP)
     if evaluation:
         [output] = [o for o in evaluation["ProcessingOutputConfig"]["Outputs"] if o["OutputName"] == EVALUATION_OUTPUT]
         folder = Path(runner.store.path_for(output["S3Output"]["S3Uri"]))
         gate = json.loads((folder / "evaluation.json").read_text()).get("gate")
         if gate:
-            lines.append(f"gate: {'passed' if gate['passed'] else 'FAILED'}: {gate['summary']}")
+            failed = sum(not c["passed"] for c in gate["checks"])
+            verdict = "passed" if gate["passed"] else f"FAILED ({failed} of {len(gate['checks'])} checks)"
+            lines.append(f"gate: {verdict}")
             for check in gate["checks"]:
                 lines.append(f"  {'ok  ' if check['passed'] else 'FAIL'} {check['name']:<16} {check['reason']}")
         if (folder / "report.html").exists():
             lines.append(f"report: {folder / 'report.html'}")
     if result.model_package_arn:
         lines.append(f"registered: {result.model_package_arn}")
+    elif gate and not gate["passed"]:
+        lines.append("not registered: the quality gate refused it (the FAIL checks above)")
     else:
         lines.append(f"not registered: {result.failure_reason}")
     lines.append(f"record: {runner.work_dir / 'executions' / result.execution_id / 'execution.json'}")
