@@ -341,3 +341,16 @@ def test_definition_cli_bad_input(args, env, message, capsys, monkeypatch):
     assert pdef.main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_sdk_config_is_still_validated_while_building():
+    """The build checks the SDK's config schema once instead of per lookup; configs are still validated."""
+    import jsonschema
+    from sagemaker.core.config.config_manager import SageMakerConfig
+
+    original = SageMakerConfig.__dict__["validate_sagemaker_config"]
+    with pdef._offline_role_checks():
+        SageMakerConfig.validate_sagemaker_config(pdef._TELEMETRY_OPT_OUT)
+        with pytest.raises(jsonschema.ValidationError):
+            SageMakerConfig.validate_sagemaker_config({"SchemaVersion": "1.0", "SageMaker": {"NoSuchKey": 1}})
+    assert SageMakerConfig.__dict__["validate_sagemaker_config"] is original
