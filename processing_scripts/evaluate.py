@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -37,6 +36,7 @@ import numpy as np
 
 try:  # imported as part of the repository's package
     from processing_scripts import champion, gate, metrics, model_archive, operating_point, predictions, report, scoring
+    from processing_scripts.outputs import write_outputs
 except ImportError:  # run as a script inside the processing container, siblings on sys.path
     import champion
     import gate
@@ -46,6 +46,7 @@ except ImportError:  # run as a script inside the processing container, siblings
     import predictions
     import report
     import scoring
+    from outputs import write_outputs
 
 MAX_CURVE_POINTS = 1000
 CONFIDENCE_LEVEL = 0.95
@@ -188,28 +189,6 @@ def to_json(document: Any) -> Any:
     if isinstance(document, np.integer):
         return int(document)
     return document
-
-
-def write_outputs(output_dir: Path, files: Mapping[str, bytes]) -> None:
-    """Write every file to a staging folder first, then move each into place: no half-written output.
-
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     write_outputs(Path(folder), {"a.json": b"{}"})
-    ...     sorted(p.name for p in Path(folder).iterdir())
-    ['a.json']
-    """
-    output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=output_dir))
-    try:
-        for name, data in files.items():
-            with open(staging / name, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for name in files:
-            os.replace(staging / name, output_dir / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 class UsageError(ValueError):

@@ -18,40 +18,18 @@ import html
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 try:  # imported as part of the repository's package
     from processing_scripts import data_quality as dq
+    from processing_scripts.outputs import write_outputs
 except ImportError:  # run as a script inside the processing container, siblings on sys.path
     import data_quality as dq
+    from outputs import write_outputs
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def write_outputs(output_dir: Path, files: Mapping[str, bytes]) -> None:
-    """Write every file to a staging folder first, then move each into place: no half-written output.
-
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     write_outputs(Path(folder), {"a.json": b"{}"})
-    ...     sorted(p.name for p in Path(folder).iterdir())
-    ['a.json']
-    """
-    output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=output_dir))
-    try:
-        for name, data in files.items():
-            with open(staging / name, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for name in files:
-            os.replace(staging / name, output_dir / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def baseline_files(data: str | os.PathLike, *, label_column: str = "none") -> dict[str, bytes]:
