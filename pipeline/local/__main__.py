@@ -71,6 +71,23 @@ def stage_input(store, config: PipelineConfig, value: str, kind: str) -> str:
     return uri
 
 
+def checked_overrides(items: Sequence[str], reserved: dict[str, str]) -> dict[str, str]:
+    """``--param Name=Value`` items, refusing the parameters a dedicated flag sets (name → flag)."""
+    overrides = parse_overrides(items)
+    for name, flag in reserved.items():
+        if name in overrides:
+            raise UsageError(f"--param {name} conflicts with {flag}: use {flag}")
+    return overrides
+
+
+def checked_work_dir(value: str) -> Path:
+    """The work folder (created later if missing); a file there is a usage error."""
+    work_dir = Path(value)
+    if work_dir.exists() and not work_dir.is_dir():
+        raise UsageError(f"--work-dir {work_dir} is a file: pass a folder (it is created if missing)")
+    return work_dir
+
+
 def _progress_printer(stream) -> Any:
     if not stream.isatty():
         return None
@@ -117,14 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = local_config(pipeline_name=args.pipeline_name, model_package_group=args.model_package_group)
-        overrides = parse_overrides(args.param)
-        for reserved, flag in (("ModelDataUrl", "--model-data"), ("TestDataUrl", "--test-data"),
-                               ("ValidationDataUrl", "--validation-data")):
-            if reserved in overrides:
-                raise UsageError(f"--param {reserved} conflicts with {flag}: use {flag}")
-        work_dir = Path(args.work_dir)
-        if work_dir.exists() and not work_dir.is_dir():
-            raise UsageError(f"--work-dir {work_dir} is a file: pass a folder (it is created if missing)")
+        overrides = checked_overrides(args.param, {"ModelDataUrl": "--model-data", "TestDataUrl": "--test-data",
+                                                    "ValidationDataUrl": "--validation-data"})
+        work_dir = checked_work_dir(args.work_dir)
         store = LocalObjectStore(work_dir)
         overrides["ModelDataUrl"] = stage_input(store, config, args.model_data, "model-data")
         overrides["TestDataUrl"] = stage_input(store, config, args.test_data, "test-data")
@@ -275,13 +287,8 @@ def monitoring_main(argv: Sequence[str]) -> int:
 
     try:
         config = local_config(pipeline_name=args.pipeline_name)
-        overrides = parse_overrides(args.param)
-        for reserved, flag in (("BaselineUrl", "--baseline"), ("CaptureDataUrl", "--data")):
-            if reserved in overrides:
-                raise UsageError(f"--param {reserved} conflicts with {flag}: use {flag}")
-        work_dir = Path(args.work_dir)
-        if work_dir.exists() and not work_dir.is_dir():
-            raise UsageError(f"--work-dir {work_dir} is a file: pass a folder (it is created if missing)")
+        overrides = checked_overrides(args.param, {"BaselineUrl": "--baseline", "CaptureDataUrl": "--data"})
+        work_dir = checked_work_dir(args.work_dir)
         store = LocalObjectStore(work_dir)
         overrides["BaselineUrl"] = stage_folder(store, config, args.baseline, "baseline",
                                                 required=("statistics.json", "constraints.json"))
