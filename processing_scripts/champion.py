@@ -211,9 +211,8 @@ def champion_section(
                     f"the test data ({len(labels)} rows) does not line up with the transform output "
                     f"({len(y_true)} rows): pass the same TestDataUrl the transform read"
                 )
-            champion_threshold = float(recorded.get("threshold", document["threshold"])) if recorded else float(
-                document["threshold"]
-            )
+            # The champion operates at its own recorded threshold; the challenger's when none is recorded.
+            champion_threshold = float((recorded or document).get("threshold", document["threshold"]))
             return {
                 **section,
                 "status": "paired",

@@ -269,17 +269,6 @@ def test_data_files(path: str | None) -> list[Path]:
     return sorted(files, key=lambda p: p.parent / (p.name + ".out"))
 
 
-def _sha256(files: Sequence[Path]) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    for file in files:
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def choose_operating_point(args: argparse.Namespace, context, scratch: Path) -> dict[str, Any]:
     """The decision threshold: chosen on validation data when staged, else the --threshold given."""
     files = context.validation_files if context is not None else []
@@ -290,7 +279,7 @@ def choose_operating_point(args: argparse.Namespace, context, scratch: Path) -> 
     )
     table = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(from_validation.y_true, from_validation.y_score))
     chosen = operating_point.select_threshold(table, args.threshold_objective)
-    return {"source": "validation", "validation_sha256": _sha256(files), **chosen}
+    return {"source": "validation", "validation_sha256": predictions.files_sha256(files), **chosen}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -323,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         document["operating_point"] = point
         document["dataset"].update(files=files, sha256=sha256)
         if tests:
-            document["dataset"]["test_data_sha256"] = _sha256(tests)
+            document["dataset"]["test_data_sha256"] = predictions.files_sha256(tests)
         if settings is not None:
             section = champion.champion_section(
                 context, document=document, y_true=y_true, y_score=y_score, test_files=tests, scratch=scratch,

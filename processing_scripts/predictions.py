@@ -157,7 +157,8 @@ def _valid(labels: np.ndarray, scores: np.ndarray) -> bool:
     )
 
 
-def _sha256(files: list[Path]) -> str:
+def files_sha256(files: list[Path]) -> str:
+    """SHA-256 over the files' bytes, in the order given (the input checksum evaluation.json records)."""
     digest = hashlib.sha256()
     for file in files:
         with open(file, "rb") as handle:
@@ -181,7 +182,7 @@ def read_predictions(path: str | Path, *, engine: str = "auto") -> Predictions:
     files = list_prediction_files(path)
     labels, scores = [], []
     with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(_sha256, files)
+        digest = pool.submit(files_sha256, files)
         for file in files:
             if _is_blank(file):
                 continue
