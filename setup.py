@@ -16,8 +16,9 @@ setup(
     install_requires=[
         "sagemaker>=3,<4",
         "boto3>=1.34",
-        # Must match the SageMaker scikit-learn container (image 1.9-0) or pickles will not load.
-        "scikit-learn==1.9.*",
+        # Exactly the SageMaker scikit-learn container's version (image 1.9-0 ships 1.9.0): any other
+        # version makes every load there warn InconsistentVersionWarning, or fail.
+        "scikit-learn==1.9.0",
         "pandas>=2",
         "numpy>=1.26",
         "scipy>=1.11",

@@ -51,7 +51,7 @@ class PipelineConfig:
     transform_instance_type: str = "ml.m5.large"
     transform_instance_count: int = 1
     processing_instance_type: str = "ml.m5.large"
-    # The scikit-learn container that serves the model and runs evaluation; 1.9-0 ships scikit-learn 1.9.x,
+    # The scikit-learn container that serves the model and runs evaluation; 1.9-0 ships scikit-learn 1.9.0,
     # which setup.py pins so that pickles made here unpickle there.
     sklearn_image_version: str = "1.9-0"
     # Real-time instance types the registered package declares it supports.
