@@ -18,6 +18,10 @@ PIPELINE_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 MODEL_PACKAGE_GROUP_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
+# Suffixes of the pipeline's Lambda function names (pipeline/functions.py deploys them).
+CHAMPION_FUNCTION = "champion"
+FREEZE_FUNCTION = "freeze-model"
+
 # A syntactically valid role for definitions that are only printed or run locally; upsert refuses it.
 PLACEHOLDER_ROLE_ARN = "arn:aws:iam::000000000000:role/SageMakerPipelineExecutionRole"
 
@@ -133,21 +137,44 @@ class PipelineConfig:
     def default_test_data_url(self) -> str:
         return f"{self.s3_root}/input/test.csv"
 
-    @property
-    def champion_function_name(self) -> str:
-        """Name of the champion-resolving Lambda function (at most 64 characters, unique per pipeline)."""
-        name = f"{self.pipeline_name}-champion"
+    def function_name(self, suffix: str) -> str:
+        """Name of one of the pipeline's Lambda functions, ``<pipeline name>-<suffix>`` (at most 64
+        characters: a long pipeline name is shortened and made unique with a hash of it)."""
+        name = f"{self.pipeline_name}-{suffix}"
         if len(name) <= 64:
             return name
         import hashlib
 
-        return f"{self.pipeline_name[:46]}-{hashlib.sha256(self.pipeline_name.encode()).hexdigest()[:8]}-champion"
+        digest = hashlib.sha256(self.pipeline_name.encode()).hexdigest()[:8]
+        return f"{self.pipeline_name[:64 - len(suffix) - 10]}-{digest}-{suffix}"
+
+    def function_arn(self, suffix: str) -> str:
+        """Its ARN, in the role's partition and account (the definition names it; upsert deploys it)."""
+        _, partition, _, _, account, _ = self.role_arn.split(":", 5)
+        return f"arn:{partition}:lambda:{self.region}:{account}:function:{self.function_name(suffix)}"
+
+    @property
+    def champion_function_name(self) -> str:
+        """The champion-resolving function."""
+        return self.function_name(CHAMPION_FUNCTION)
 
     @property
     def champion_function_arn(self) -> str:
-        """Its ARN, in the role's partition and account (the definition names it; upsert deploys it)."""
-        _, partition, _, _, account, _ = self.role_arn.split(":", 5)
-        return f"arn:{partition}:lambda:{self.region}:{account}:function:{self.champion_function_name}"
+        return self.function_arn(CHAMPION_FUNCTION)
+
+    @property
+    def freeze_function_name(self) -> str:
+        """The function that copies the model under evaluation to its content-addressed key."""
+        return self.function_name(FREEZE_FUNCTION)
+
+    @property
+    def freeze_function_arn(self) -> str:
+        return self.function_arn(FREEZE_FUNCTION)
+
+    @property
+    def frozen_models_prefix(self) -> str:
+        """Where evaluated archives are kept, by SHA-256: ``<s3_root>/models/sha256``."""
+        return f"{self.s3_root}/models/sha256"
 
     @property
     def champion_function_role_arn(self) -> str:

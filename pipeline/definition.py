@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the SDK is imported lazily: importing it needs AWS_DEFAULT_
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
 # Step names are the contract with Studio, the local runner and the tests.
+FREEZE_STEP = "FreezeModel"
 CHAMPION_STEP = "FindChampion"
 CREATE_MODEL_STEP = "CreateModel"
 TRANSFORM_STEP = "BatchTransform"
@@ -94,7 +95,7 @@ def create_pipeline(
     session: "PipelineSession | None" = None,
     code: CodeBundle | None = None,
 ) -> "Pipeline":
-    """Wire the steps: (FindChampion, CreateModel → BatchTransform) → EvaluateModel → gate → RegisterModel | Fail,
+    """Wire the steps: FreezeModel → (FindChampion, CreateModel → BatchTransform) → EvaluateModel → gate → RegisterModel | Fail,
     with BaselineDataQuality (the test features' Model Monitor baseline) attached to the registration."""
     session = session or create_session(config)
     code = code or processing_code_bundle()
@@ -108,6 +109,7 @@ def create_pipeline(
     from steps.condition import create_condition_step, evaluation_value
     from steps.evaluation import create_evaluation_step
     from steps.fail import create_fail_step
+    from steps.freeze import create_freeze_step
     from steps.model import create_model_builder, create_model_step, sklearn_image_uri
     from steps.parameters import create_parameters
     from steps.register import create_register_step
@@ -127,19 +129,35 @@ def create_pipeline(
         # Per-execution locations keep concurrent executions from overwriting each other.
         return Join(on="/", values=[config.s3_root, "executions", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
 
+    from pipeline.functions import LAMBDA_STEP_LIMIT_SECONDS
+
     with _offline_role_checks():
+        freeze = create_freeze_step(
+            name=FREEZE_STEP,
+            display_name="Freeze-model-by-SHA256",
+            function_arn=config.freeze_function_arn,
+            model_data_url=params.model_data_url,
+            output_prefix=config.frozen_models_prefix,
+            kms_key_id=config.kms_key_id,
+            timeout_seconds=LAMBDA_STEP_LIMIT_SECONDS,
+            session=session,
+        )
+        # Only the frozen copy from here on: what is evaluated is what gets registered.
         model_builder = create_model_builder(
             image_uri=image_uri,
-            model_data_url=params.model_data_url,
+            model_data_url=freeze.model_data_url,
             role_arn=config.role_arn,
             session=session,
         )
         champion = create_champion_step(
             name=CHAMPION_STEP,
+            display_name="Find-champion",
             function_arn=config.champion_function_arn,
             model_package_group_name=params.model_package_group_name,
             validation_data_url=params.validation_data_url,
             output_uri=execution_uri("context"),
+            kms_key_id=config.kms_key_id,
+            timeout_seconds=LAMBDA_STEP_LIMIT_SECONDS,
             session=session,
         )
         create_model = create_model_step(name=CREATE_MODEL_STEP, model_builder=model_builder)
@@ -173,7 +191,9 @@ def create_pipeline(
             code_uri=config.code_uri(code.digest),
             predictions_uri=transform.properties.TransformOutput.S3OutputPath,
             test_data_uri=params.test_data_url,
-            model_data_uri=params.model_data_url,
+            model_data_uri=freeze.model_data_url,
+            model_sha256=freeze.sha256,
+            model_package_group_name=params.model_package_group_name,
             context_uri=champion.context_uri,
             output_uri=execution_uri("evaluation"),
             instance_type=params.processing_instance_type,
@@ -211,7 +231,7 @@ def create_pipeline(
     return Pipeline(
         name=config.pipeline_name,
         parameters=params.all(),
-        steps=[champion.step, create_model, transform, baseline.step, evaluation.step, gate],
+        steps=[freeze.step, champion.step, create_model, transform, baseline.step, evaluation.step, gate],
         sagemaker_session=session,
     )
 

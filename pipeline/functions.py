@@ -1,7 +1,8 @@
-"""Deploy the pipeline's Lambda functions (today: the champion resolver), idempotently and content-addressed.
+"""Deploy the pipeline's Lambda functions, idempotently and content-addressed.
 
-The definition only names a function's ARN (``PipelineConfig.champion_function_arn``), so building it stays
-offline; ``pipeline.upsert`` calls :func:`deploy_champion_function` before creating or updating the pipeline.
+One deployment package (every module of ``pipeline/lambdas/``, flat) serves both functions; each has its
+own handler. The definition only names the functions' ARNs (``PipelineConfig.function_arn``), so building
+it stays offline; ``pipeline.upsert`` calls :func:`deploy_functions` before creating or updating the pipeline.
 """
 from __future__ import annotations
 
@@ -12,29 +13,62 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import PipelineConfig
+from pipeline.config import CHAMPION_FUNCTION, FREEZE_FUNCTION, ConfigError, PipelineConfig
 
-HANDLER = "resolve_champion.lambda_handler"
 RUNTIME = "python3.12"
-TIMEOUT_SECONDS = 900  # server-side copies of a large model artifact can take minutes
-MEMORY_MB = 256
-_SOURCE = Path(__file__).parent / "lambdas" / "resolve_champion.py"
+# A LambdaStep may run for at most 10 minutes; a function allowed longer would be cut off by the step
+# with a less clear error, so the function's own limit is the step's.
+LAMBDA_STEP_LIMIT_SECONDS = 600
+DESCRIPTION_LIMIT = 256  # Lambda's Description
+TAG_LIMIT = 50  # tags per Lambda function
+_PACKAGE_DIR = Path(__file__).parent / "lambdas"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function of the pipeline."""
+
+    suffix: str  # name: <pipeline name>-<suffix>
+    handler: str
+    memory_mb: int
+    what: str  # the Description's subject
+
+    def description(self, config: PipelineConfig) -> str:
+        text = f"{self.what} for SageMaker pipeline {config.pipeline_name}"
+        # Pipeline names may be 256 characters; the Description may not.
+        return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 3] + "..."
+
+
+FUNCTIONS = (
+    FunctionSpec(CHAMPION_FUNCTION, "resolve_champion.lambda_handler", 256,
+                 "Finds the champion (latest Approved model package) and stages its files"),
+    # Hashing streams the whole archive through the function: more memory gives more network bandwidth.
+    FunctionSpec(FREEZE_FUNCTION, "freeze_model.lambda_handler", 1024,
+                 "Copies the model under evaluation to its content-addressed key"),
+)
 
 
 @dataclass(frozen=True)
 class FunctionDeployment:
+    name: str
     arn: str
     action: str  # "created" | "updated" | "unchanged"
     code_sha256: str
 
 
+def package_files() -> list[Path]:
+    """The modules that go into the deployment package (no tests, no caches)."""
+    return sorted(p for p in _PACKAGE_DIR.glob("*.py") if p.name != "__init__.py")
+
+
 def function_zip() -> bytes:
-    """The deployment package: the one handler file, with fixed timestamps so equal code gives equal bytes."""
+    """The deployment package, with fixed timestamps so that equal code gives equal bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo("resolve_champion.py", date_time=(1980, 1, 1, 0, 0, 0))
-        info.external_attr = 0o644 << 16
-        archive.writestr(info, _SOURCE.read_bytes())
+        for path in package_files():
+            info = zipfile.ZipInfo(path.name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes())
     return buffer.getvalue()
 
 
@@ -43,21 +77,37 @@ def code_sha256(package: bytes) -> str:
     return base64.b64encode(hashlib.sha256(package).digest()).decode()
 
 
-def deploy_champion_function(client, config: PipelineConfig) -> FunctionDeployment:
-    """Create the function, or update its code/configuration when they differ; returns what was done."""
+def function_settings(spec: FunctionSpec, config: PipelineConfig) -> dict[str, object]:
+    """CreateFunction/UpdateFunctionConfiguration settings of one function."""
+    return {
+        "Role": config.champion_function_role_arn,
+        "Handler": spec.handler,
+        "Runtime": RUNTIME,
+        "Timeout": LAMBDA_STEP_LIMIT_SECONDS,
+        "MemorySize": spec.memory_mb,
+        "Description": spec.description(config),
+    }
+
+
+def check_function_limits(config: PipelineConfig) -> None:
+    """ConfigError for what Lambda would refuse: too many tags."""
+    if len(config.tags) > TAG_LIMIT:
+        raise ConfigError(f"{len(config.tags)} tags: a Lambda function takes at most {TAG_LIMIT}; pass fewer --tags")
+
+
+def deploy_functions(client, config: PipelineConfig) -> list[FunctionDeployment]:
+    """Create or update every function of the pipeline; returns what was done to each."""
+    check_function_limits(config)
+    package = function_zip()
+    return [_deploy(client, config, spec, package) for spec in FUNCTIONS]
+
+
+def _deploy(client, config: PipelineConfig, spec: FunctionSpec, package: bytes) -> FunctionDeployment:
     from botocore.exceptions import ClientError
 
-    package = function_zip()
     digest = code_sha256(package)
-    name = config.champion_function_name
-    settings = {
-        "Role": config.champion_function_role_arn,
-        "Handler": HANDLER,
-        "Runtime": RUNTIME,
-        "Timeout": TIMEOUT_SECONDS,
-        "MemorySize": MEMORY_MB,
-        "Description": f"Finds the champion for pipeline {config.pipeline_name} (latest Approved model package).",
-    }
+    name = config.function_name(spec.suffix)
+    settings = function_settings(spec, config)
     try:
         current = client.get_function(FunctionName=name)["Configuration"]
     except ClientError as error:
@@ -67,7 +117,7 @@ def deploy_champion_function(client, config: PipelineConfig) -> FunctionDeployme
         response = client.create_function(
             FunctionName=name, Code={"ZipFile": package}, Publish=False, **settings, **({"Tags": tags} if tags else {})
         )
-        return FunctionDeployment(response["FunctionArn"], "created", digest)
+        return FunctionDeployment(name, response["FunctionArn"], "created", digest)
     action = "unchanged"
     if current.get("CodeSha256") != digest:
         client.update_function_code(FunctionName=name, ZipFile=package)
@@ -77,7 +127,7 @@ def deploy_champion_function(client, config: PipelineConfig) -> FunctionDeployme
         client.update_function_configuration(FunctionName=name, **settings)
         _wait_updated(client, name)
         action = "updated"
-    return FunctionDeployment(current["FunctionArn"], action, digest)
+    return FunctionDeployment(name, current["FunctionArn"], action, digest)
 
 
 def _wait_updated(client, name: str) -> None:

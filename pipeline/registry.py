@@ -188,9 +188,17 @@ class ModelRegistry(abc.ABC):
         return packages[-1]["ModelPackageArn"]
 
     def latest_approved(self, group: str) -> dict[str, Any] | None:
-        """The highest Approved version of ``group``, or None."""
-        approved = [p for p in self.list_packages(group) if p["ModelApprovalStatus"] == "Approved"]
-        return approved[-1] if approved else None
+        """The champion of ``group`` (or None), by the one definition the champion function uses."""
+        from pipeline.lambdas import champions
+
+        try:
+            return champions.latest_approved(self.sagemaker_client(), group)
+        except champions.ChampionLookupError as error:
+            raise _AwsError(str(error)) from None
+
+    @abc.abstractmethod
+    def sagemaker_client(self):
+        """A boto3-shaped ``sagemaker`` client over this registry (what the champion lookup reads)."""
 
 
 # --- SQLite ------------------------------------------------------------------------------------------------
@@ -229,6 +237,11 @@ class LocalRegistry(ModelRegistry):
             raise RegistryError(f"{self.path}: not a usable registry database ({error})") from None
         finally:
             db.close()
+
+    def sagemaker_client(self):
+        from pipeline.local.sagemaker_api import LocalSageMakerApi
+
+        return LocalSageMakerApi(self)
 
     def _arn(self, group: str, version: int) -> str:
         return f"arn:aws:sagemaker:{self.region}:{LOCAL_ACCOUNT}:model-package/{group}/{version}"
@@ -425,6 +438,9 @@ class SageMakerRegistry(ModelRegistry):
 
             client = boto3.client("sagemaker", region_name=region)
         self.client = client
+
+    def sagemaker_client(self):
+        return self.client
 
     def _call(self, method: str, **request) -> dict[str, Any]:
         from botocore.exceptions import ClientError

@@ -183,10 +183,10 @@ def run(
         code_uri = upload_code(s3, config, code)
         emit(f"code uploaded: {code_uri}")
         if not monitoring:
-            from pipeline.functions import deploy_champion_function
+            from pipeline.functions import deploy_functions
 
-            function = deploy_champion_function(session.client("lambda"), config)
-            emit(f"champion function {function.action}: {function.arn}")
+            for function in deploy_functions(session.client("lambda"), config):
+                emit(f"function {function.action}: {function.arn}")
         arn, created = upsert_pipeline(sm, config, definition, description=description, pipeline_name=pipeline_name)
         emit(f"pipeline {'created' if created else 'updated'}: {arn}")
         if not start:

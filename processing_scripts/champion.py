@@ -165,6 +165,26 @@ def read_champion_evaluation(context: Context) -> tuple[dict | None, str | None]
     return document, None
 
 
+def verify_champion_archive(context: Context, recorded: Mapping[str, Any] | None) -> str | None:
+    """None when the staged champion archive is the one registered (its SHA-256 as recorded then).
+
+    Otherwise why not: ``"changed: ..."`` when the bytes differ from the record (the registered artifact
+    was overwritten: the gate must fail closed, not fall back), or a reason it cannot be checked (no
+    SHA-256 was recorded: then only the champion's recorded metrics may be used).
+    """
+    archive = context.champion_model
+    if archive is None:
+        return "its model artifact could not be staged"
+    expected = (context.champion or {}).get("model_sha256") or ((recorded or {}).get("subject") or {}).get("model_sha256")
+    if not expected or expected == "none":
+        return "no SHA-256 of its model was recorded when it was registered, so its archive cannot be trusted"
+    actual = model_archive.archive_sha256(archive)
+    if actual != expected:
+        return (f"changed: its model.tar.gz at {context.champion.get('model_data_url')} has SHA-256 {actual}, "
+                f"not {expected} as recorded when it was registered (the registered artifact was overwritten)")
+    return None
+
+
 def score_champion(
     context: Context, test_files: Sequence[Path], scratch: Path
 ) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
@@ -204,7 +224,18 @@ def champion_section(
     if why_not:
         problems.append(why_not)
     if y_true is not None and y_score is not None:
-        labels, scores, why_not = score_champion(context, test_files, scratch)
+        tampered = verify_champion_archive(context, recorded)
+        if tampered is not None and tampered.startswith("changed:"):
+            return {
+                **section,
+                "status": "unavailable",
+                "reason": "cannot compare: " + tampered[len("changed:"):].strip() + "; restore it or reject the champion",
+                "notes": [*problems, tampered],
+            }
+        if tampered is not None:
+            labels, scores, why_not = None, None, tampered
+        else:
+            labels, scores, why_not = score_champion(context, test_files, scratch)
         if why_not is None:
             if len(labels) != len(y_true) or not np.array_equal(labels, y_true):
                 raise ContextError(

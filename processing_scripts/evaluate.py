@@ -211,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-data", help="the label-first test CSV(s) the transform read (to score the champion)")
     parser.add_argument("--model", help="the challenger's model.tar.gz, or a folder holding it (to score validation data)")
     parser.add_argument("--context", help="the champion step's staged folder (context.json, champion/, validation/)")
+    parser.add_argument("--model-sha256", help="SHA-256 the FreezeModel step gave --model; the archive must match it")
+    parser.add_argument("--model-uri", help="where the evaluated model.tar.gz is kept (recorded, not read)")
+    parser.add_argument("--model-package-group", help="the group it would be registered in (recorded)")
+    parser.add_argument("--execution-id", help="the pipeline execution (recorded)")
     parser.add_argument("--threshold-objective", default=operating_point.DEFAULT_OBJECTIVE,
                         help="with validation data: " + operating_point.OBJECTIVE_HELP)
     for spec in gate.GATE_PARAMETERS:
@@ -269,6 +273,32 @@ def test_data_files(path: str | None) -> list[Path]:
     return sorted(files, key=lambda p: p.parent / (p.name + ".out"))
 
 
+def evaluated_subject(args: argparse.Namespace) -> dict[str, Any]:
+    """What is being evaluated: ``subject`` in evaluation.json. With ``--model-sha256`` the archive in
+    ``--model`` must have exactly that SHA-256 (it is the frozen copy the transform served)."""
+    import datetime
+
+    sha256 = None
+    if args.model is not None:
+        sha256 = model_archive.archive_sha256(_model_archive(args.model))
+    expected = (args.model_sha256 or "").strip().lower() or None
+    if expected is not None:
+        if sha256 is None:
+            raise UsageError("--model-sha256 needs the --model it describes")
+        if sha256 != expected:
+            raise ValueError(
+                f"--model {args.model}: the archive's SHA-256 is {sha256}, not {expected} as frozen by the "
+                "FreezeModel step: it changed after it was frozen; run the pipeline again (nothing is registered)"
+            )
+    return {
+        "model_package_group": args.model_package_group or None,
+        "pipeline_execution_id": args.execution_id or None,
+        "model_uri": args.model_uri or None,
+        "model_sha256": sha256,
+        "evaluated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
 def choose_operating_point(args: argparse.Namespace, context, scratch: Path) -> dict[str, Any]:
     """The decision threshold: chosen on validation data when staged, else the --threshold given."""
     files = context.validation_files if context is not None else []
@@ -294,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="evaluate-"))
     try:
         settings = _check_arguments(args)
+        subject = evaluated_subject(args)
         plotting = report.preload()
         context = champion.read_context(args.context) if args.context else None
         point = choose_operating_point(args, context, scratch)
@@ -310,6 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             y_true = y_score = None
         document = evaluate_scores(scores, threshold=threshold, n_bootstrap=args.bootstrap, seed=args.seed)
         document["operating_point"] = point
+        document["subject"] = subject
         document["dataset"].update(files=files, sha256=sha256)
         if tests:
             document["dataset"]["test_data_sha256"] = predictions.files_sha256(tests)

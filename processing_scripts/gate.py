@@ -132,6 +132,7 @@ RECORD_KEYS = (
     "decision_threshold",
     "test_rows",
     "test_data_sha256",
+    "model_sha256",
 )
 
 
@@ -340,6 +341,8 @@ def decision_record(document: Mapping[str, Any], decision: Mapping[str, Any]) ->
         "test_rows": str(dataset.get("rows", "none")),
         # The raw test data's checksum when the step read it; else the predictions' (labels and scores).
         "test_data_sha256": str(dataset.get("test_data_sha256") or dataset.get("sha256") or "none"),
+        # The evaluated archive's identity: the next run checks the champion's archive against it.
+        "model_sha256": str((document.get("subject") or {}).get("model_sha256") or "none"),
     }
     assert tuple(record) == RECORD_KEYS
     return {key: metadata_value(value) for key, value in record.items()}

@@ -6,6 +6,7 @@ the standard library and numpy: it runs inside the processing container.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import itertools
@@ -33,6 +34,15 @@ def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
     if not (member.isfile() or member.isdir()):
         # Links and devices can point anywhere; a model archive needs neither.
         raise ModelArchiveError(f"{archive}: member {member.name!r} is a link or special file; repackage the model")
+
+
+def archive_sha256(archive: str | Path) -> str:
+    """Hex SHA-256 of an archive's bytes (the identity a registered version records for its model)."""
+    digest = hashlib.sha256()
+    with open(archive, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def archive_members(archive: str | Path) -> set[str]:

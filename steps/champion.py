@@ -38,21 +38,26 @@ class ChampionStep:
 def create_champion_step(
     *,
     name: str,
+    display_name: str,
     function_arn: str,
     model_package_group_name: ParameterString,
     validation_data_url: ParameterString,
     output_uri: Join,
+    kms_key_id: str | None,
+    timeout_seconds: int,
     session: PipelineSession,
 ) -> ChampionStep:
     """Invoke the (already deployed) champion-resolving function; the definition only names its ARN."""
     step = LambdaStep(
         name=name,
+        display_name=display_name,
         description="Find the champion (latest Approved version) and stage its evaluation and model.",
-        lambda_func=Lambda(function_arn=function_arn, session=session),
+        lambda_func=Lambda(function_arn=function_arn, timeout=timeout_seconds, session=session),
         inputs={
             "ModelPackageGroupName": model_package_group_name,
             "ValidationDataUrl": validation_data_url,
             "OutputUri": output_uri,
+            "KmsKeyId": kms_key_id or "",
         },
         outputs=[
             LambdaOutput(output_name=output, output_type=LambdaOutputTypeEnum.String)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join
 from sagemaker.core.workflow.parameters import Parameter, ParameterFloat, ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
@@ -47,7 +48,9 @@ def create_evaluation_step(
     code_uri: str,
     predictions_uri: Properties,
     test_data_uri: ParameterString,
-    model_data_uri: ParameterString,
+    model_data_uri: Properties,
+    model_sha256: Properties,
+    model_package_group_name: ParameterString,
     context_uri: Properties,
     output_uri: Join,
     instance_type: ParameterString,
@@ -74,6 +77,11 @@ def create_evaluation_step(
         "--test-data", TEST_DATA_DIR,
         "--model", MODEL_DIR,
         "--context", CONTEXT_DIR,
+        # What was evaluated, for the decision record and the report; the archive is checked against it.
+        "--model-uri", model_data_uri,
+        "--model-sha256", model_sha256,
+        "--model-package-group", model_package_group_name,
+        "--execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID,
         "--output-dir", EVALUATION_DIR,
         "--threshold", as_text(decision_threshold),
         "--threshold-objective", threshold_objective,

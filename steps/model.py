@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from sagemaker.core import image_uris
-from sagemaker.core.workflow.parameters import ParameterString
+from sagemaker.core.workflow.properties import Properties
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.model_step import ModelStep
 from sagemaker.serve.model_builder import ModelBuilder
@@ -30,7 +30,7 @@ def sklearn_image_uri(*, region: str, version: str) -> str:
 def create_model_builder(
     *,
     image_uri: str,
-    model_data_url: ParameterString,
+    model_data_url: Properties,
     role_arn: str,
     session: PipelineSession,
 ) -> ModelBuilder:

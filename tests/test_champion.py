@@ -2,6 +2,7 @@
 local pipeline runs where the gate lets a challenger in or keeps it out."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 
 from pipeline import definition as pdef
 from pipeline.lambdas import resolve_champion
+from pipeline.lambdas.storage import S3Storage
 from pipeline.local.__main__ import main
 from pipeline.local.expressions import Scope, evaluate
 from pipeline.local.functions import LocalStorage
@@ -67,7 +69,7 @@ def backend(request, tmp_path):
             return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
         sm = boto3.client("sagemaker", region_name="us-east-1")
-        storage = resolve_champion.S3Storage(s3)
+        storage = S3Storage(s3)
         yield SageMakerRegistry(sm), storage, put, get, storage.list
 
         # The deployed handler builds its own clients: it must give the same answer.
@@ -78,10 +80,9 @@ def backend(request, tmp_path):
 
 def _resolve(backend, group="churn", validation=""):
     registry, storage, *_ = backend
-    champions = registry if isinstance(registry, LocalRegistry) else resolve_champion.SageMakerChampions(registry.client)
     event = {"ModelPackageGroupName": group, "OutputUri": f"s3://{BUCKET}/executions/e1/context",
              "ValidationDataUrl": validation}
-    return resolve_champion.resolve(event, registry=champions, storage=storage)
+    return resolve_champion.resolve(event, sagemaker=registry.sagemaker_client(), storage=storage)
 
 
 def test_no_group_or_no_approved_version_means_no_champion(backend):
@@ -355,7 +356,8 @@ def test_the_container_layout_runs_the_comparison(demo, tmp_path):
     shutil.copy(demo["validation"], context / "validation" / "validation.csv")
     (context / "context.json").write_text(json.dumps({
         "champion": {"arn": "arn:aws:sagemaker:us-east-1:1:model-package/g/1", "version": 1,
-                     "model_staged": True, "evaluation_staged": False, "errors": []},
+                     "model_staged": True, "evaluation_staged": False, "errors": [],
+                     "model_sha256": hashlib.sha256(Path(demo["champion"]).read_bytes()).hexdigest()},
         "validation": {"source": "s3://b/validation.csv", "objects": 1},
     }))
     # Blocking the package makes every `from processing_scripts import ...` fall back to the siblings.

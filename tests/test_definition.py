@@ -19,7 +19,7 @@ from pipeline.validation import (
     schema_errors,
     validate_definition,
 )
-from pipeline.lambdas import resolve_champion
+from pipeline.lambdas import freeze_model, resolve_champion
 from processing_scripts.gate import GATE_PARAMETERS, RECORD_KEYS
 from steps import champion as champion_step
 from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN
@@ -45,6 +45,7 @@ def steps_by_name(definition: dict) -> dict[str, dict]:
 def test_step_graph(definition):
     top = [(s["Name"], s["Type"]) for s in definition["Steps"]]
     assert top == [
+        (pdef.FREEZE_STEP, "Lambda"),
         (pdef.CHAMPION_STEP, "Lambda"),
         (pdef.CREATE_MODEL_STEP, "Model"),
         (pdef.TRANSFORM_STEP, "Transform"),
@@ -89,7 +90,8 @@ def test_parameters_and_defaults(definition):
 def test_model_step_uses_sklearn_19_image_and_model_parameter(definition):
     container = steps_by_name(definition)[pdef.CREATE_MODEL_STEP]["Arguments"]["PrimaryContainer"]
     assert container["Image"].endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
-    assert container["ModelDataUrl"] == {"Get": "Parameters.ModelDataUrl"}
+    # The frozen, content-addressed copy; never the mutable key the parameter names.
+    assert container["ModelDataUrl"] == {"Get": f"Steps.{pdef.FREEZE_STEP}.OutputParameters['ModelDataUrl']"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     assert steps_by_name(definition)[pdef.CREATE_MODEL_STEP]["Arguments"]["ExecutionRoleArn"] == TEST_ROLE_ARN
 
@@ -135,7 +137,13 @@ def test_evaluation_step_reads_transform_output_and_declares_property_file(defin
         assert flags[spec.cli_flag] == {"Std:Join": {"On": "", "Values": [{"Get": f"Parameters.{spec.name}"}]}}
     # The champion is scored on the same test rows; validation data is scored with the challenger's model.
     assert inputs["test-data"]["S3Uri"] == {"Get": "Parameters.TestDataUrl"}
-    assert inputs["model"]["S3Uri"] == {"Get": "Parameters.ModelDataUrl"}
+    frozen = {"Get": f"Steps.{pdef.FREEZE_STEP}.OutputParameters['ModelDataUrl']"}
+    assert inputs["model"]["S3Uri"] == frozen
+    # What was evaluated is recorded, and the archive is checked against the SHA-256 it was frozen with.
+    assert flags["--model-uri"] == frozen
+    assert flags["--model-sha256"] == {"Get": f"Steps.{pdef.FREEZE_STEP}.OutputParameters['ModelSha256']"}
+    assert flags["--model-package-group"] == {"Get": "Parameters.ModelPackageGroupName"}
+    assert flags["--execution-id"] == {"Get": "Execution.PipelineExecutionId"}
     assert inputs["context"]["S3Uri"] == {"Get": f"Steps.{pdef.CHAMPION_STEP}.OutputParameters['ContextUri']"}
     assert (flags["--test-data"], flags["--model"], flags["--context"]) == tuple(
         inputs[name]["LocalPath"] for name in ("test-data", "model", "context")
@@ -173,6 +181,17 @@ def test_champion_step_invokes_the_deployed_function(definition, test_config):
     ]
 
 
+def test_freeze_step_copies_the_model_to_its_content_addressed_key(definition, test_config):
+    step = steps_by_name(definition)[pdef.FREEZE_STEP]
+    assert step["FunctionArn"] == test_config.freeze_function_arn
+    assert step["Arguments"] == {"ModelDataUrl": {"Get": "Parameters.ModelDataUrl"},
+                                 "OutputPrefix": test_config.frozen_models_prefix, "KmsKeyId": ""}
+    assert [o["OutputName"] for o in step["OutputParameters"]] == list(freeze_model.OUTPUTS)
+    # No other step reads the parameter: every use of the model goes through the frozen copy.
+    others = [s for name, s in steps_by_name(definition).items() if name != pdef.FREEZE_STEP]
+    assert "Parameters.ModelDataUrl" not in json.dumps(others)
+
+
 def test_register_step_attaches_evaluation_as_model_metrics(definition):
     args = steps_by_name(definition)[pdef.REGISTER_STEP]["Arguments"]
     assert args["ModelPackageGroupName"] == {"Get": "Parameters.ModelPackageGroupName"}
@@ -199,7 +218,8 @@ def test_register_step_attaches_evaluation_as_model_metrics(definition):
     assert args["ModelMetrics"]["ModelDataQuality"] == data_quality
     assert args["DriftCheckBaselines"] == {"ModelQuality": {"Statistics": statistics}, "ModelDataQuality": data_quality}
     container = args["InferenceSpecification"]["Containers"][0]
-    assert container["ModelDataUrl"] == {"Get": "Parameters.ModelDataUrl"}
+    # The frozen, content-addressed copy; never the mutable key the parameter names.
+    assert container["ModelDataUrl"] == {"Get": f"Steps.{pdef.FREEZE_STEP}.OutputParameters['ModelDataUrl']"}
     assert container["Image"].endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
     assert args["InferenceSpecification"]["SupportedContentTypes"] == ["text/csv"]
     # The decision record: each key read from gate.record in evaluation.json, plus the execution id.
@@ -251,25 +271,25 @@ def test_published_schema_alone_rejects_what_the_sdk_emits(definition):
     [
         (lambda d: d["Steps"][0].update(Typo=1), "Steps/0"),
         (lambda d: d["Steps"][0].update(FunctionArn=["not", "a", "string"]), "Steps/0"),
-        (lambda d: d["Steps"][2].update(Type="Transformm"), "Steps/2"),
+        (lambda d: d["Steps"][3].update(Type="Transformm"), "Steps/3"),
         (lambda d: d["Parameters"][0].update(Type="Strung"), "Parameters/0"),
-        (lambda d: d["Steps"][2]["Arguments"]["TransformResources"].update(InstanceCount="two"), "Steps/2"),
-        (lambda d: d["Steps"][4]["PropertyFiles"][0].pop("FilePath"), "Steps/4"),
-        (lambda d: d["Steps"][3]["Arguments"]["ProcessingInputs"][0].update(Extra=1), "Steps/3"),
+        (lambda d: d["Steps"][3]["Arguments"]["TransformResources"].update(InstanceCount="two"), "Steps/3"),
+        (lambda d: d["Steps"][5]["PropertyFiles"][0].pop("FilePath"), "Steps/5"),
+        (lambda d: d["Steps"][4]["Arguments"]["ProcessingInputs"][0].update(Extra=1), "Steps/4"),
         (
-            lambda d: d["Steps"][5]["Arguments"]["Conditions"][0]["LeftValue"]["Std:JsonGet"].update(Extra="x"),
-            "Steps/5",
+            lambda d: d["Steps"][6]["Arguments"]["Conditions"][0]["LeftValue"]["Std:JsonGet"].update(Extra="x"),
+            "Steps/6",
         ),
-        (lambda d: d["Steps"][5]["Arguments"]["IfSteps"][0]["Arguments"].update(Unknown=1), "Steps/5"),
+        (lambda d: d["Steps"][6]["Arguments"]["IfSteps"][0]["Arguments"].update(Unknown=1), "Steps/6"),
         (
-            lambda d: d["Steps"][5]["Arguments"]["IfSteps"][0]["Arguments"]["CustomerMetadataProperties"].update(
+            lambda d: d["Steps"][6]["Arguments"]["IfSteps"][0]["Arguments"]["CustomerMetadataProperties"].update(
                 {"bad key!": "x"}
             ),
-            "Steps/5",
+            "Steps/6",
         ),
         (
-            lambda d: d["Steps"][5]["Arguments"]["IfSteps"][0]["Arguments"]["DriftCheckBaselines"].update(Oops={}),
-            "Steps/5",
+            lambda d: d["Steps"][6]["Arguments"]["IfSteps"][0]["Arguments"]["DriftCheckBaselines"].update(Oops={}),
+            "Steps/6",
         ),
         (lambda d: d.update(Surprise={}), "(root)"),
     ],

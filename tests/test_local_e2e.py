@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import io
+import hashlib
 import json
 import tarfile
 from pathlib import Path
@@ -57,6 +58,7 @@ def test_good_model_is_registered_with_its_metrics(good_run, demo):
     record = only_execution(work)
     assert record["PipelineExecutionStatus"] == "Succeeded"
     assert [(s["StepName"], s["StepStatus"]) for s in record["Steps"]] == [
+        (pdef.FREEZE_STEP, "Succeeded"),
         (pdef.CHAMPION_STEP, "Succeeded"),
         (pdef.CREATE_MODEL_STEP, "Succeeded"),
         (pdef.TRANSFORM_STEP, "Succeeded"),
@@ -70,6 +72,12 @@ def test_good_model_is_registered_with_its_metrics(good_run, demo):
     assert package["ModelPackageArn"] == record["ModelPackageArn"]
     assert package["ModelPackageVersion"] == 1
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    # Registered: the frozen copy of exactly the bytes evaluated, named and recorded by their SHA-256.
+    digest = hashlib.sha256(demo["better"].read_bytes()).hexdigest()
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == f"s3://local-sagemaker/binary-classifier-evaluation/models/sha256/{digest}/model.tar.gz"
+    assert LocalObjectStore(work).get_bytes(container["ModelDataUrl"]) == demo["better"].read_bytes()
+    assert package["CustomerMetadataProperties"]["model_sha256"] == digest
 
     # The attached metrics are the evaluation of this model on this test set, equal to scikit-learn's.
     described = LocalRegistry(work / "registry.db").describe(package["ModelPackageArn"])
@@ -193,7 +201,8 @@ def test_a_wrong_property_reference_fails_like_sagemaker(staged):
     top_step(broken, pdef.TRANSFORM_STEP)["Arguments"]["ModelName"] = {"Get": f"Steps.{pdef.CREATE_MODEL_STEP}.ModelNam"}
     result = runner.run(broken, pipeline_name="p", overrides=overrides)
     assert [(s.name, s.status) for s in result.steps] == [
-        (pdef.CHAMPION_STEP, "Succeeded"), (pdef.CREATE_MODEL_STEP, "Succeeded"), (pdef.TRANSFORM_STEP, "Failed")
+        (pdef.FREEZE_STEP, "Succeeded"), (pdef.CHAMPION_STEP, "Succeeded"), (pdef.CREATE_MODEL_STEP, "Succeeded"),
+        (pdef.TRANSFORM_STEP, "Failed"),
     ]
     assert "ModelNam" in result.steps[-1].failure_reason
 

@@ -253,7 +253,9 @@ def test_cli_end_to_end_against_moto_server(moto_server, definition):
     )
     assert second.returncode == 0, second.stderr
     assert "pipeline updated" in second.stdout and "execution started" in second.stdout
-    assert "champion function created" in first.stdout and "champion function unchanged" in second.stdout
+    for name in (f"{PIPELINE}-champion", f"{PIPELINE}-freeze-model"):
+        assert f"function created: arn:aws:lambda:us-east-1:123456789012:function:{name}" in first.stdout
+        assert f"function unchanged: arn:aws:lambda:us-east-1:123456789012:function:{name}" in second.stdout
     sm = boto3.client("sagemaker", region_name="us-east-1", endpoint_url=moto_server)
     assert [p["PipelineName"] for p in sm.list_pipelines()["PipelineSummaries"]] == [PIPELINE]
     assert json.loads(sm.describe_pipeline(PipelineName=PIPELINE)["PipelineDefinition"]) == definition
@@ -265,34 +267,77 @@ def test_cli_end_to_end_against_moto_server(moto_server, definition):
 # --- the champion function -----------------------------------------------------------------------------------
 
 
-def test_champion_function_is_deployed_where_the_definition_points(aws, test_config, definition):
+def test_functions_are_deployed_where_the_definition_points(aws, test_config, definition):
     run(test_config, aws)
-    [step] = [s for s in definition["Steps"] if s["Type"] == "Lambda"]
-    function = aws.client("lambda").get_function(FunctionName=test_config.champion_function_name)["Configuration"]
-    assert function["FunctionArn"] == step["FunctionArn"] == test_config.champion_function_arn
-    assert function["Handler"] == "resolve_champion.lambda_handler"
-    assert function["Role"] == TEST_ROLE_ARN
-    from pipeline.functions import code_sha256, function_zip
+    steps = {s["Name"]: s for s in definition["Steps"] if s["Type"] == "Lambda"}
+    from pipeline.functions import LAMBDA_STEP_LIMIT_SECONDS, code_sha256, function_zip
 
-    assert function["CodeSha256"] == code_sha256(function_zip())
+    for step_name, name, arn, handler in [
+        ("FindChampion", test_config.champion_function_name, test_config.champion_function_arn,
+         "resolve_champion.lambda_handler"),
+        ("FreezeModel", test_config.freeze_function_name, test_config.freeze_function_arn,
+         "freeze_model.lambda_handler"),
+    ]:
+        function = aws.client("lambda").get_function(FunctionName=name)["Configuration"]
+        assert function["FunctionArn"] == steps[step_name]["FunctionArn"] == arn
+        assert function["Handler"] == handler
+        assert function["Role"] == TEST_ROLE_ARN
+        assert function["CodeSha256"] == code_sha256(function_zip())
+        # A LambdaStep is cut off after 10 minutes: the function may not be allowed longer.
+        assert function["Timeout"] == LAMBDA_STEP_LIMIT_SECONDS == 600
+        assert len(function["Description"]) <= 256
 
 
-def test_champion_function_deploy_is_idempotent_and_follows_code_changes(aws, test_config, monkeypatch, tmp_path):
+def test_the_package_holds_every_handler_module_and_imports_flat(tmp_path):
+    import zipfile
+
+    from pipeline.functions import FUNCTIONS, function_zip
+
+    (tmp_path / "package.zip").write_bytes(function_zip())
+    with zipfile.ZipFile(tmp_path / "package.zip") as archive:
+        assert sorted(archive.namelist()) == ["champions.py", "freeze_model.py", "resolve_champion.py", "storage.py"]
+        archive.extractall(tmp_path / "flat")
+    # As Lambda loads it: the package's folder on sys.path, not this repository.
+    for spec in FUNCTIONS:
+        module = spec.handler.split(".")[0]
+        probe = (f"import sys; sys.modules['pipeline'] = None; sys.path.insert(0, {str(tmp_path / 'flat')!r}); "
+                 f"import {module}; assert callable({spec.handler})")
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+
+
+def test_function_deploy_is_idempotent_and_follows_code_changes(aws, test_config, monkeypatch, tmp_path):
+    import shutil
+
     from pipeline import functions
 
     client = aws.client("lambda")
-    assert functions.deploy_champion_function(client, test_config).action == "created"
-    assert functions.deploy_champion_function(client, test_config).action == "unchanged"
+    assert [d.action for d in functions.deploy_functions(client, test_config)] == ["created", "created"]
+    assert [d.action for d in functions.deploy_functions(client, test_config)] == ["unchanged", "unchanged"]
     assert functions.function_zip() == functions.function_zip()  # deterministic bytes: no spurious updates
-    edited = tmp_path / "resolve_champion.py"
-    edited.write_bytes(functions._SOURCE.read_bytes() + b"\n# an edit\n")
-    monkeypatch.setattr(functions, "_SOURCE", edited)
-    deployed = functions.deploy_champion_function(client, test_config)
-    assert deployed.action == "updated"
-    assert client.get_function(FunctionName=test_config.champion_function_name)["Configuration"]["CodeSha256"] == (
-        deployed.code_sha256
-    )
-    assert [f["FunctionName"] for f in client.list_functions()["Functions"]] == [test_config.champion_function_name]
+    edited = tmp_path / "lambdas"
+    shutil.copytree(functions._PACKAGE_DIR, edited)
+    with open(edited / "champions.py", "a") as handle:
+        handle.write("\n# an edit\n")
+    monkeypatch.setattr(functions, "_PACKAGE_DIR", edited)
+    deployed = functions.deploy_functions(client, test_config)
+    assert [d.action for d in deployed] == ["updated", "updated"]
+    for item in deployed:
+        assert client.get_function(FunctionName=item.name)["Configuration"]["CodeSha256"] == item.code_sha256
+    assert sorted(f["FunctionName"] for f in client.list_functions()["Functions"]) == sorted(
+        [test_config.champion_function_name, test_config.freeze_function_name])
+
+
+def test_long_pipeline_names_give_valid_function_names_and_descriptions(aws, test_config):
+    from pipeline import functions
+
+    config = test_config.with_overrides(pipeline_name="p" + "-x" * 120)
+    for spec in functions.FUNCTIONS:
+        name = config.function_name(spec.suffix)
+        assert len(name) <= 64 and name.endswith(spec.suffix)
+        assert len(functions.function_settings(spec, config)["Description"]) <= 256
+    assert config.champion_function_name != config.freeze_function_name
+    assert [d.action for d in functions.deploy_functions(aws.client("lambda"), config)] == ["created", "created"]
 
 
 def test_a_lambda_role_lambda_cannot_assume_is_one_line(aws, test_config):

@@ -9,44 +9,30 @@ under ``OutputUri`` (a per-execution prefix the evaluation step downloads):
     champion/model.tar.gz         the champion's model artifact, when readable (for the paired comparison)
     validation/...                the objects under ValidationDataUrl, when it is set
 
-This file is deployed on its own (``resolve_champion.lambda_handler``): standard library and boto3 only.
-The local runner calls :func:`resolve` with its SQLite registry and folder object store instead.
+Deployed as ``resolve_champion.lambda_handler`` with ``champions.py`` (which version is the champion) and
+``storage.py``: standard library and boto3 only. The local runner calls :func:`resolve` with the local
+registry's SageMaker-shaped client and its folder object store. The champion's ``model_sha256`` (recorded
+in its decision record when it was registered) goes into context.json: the evaluation checks the staged
+archive against it before comparing.
 """
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping
+
+try:  # in the repository
+    from pipeline.lambdas import champions
+    from pipeline.lambdas.storage import S3Storage, StagingError, Storage, join
+except ImportError:  # flat in the Lambda package
+    import champions  # type: ignore[no-redef]
+    from storage import S3Storage, StagingError, Storage, join  # type: ignore[no-redef]
 
 CONTEXT_FILE = "context.json"
 CHAMPION_EVALUATION = "champion/evaluation.json"
 CHAMPION_MODEL = "champion/model.tar.gz"
 VALIDATION_PREFIX = "validation/"
 OUTPUTS = ("ContextUri", "ChampionArn", "ChampionVersion")
-
-
-class StagingError(RuntimeError):
-    """An object could not be read or copied (the message says which and why)."""
-
-
-class Registry(Protocol):
-    def latest_approved(self, group: str) -> Mapping[str, Any] | None:
-        """DescribeModelPackage of the latest Approved version of ``group``, or None."""
-
-
-class Storage(Protocol):
-    def copy(self, source_uri: str, target_uri: str) -> None:
-        """Copy one object (StagingError when the source cannot be read)."""
-
-    def list(self, prefix_uri: str) -> list[str]:
-        """URIs of the objects under a prefix (or the one object named)."""
-
-    def put_text(self, uri: str, text: str) -> None:
-        """Write one object."""
-
-
-def _join(prefix: str, name: str) -> str:
-    return prefix.rstrip("/") + "/" + name
 
 
 def _statistics_uri(package: Mapping[str, Any]) -> str | None:
@@ -58,17 +44,18 @@ def _model_data_url(package: Mapping[str, Any]) -> str | None:
     return containers[0].get("ModelDataUrl") if containers else None
 
 
-def resolve(event: Mapping[str, Any], *, registry: Registry, storage: Storage) -> dict[str, str]:
+def resolve(event: Mapping[str, Any], *, sagemaker, storage: Storage) -> dict[str, str]:
     """Stage the champion (and validation data) under ``event["OutputUri"]``; return the step outputs.
 
-    ``event``: ModelPackageGroupName, OutputUri, ValidationDataUrl (may be empty).
+    ``event``: ModelPackageGroupName, OutputUri, ValidationDataUrl (may be empty), KmsKeyId (may be empty).
+    ``sagemaker``: a boto3 ``sagemaker`` client (or the local registry's client of the same shape).
     A champion whose files cannot be read is still reported (with the errors), so the gate fails closed
-    instead of treating the model as a first version.
+    instead of treating the model as a first version; a registry that cannot be read fails the step.
     """
     group, output = event["ModelPackageGroupName"], event["OutputUri"]
     context: dict[str, Any] = {"model_package_group": group, "resolved_at": time.time(), "champion": None,
                                "validation": None}
-    champion = registry.latest_approved(group)
+    champion = champions.latest_approved(sagemaker, group)
     if champion is not None:
         entry: dict[str, Any] = {
             "arn": champion["ModelPackageArn"],
@@ -77,6 +64,7 @@ def resolve(event: Mapping[str, Any], *, registry: Registry, storage: Storage) -
             "model_data_url": _model_data_url(champion),
             "evaluation_uri": _statistics_uri(champion),
             "customer_metadata": dict(champion.get("CustomerMetadataProperties") or {}),
+            "model_sha256": (champion.get("CustomerMetadataProperties") or {}).get("model_sha256"),
             "evaluation_staged": False,
             "model_staged": False,
             "errors": [],
@@ -87,7 +75,7 @@ def resolve(event: Mapping[str, Any], *, registry: Registry, storage: Storage) -
                 entry["errors"].append(f"{key} not recorded on the package")
                 continue
             try:
-                storage.copy(entry[key], _join(output, name))
+                storage.copy(entry[key], join(output, name))
                 entry[flag] = True
             except StagingError as error:  # reported in context.json; the gate then fails closed
                 entry["errors"].append(str(error))
@@ -100,9 +88,9 @@ def resolve(event: Mapping[str, Any], *, registry: Registry, storage: Storage) -
         base = validation if validation.endswith("/") or len(sources) > 1 else validation.rsplit("/", 1)[0] + "/"
         for source in sources:
             relative = source[len(base):].lstrip("/") if source.startswith(base) else source.rsplit("/", 1)[-1]
-            storage.copy(source, _join(output, VALIDATION_PREFIX + relative))
+            storage.copy(source, join(output, VALIDATION_PREFIX + relative))
         context["validation"] = {"source": validation, "objects": len(sources)}
-    storage.put_text(_join(output, CONTEXT_FILE), json.dumps(context, indent=2, default=str) + "\n")
+    storage.put_text(join(output, CONTEXT_FILE), json.dumps(context, indent=2, default=str) + "\n")
     return {
         "ContextUri": output.rstrip("/") + "/",
         "ChampionArn": champion["ModelPackageArn"] if champion else "none",
@@ -110,62 +98,9 @@ def resolve(event: Mapping[str, Any], *, registry: Registry, storage: Storage) -
     }
 
 
-# --- AWS adapters -------------------------------------------------------------------------------------------
-
-
-def _split(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ValueError(f"not an s3:// URI: {uri}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
-class SageMakerChampions:
-    """Registry over the SageMaker API."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-
-    def latest_approved(self, group: str) -> Mapping[str, Any] | None:
-        page = self.client.list_model_packages(
-            ModelPackageGroupName=group, ModelApprovalStatus="Approved",
-            SortBy="CreationTime", SortOrder="Descending", MaxResults=1,
-        )
-        summaries = page.get("ModelPackageSummaryList", [])
-        if not summaries:
-            return None
-        return self.client.describe_model_package(ModelPackageName=summaries[0]["ModelPackageArn"])
-
-
-class S3Storage:
-    """Storage over the S3 API (server-side copies: nothing passes through the function)."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-
-    def copy(self, source_uri: str, target_uri: str) -> None:
-        from botocore.exceptions import ClientError
-
-        (source_bucket, source_key), (bucket, key) = _split(source_uri), _split(target_uri)
-        try:
-            self.client.copy({"Bucket": source_bucket, "Key": source_key}, bucket, key)
-        except ClientError as error:
-            raise StagingError(f"cannot copy {source_uri}: {error}") from None
-
-    def list(self, prefix_uri: str) -> list[str]:
-        bucket, prefix = _split(prefix_uri)
-        keys = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            keys += [item["Key"] for item in page.get("Contents", []) if not item["Key"].endswith("/")]
-        return [f"s3://{bucket}/{key}" for key in sorted(keys)]
-
-    def put_text(self, uri: str, text: str) -> None:
-        bucket, key = _split(uri)
-        self.client.put_object(Bucket=bucket, Key=key, Body=text.encode(), ContentType="application/json")
-
-
 def lambda_handler(event: Mapping[str, Any], context: Any = None) -> dict[str, str]:
     """The Lambda entry point (handler ``resolve_champion.lambda_handler``)."""
     import boto3
 
-    return resolve(event, registry=SageMakerChampions(boto3.client("sagemaker")), storage=S3Storage(boto3.client("s3")))
+    storage = S3Storage(boto3.client("s3"), kms_key_id=event.get("KmsKeyId"))
+    return resolve(event, sagemaker=boto3.client("sagemaker"), storage=storage)
