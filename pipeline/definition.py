@@ -160,9 +160,11 @@ def create_pipeline(
             timeout_seconds=LAMBDA_STEP_LIMIT_SECONDS,
             session=session,
         )
-        create_model = create_model_step(name=CREATE_MODEL_STEP, model_builder=model_builder)
+        create_model = create_model_step(name=CREATE_MODEL_STEP, display_name="Create-model",
+                                         model_builder=model_builder)
         transform = create_transform_step(
             name=TRANSFORM_STEP,
+            display_name="Score-test-set",
             model_name=create_model.properties.ModelName,
             test_data_url=params.test_data_url,
             output_path=execution_uri("transform"),
@@ -174,6 +176,7 @@ def create_pipeline(
         )
         baseline = create_data_quality_baseline_step(
             name=BASELINE_STEP,
+            display_name="Baseline-test-features",
             image_uri=image_uri,
             role_arn=config.role_arn,
             code_uri=config.code_uri(code.digest),
@@ -186,6 +189,7 @@ def create_pipeline(
         )
         evaluation = create_evaluation_step(
             name=EVALUATION_STEP,
+            display_name="Evaluate-and-decide-gate",
             image_uri=image_uri,
             role_arn=config.role_arn,
             code_uri=config.code_uri(code.digest),
@@ -207,6 +211,7 @@ def create_pipeline(
         )
         register = create_register_step(
             name=REGISTER_STEP,
+            display_name="Register-model-version",
             model_builder=model_builder,
             model_package_group_name=params.model_package_group_name,
             approval_status=params.model_approval_status,
@@ -221,9 +226,11 @@ def create_pipeline(
             transform_instance_types=(config.transform_instance_type,),
             description=f"Registered by pipeline {config.pipeline_name} after passing its quality gate.",
         )
-        fail = create_fail_step(name=FAIL_STEP, summary=evaluation_value(evaluation, SUMMARY_PATH))
+        fail = create_fail_step(name=FAIL_STEP, display_name="Quality-gate-failed",
+                                summary=evaluation_value(evaluation, SUMMARY_PATH))
         gate = create_condition_step(
             name=CONDITION_STEP,
+            display_name="Check-quality-gate",
             evaluation=evaluation,
             if_steps=[register],
             else_steps=[fail],

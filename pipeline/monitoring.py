@@ -102,6 +102,7 @@ def create_monitoring_pipeline(
     with _offline_role_checks():
         drift_check = create_drift_check_step(
             name=DRIFT_CHECK_STEP,
+            display_name="Check-data-drift",
             # The evaluation step's image: monitor.py needs only numpy/pandas (and pyarrow if present).
             image_uri=sklearn_image_uri(region=config.region, version=config.sklearn_image_version),
             role_arn=config.role_arn,
@@ -118,8 +119,9 @@ def create_monitoring_pipeline(
             kms_key_id=config.kms_key_id,
             session=session,
         )
-        fail = create_drift_fail_step(name=DRIFT_FAIL_STEP, drift_check=drift_check)
-        condition = create_drift_condition_step(name=DRIFT_CONDITION_STEP, drift_check=drift_check, else_step=fail)
+        fail = create_drift_fail_step(name=DRIFT_FAIL_STEP, display_name="Data-drift-detected", drift_check=drift_check)
+        condition = create_drift_condition_step(name=DRIFT_CONDITION_STEP, display_name="No-drift-violations",
+                                                drift_check=drift_check, else_step=fail)
     return Pipeline(name=name, parameters=params.all(), steps=[drift_check.step, condition], sagemaker_session=session)
 
 

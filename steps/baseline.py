@@ -52,6 +52,7 @@ class BaselineStep:
 def create_data_quality_baseline_step(
     *,
     name: str,
+    display_name: str,
     image_uri: str,
     role_arn: str,
     code_uri: str,
@@ -73,6 +74,8 @@ def create_data_quality_baseline_step(
     )
     step = ProcessingStep(
         name=name,
+        display_name=display_name,
+        description="Model Monitor data-quality baseline (statistics.json, constraints.json) of the test features.",
         step_args=processor.run(
             inputs=[s3_input("test-data", test_data_uri, DATA_DIR), code_input(code_uri)],
             outputs=[s3_output(BASELINE_OUTPUT, output_uri, OUTPUT_DIR)],

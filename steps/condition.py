@@ -24,6 +24,7 @@ def evaluation_value(evaluation: EvaluationStep, json_path: str) -> JsonGet:
 def create_condition_step(
     *,
     name: str,
+    display_name: str,
     evaluation: EvaluationStep,
     if_steps: Sequence[Step],
     else_steps: Sequence[Step],
@@ -31,6 +32,8 @@ def create_condition_step(
     """``gate.passed == true`` → ``if_steps``, else ``else_steps``."""
     return ConditionStep(
         name=name,
+        display_name=display_name,
+        description="Register only if evaluation.json says gate.passed == true (the rules run in the evaluation).",
         conditions=[ConditionEquals(left=evaluation_value(evaluation, PASSED_PATH), right=True)],
         if_steps=list(if_steps),
         else_steps=list(else_steps),

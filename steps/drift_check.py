@@ -111,6 +111,7 @@ class DriftCheckStep:
 def create_drift_check_step(
     *,
     name: str,
+    display_name: str,
     image_uri: str,
     role_arn: str,
     code_uri: str,
@@ -132,6 +133,8 @@ def create_drift_check_step(
     status = PropertyFile(name=PROPERTY_FILE_NAME, output_name=DRIFT_OUTPUT, path=STATUS_FILE)
     step = ProcessingStep(
         name=name,
+        display_name=display_name,
+        description="Compare the captured data with the baseline; Model Monitor violations, drift_status.json, report.",
         step_args=processor.run(
             inputs=[
                 s3_input("baseline", baseline_uri, BASELINE_DIR),
@@ -154,10 +157,12 @@ def create_drift_check_step(
     return DriftCheckStep(step=step, status=status)
 
 
-def create_drift_fail_step(*, name: str, drift_check: DriftCheckStep) -> FailStep:
+def create_drift_fail_step(*, name: str, display_name: str, drift_check: DriftCheckStep) -> FailStep:
     """Message: ``Data drift: 2 violation(s); features: _c1, _c4; checks: baseline_drift_check; report: s3://...``."""
     return FailStep(
         name=name,
+        display_name=display_name,
+        description="End the execution as Failed: the drifted features, the violated checks and the report.",
         error_message=Join(on="", values=[
             "Data drift: ", drift_check.status_value(VIOLATION_COUNT_PATH), " violation(s); features: ",
             drift_check.status_value(DRIFTED_FEATURES_PATH), "; checks: ",
@@ -167,10 +172,13 @@ def create_drift_fail_step(*, name: str, drift_check: DriftCheckStep) -> FailSte
     )
 
 
-def create_drift_condition_step(*, name: str, drift_check: DriftCheckStep, else_step: FailStep) -> ConditionStep:
+def create_drift_condition_step(*, name: str, display_name: str, drift_check: DriftCheckStep,
+                                else_step: FailStep) -> ConditionStep:
     """``violation_count == 0``: the execution succeeds; otherwise the FailStep ends it."""
     return ConditionStep(
         name=name,
+        display_name=display_name,
+        description="Succeed when drift_status.json counts no violation; otherwise fail with the reason.",
         conditions=[ConditionEquals(left=drift_check.status_value(VIOLATION_COUNT_PATH), right=0)],
         if_steps=[],
         else_steps=[else_step],

@@ -43,6 +43,7 @@ class EvaluationStep:
 def create_evaluation_step(
     *,
     name: str,
+    display_name: str,
     image_uri: str,
     role_arn: str,
     code_uri: str,
@@ -94,6 +95,8 @@ def create_evaluation_step(
     )
     step = ProcessingStep(
         name=name,
+        display_name=display_name,
+        description="Metrics with confidence intervals, champion comparison and the gate decision: evaluation.json, report.html.",
         step_args=processor.run(
             inputs=[
                 s3_input("predictions", predictions_uri, PREDICTIONS_DIR),

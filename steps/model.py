@@ -46,6 +46,11 @@ def create_model_builder(
     )
 
 
-def create_model_step(*, name: str, model_builder: ModelBuilder) -> ModelStep:
+def create_model_step(*, name: str, display_name: str, model_builder: ModelBuilder) -> ModelStep:
     """A ModelStep that creates the SageMaker Model the transform job uses."""
-    return ModelStep(name=name, step_args=model_builder.build())
+    return ModelStep(
+        name=name,
+        display_name=display_name,
+        description="A SageMaker Model of the frozen archive in the scikit-learn 1.9-0 serving image.",
+        step_args=model_builder.build(),
+    )

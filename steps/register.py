@@ -16,6 +16,7 @@ from steps.transform import CONTENT_TYPE
 def create_register_step(
     *,
     name: str,
+    display_name: str,
     model_builder: ModelBuilder,
     model_package_group_name: ParameterString,
     approval_status: ParameterString,
@@ -50,6 +51,8 @@ def create_register_step(
     )
     return ModelStep(
         name=name,
+        display_name=display_name,
+        description="Register the evaluated archive with its evaluation, baselines and decision record.",
         step_args=model_builder.register(
             model_package_group_name=model_package_group_name,
             content_types=[CONTENT_TYPE],

@@ -37,6 +37,7 @@ class _TransformStep(TransformStep):
 def create_transform_step(
     *,
     name: str,
+    display_name: str,
     model_name: Properties,
     test_data_url: ParameterString,
     output_path: Join,
@@ -62,6 +63,8 @@ def create_transform_step(
     )
     return _TransformStep(
         name=name,
+        display_name=display_name,
+        description="Score every test row without its label; output lines 'label,score' in input order.",
         instance_count=instance_count,
         step_args=transformer.transform(
             data=test_data_url,

@@ -36,6 +36,7 @@ def built(test_config):
     instance_type = ParameterString(name="ProcessingInstanceType", default_value="ml.m5.large")
     step = baseline_step.create_data_quality_baseline_step(
         name=STEP,
+        display_name="Baseline",
         image_uri=sklearn_image_uri(region=test_config.region, version=test_config.sklearn_image_version),
         role_arn=test_config.role_arn,
         code_uri=test_config.code_uri(code.digest),

@@ -374,3 +374,19 @@ def test_sdk_config_is_still_validated_while_building():
         with pytest.raises(jsonschema.ValidationError):
             SageMakerConfig.validate_sagemaker_config({"SchemaVersion": "1.0", "SageMaker": {"NoSuchKey": 1}})
     assert SageMakerConfig.__dict__["validate_sagemaker_config"] is original
+
+
+@pytest.mark.parametrize("which", ["evaluation", "monitoring"])
+def test_studio_shows_what_every_step_and_parameter_is(which, definition, test_config):
+    from pipeline.monitoring import build_monitoring_definition
+    from pipeline.validation import validate_definition
+
+    document = definition if which == "evaluation" else build_monitoring_definition(test_config)
+    validate_definition(document)  # DisplayName follows the published StepName pattern
+    steps = list(steps_by_name(document).values())
+    for step in steps:
+        assert step.get("DisplayName"), f"{step['Name']} has no DisplayName"
+        assert 20 <= len(step.get("Description", "")) <= 4096, f"{step['Name']} has no useful Description"
+    assert len({s["DisplayName"] for s in steps}) == len(steps)
+    for parameter in document["Parameters"]:
+        assert parameter.get("Description"), f"parameter {parameter['Name']} has no Description"
