@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sagemaker.core.lambda_helper import Lambda
 from sagemaker.core.workflow.functions import Join
 from sagemaker.core.workflow.parameters import ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.core.workflow.properties import Properties
-from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+from sagemaker.mlops.workflow.lambda_step import LambdaStep
+
+from steps.function import function_step
 
 # The function's event keys and outputs (pipeline/lambdas/resolve_champion.py reads and writes these).
 CONTEXT_OUTPUT = "ContextUri"
@@ -48,20 +49,19 @@ def create_champion_step(
     session: PipelineSession,
 ) -> ChampionStep:
     """Invoke the (already deployed) champion-resolving function; the definition only names its ARN."""
-    step = LambdaStep(
+    step = function_step(
         name=name,
         display_name=display_name,
         description="Find the champion (latest Approved version) and stage its evaluation and model.",
-        lambda_func=Lambda(function_arn=function_arn, timeout=timeout_seconds, session=session),
+        function_arn=function_arn,
         inputs={
             "ModelPackageGroupName": model_package_group_name,
             "ValidationDataUrl": validation_data_url,
             "OutputUri": output_uri,
             "KmsKeyId": kms_key_id or "",
         },
-        outputs=[
-            LambdaOutput(output_name=output, output_type=LambdaOutputTypeEnum.String)
-            for output in (CONTEXT_OUTPUT, CHAMPION_ARN_OUTPUT, CHAMPION_VERSION_OUTPUT)
-        ],
+        outputs=(CONTEXT_OUTPUT, CHAMPION_ARN_OUTPUT, CHAMPION_VERSION_OUTPUT),
+        timeout_seconds=timeout_seconds,
+        session=session,
     )
     return ChampionStep(step=step)

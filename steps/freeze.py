@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sagemaker.core.lambda_helper import Lambda
 from sagemaker.core.workflow.parameters import ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.core.workflow.properties import Properties
-from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+from sagemaker.mlops.workflow.lambda_step import LambdaStep
+
+from steps.function import function_step
 
 MODEL_DATA_OUTPUT = "ModelDataUrl"
 SHA256_OUTPUT = "ModelSha256"
@@ -44,15 +45,14 @@ def create_freeze_step(
     session: PipelineSession,
 ) -> FreezeStep:
     """Invoke the (already deployed) freezing function; the definition only names its ARN."""
-    step = LambdaStep(
+    step = function_step(
         name=name,
         display_name=display_name,
         description="Copy ModelDataUrl to a key named by its SHA-256; later steps use only that copy.",
-        lambda_func=Lambda(function_arn=function_arn, timeout=timeout_seconds, session=session),
+        function_arn=function_arn,
         inputs={"ModelDataUrl": model_data_url, "OutputPrefix": output_prefix, "KmsKeyId": kms_key_id or ""},
-        outputs=[
-            LambdaOutput(output_name=output, output_type=LambdaOutputTypeEnum.String)
-            for output in (MODEL_DATA_OUTPUT, SHA256_OUTPUT)
-        ],
+        outputs=(MODEL_DATA_OUTPUT, SHA256_OUTPUT),
+        timeout_seconds=timeout_seconds,
+        session=session,
     )
     return FreezeStep(step=step)
