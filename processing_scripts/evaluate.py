@@ -215,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-uri", help="where the evaluated model.tar.gz is kept (recorded, not read)")
     parser.add_argument("--model-package-group", help="the group it would be registered in (recorded)")
     parser.add_argument("--execution-id", help="the pipeline execution (recorded)")
+    parser.add_argument("--evaluated-at", help="when it was evaluated, e.g. the execution's start (recorded; the "
+                                               "outputs stay a function of the inputs, so no clock is read)")
     parser.add_argument("--threshold-objective", default=operating_point.DEFAULT_OBJECTIVE,
                         help="with validation data: " + operating_point.OBJECTIVE_HELP)
     for spec in gate.GATE_PARAMETERS:
@@ -276,8 +278,6 @@ def test_data_files(path: str | None) -> list[Path]:
 def evaluated_subject(args: argparse.Namespace) -> dict[str, Any]:
     """What is being evaluated: ``subject`` in evaluation.json. With ``--model-sha256`` the archive in
     ``--model`` must have exactly that SHA-256 (it is the frozen copy the transform served)."""
-    import datetime
-
     sha256 = None
     if args.model is not None:
         sha256 = model_archive.archive_sha256(_model_archive(args.model))
@@ -295,7 +295,7 @@ def evaluated_subject(args: argparse.Namespace) -> dict[str, Any]:
         "pipeline_execution_id": args.execution_id or None,
         "model_uri": args.model_uri or None,
         "model_sha256": sha256,
-        "evaluated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "evaluated_at": args.evaluated_at or None,
     }
 
 

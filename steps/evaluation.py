@@ -83,6 +83,7 @@ def create_evaluation_step(
         "--model-sha256", model_sha256,
         "--model-package-group", model_package_group_name,
         "--execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID,
+        "--evaluated-at", as_text(ExecutionVariables.START_DATETIME),
         "--output-dir", EVALUATION_DIR,
         "--threshold", as_text(decision_threshold),
         "--threshold-objective", threshold_objective,

@@ -101,6 +101,7 @@ def test_the_decision_record_names_the_sha256_of_the_bytes_evaluated(demo, tmp_p
     assert evaluation["subject"]["model_sha256"] == digest
     assert evaluation["subject"]["pipeline_execution_id"] == _execution_id(record)
     assert evaluation["subject"]["model_package_group"] == GROUP
+    assert evaluation["subject"]["evaluated_at"] == record["CreationTime"]  # the execution's start
     assert evaluation["subject"]["model_uri"].endswith(f"/models/sha256/{digest}/model.tar.gz")
     package = LocalRegistry(tmp_path / "registry.db").describe(record["ModelPackageArn"])
     assert package["CustomerMetadataProperties"]["model_sha256"] == digest
