@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from pipeline import monitor
-from processing_scripts import evaluate, report
+from processing_scripts import evaluate
 
 CSV = "text/csv"
 DEFAULT_OUTPUT_DIR = "endpoint-evaluation"
@@ -667,7 +667,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as error:
             print(f"error: cannot read --test-data {args.test_data}: {error.strerror or error}", file=sys.stderr)
             return 2
-    report.preload()  # matplotlib loads while the endpoint answers
     try:
         from botocore.exceptions import BotoCoreError, NoRegionError
 

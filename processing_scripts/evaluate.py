@@ -325,7 +325,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _check_arguments(args)
         subject = evaluated_subject(args)
-        plotting = report.preload()
         context = champion.read_context(args.context) if args.context else None
         point = choose_operating_point(args, context, scratch)
         threshold = point["threshold"]
@@ -358,11 +357,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    plotting.join()
-    pngs = report.render_plots(document)
+    # The champion's recorded curves can be overlaid when its evaluation.json was staged.
+    recorded = champion.read_champion_evaluation(context)[0] if context is not None else None
+    plots = report.render_plots(document, recorded)
     outputs = {"evaluation.json": (json.dumps(to_json(document), indent=2, allow_nan=False) + "\n").encode()}
-    outputs.update({f"{name}.png": data for name, data in pngs.items()})
-    outputs["report.html"] = report.render_html(document, pngs).encode()
+    outputs.update(report.plot_files(plots))
+    outputs["report.html"] = report.render_html(document, plots).encode()
     try:
         write_outputs(Path(args.output_dir), outputs)
     except OSError as error:

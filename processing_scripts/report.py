@@ -1,90 +1,38 @@
-"""Plots (PNG) and a self-contained HTML report of an evaluation document.
+"""The evaluation's plots (inline SVG, see charts.py) and its self-contained HTML report.
 
-matplotlib is optional: without it the report is written with its tables and a note instead of plots.
+No plotting library is needed, so the report is the same locally and in the processing container.
+The champion is overlaid where evaluation.json knows it: scored on the same test rows (a paired
+comparison), its operating point and confusion matrix; from its recorded evaluation.json (another test
+set), its recorded curves. Each legend says which.
 """
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
-import threading
 from typing import Any, Mapping
 
+try:  # imported as part of the repository's package
+    from processing_scripts import charts
+except ImportError:  # run as a script inside the processing container, siblings on sys.path
+    import charts
+
 PLOTS = ("roc", "pr", "confusion_matrix", "calibration")
+NOT_RECORDED = "not recorded"
+SUBJECT_FIELDS = (
+    ("model_package_group", "Model package group"),
+    ("pipeline_execution_id", "Pipeline execution id"),
+    ("model_uri", "Model"),
+    ("model_sha256", "Model SHA-256"),
+    ("evaluated_at", "Evaluated at"),
+)
 
 
-def _matplotlib():
+def _number(value: Any) -> float:
+    """A float, or NaN for what is not one (evaluation.json writes undefined values as "NaN")."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # no display in a processing container
-        import matplotlib.pyplot as plt
-
-        return plt
-    except ImportError:
-        return None
-
-
-def preload() -> threading.Thread:
-    """Import matplotlib in the background: it takes a noticeable share of a run and overlaps well
-    with reading the predictions (the CSV parser releases the GIL)."""
-    thread = threading.Thread(target=_matplotlib, name="preload-matplotlib", daemon=True)
-    thread.start()
-    return thread
-
-
-def render_plots(document: Mapping[str, Any]) -> dict[str, bytes]:
-    """PNG bytes per plot name; empty when matplotlib is not installed."""
-    plt = _matplotlib()
-    if plt is None:
-        return {}
-    metrics = document["binary_classification_metrics"]
-    pngs = {}
-
-    def save(fig) -> bytes:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-        plt.close(fig)
-        return buffer.getvalue()
-
-    roc = metrics["receiver_operating_characteristic_curve"]
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot(roc["false_positive_rates"], roc["true_positive_rates"], lw=2, label=f"AUC = {metrics['auc']['value']:.4f}")
-    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1)
-    ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC curve", xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(loc="lower right")
-    pngs["roc"] = save(fig)
-
-    pr = metrics["precision_recall_curve"]
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ap = document.get("average_precision")
-    ax.plot(pr["recalls"], pr["precisions"], lw=2, label=f"AP = {ap:.4f}" if isinstance(ap, float) else None)
-    ax.axhline(document["dataset"]["prevalence"], ls="--", c="grey", lw=1, label="prevalence")
-    ax.set(xlabel="Recall", ylabel="Precision", title="Precision-recall curve", xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(loc="lower left")
-    pngs["pr"] = save(fig)
-
-    cm = metrics["confusion_matrix"]
-    cells = [[cm["0"]["0"], cm["0"]["1"]], [cm["1"]["0"], cm["1"]["1"]]]
-    fig, ax = plt.subplots(figsize=(4, 3.6))
-    ax.imshow(cells, cmap="Blues")
-    for i in range(2):
-        for j in range(2):
-            dark = cells[i][j] > max(map(max, cells)) / 2  # white on the dark cells, black on the light
-            ax.text(j, i, f"{cells[i][j]:,}", ha="center", va="center", fontsize=12, color="white" if dark else "black")
-    ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="Predicted", ylabel="Actual",
-           title=f"Confusion matrix (threshold {document['threshold']})")
-    pngs["confusion_matrix"] = save(fig)
-
-    bins = [b for b in document["calibration"]["bins"] if b["count"]]
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1)
-    ax.plot([b["mean_predicted"] for b in bins], [b["fraction_positive"] for b in bins], marker="o", lw=2)
-    ax.set(xlabel="Mean predicted score", ylabel="Fraction positive", xlim=(0, 1), ylim=(0, 1),
-           title=f"Calibration (ECE {document['calibration']['expected_calibration_error']:.4f})")
-    pngs["calibration"] = save(fig)
-    return pngs
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _fmt(value: Any) -> str:
@@ -98,8 +46,276 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
-def render_html(document: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
-    """One HTML file: dataset, gate outcome, metrics with 95% intervals, operating points, plots inline."""
+def _get(document: Any, *keys: str) -> Any:
+    """``document[k1][k2]...``, or None where a level is missing (a champion's file may be partial)."""
+    for key in keys:
+        if not isinstance(document, Mapping) or key not in document:
+            return None
+        document = document[key]
+    return document
+
+
+def paired_cells(section: Mapping[str, Any], dataset: Mapping[str, Any]) -> list[list[int]] | None:
+    """The champion's confusion matrix on the challenger's test rows, from the paired comparison.
+
+    Its recall and accuracy on these rows (whose positives and negatives are known) fix every cell.
+
+    >>> section = {"status": "paired", "metrics": {"recall": {"champion": 0.75}, "accuracy": {"champion": 0.8}}}
+    >>> paired_cells(section, {"rows": 10, "positives": 4})
+    [[5, 1], [1, 3]]
+    """
+    if section.get("status") != "paired":
+        return None
+    recall = _number(_get(section, "metrics", "recall", "champion"))
+    accuracy = _number(_get(section, "metrics", "accuracy", "champion"))
+    rows, positives = int(dataset["rows"]), int(dataset["positives"])
+    if math.isnan(recall) or math.isnan(accuracy):
+        return None
+    tp = round(recall * positives)
+    tn = round(accuracy * rows) - tp
+    negatives = rows - positives
+    return [[tn, negatives - tn], [positives - tp, tp]]
+
+
+def champion_view(document: Mapping[str, Any], recorded: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """What can be drawn of the champion: ``label``, ``same_rows`` (its operating point and cells on
+    these test rows) and ``recorded`` (its own evaluation.json); None without a usable comparison.
+
+    ``recorded`` is drawn only when the gate compared with the champion ("paired" or "recorded"): a
+    champion the gate could not use is not shown as if it had been.
+    """
+    section = _get(document, "gate", "champion") or {}
+    if section.get("status") not in ("paired", "recorded"):
+        return None
+    view: dict[str, Any] = {"label": f"champion v{section.get('version', '?')}", "same_rows": None, "recorded": None}
+    cells = paired_cells(section, document["dataset"])
+    if cells is not None:
+        (tn, fp), (fn, tp) = cells
+        view["same_rows"] = {
+            "threshold": _number(section.get("champion_threshold", document["threshold"])),
+            "cells": cells,
+            "fpr": fp / (fp + tn) if fp + tn else 0.0,
+            "tpr": tp / (tp + fn) if tp + fn else 0.0,
+            "precision": _number(_get(section, "metrics", "precision", "champion")),
+        }
+    if isinstance(recorded, Mapping) and isinstance(recorded.get("binary_classification_metrics"), Mapping):
+        view["recorded"] = recorded
+    return view
+
+
+def _threshold_text(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def roc_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> str:
+    """ROC curve, the decision threshold's point, the champion's, and the chance diagonal."""
+    body = document["binary_classification_metrics"]
+    roc = body["receiver_operating_characteristic_curve"]
+    threshold = _threshold_text(document["threshold"])
+    series = [
+        charts.Series(f"challenger (AUC {_fmt(_number(body['auc']['value']))})",
+                      roc["false_positive_rates"], roc["true_positive_rates"]),
+        charts.Series(f"challenger at its decision threshold {threshold}",
+                      [_number(body["false_positive_rate"]["value"])], [_number(body["true_positive_rate"]["value"])],
+                      line=False, marker="circle", tips=[f"challenger at threshold {threshold}"]),
+    ]
+    series += _champion_curve(champion, "roc")
+    chance = charts.Series("chance (AUC 0.5)", [0, 1], [0, 1], colour=charts.GREY, dash="4 4", width=1)
+    return charts.unit_chart("roc", title="ROC curve", description=_describe("ROC curve", series + [chance]),
+                             x_label="False positive rate", y_label="True positive rate", series=series,
+                             references=[chance])
+
+
+def pr_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> str:
+    """Precision-recall curve, the decision threshold's point, the champion's, and the prevalence line."""
+    body = document["binary_classification_metrics"]
+    pr = body["precision_recall_curve"]
+    threshold = _threshold_text(document["threshold"])
+    series = [
+        charts.Series(f"challenger (average precision {_fmt(_number(document.get('average_precision')))})",
+                      pr["recalls"], pr["precisions"]),
+        charts.Series(f"challenger at its decision threshold {threshold}", [_number(body["recall"]["value"])],
+                      [_number(body["precision"]["value"])], line=False, marker="circle",
+                      tips=[f"challenger at threshold {threshold}"]),
+    ]
+    series += _champion_curve(champion, "pr")
+    prevalence = float(document["dataset"]["prevalence"])
+    chance = charts.Series(f"chance: prevalence {prevalence:.4f}", [0, 1], [prevalence, prevalence],
+                           colour=charts.GREY, dash="4 4", width=1)
+    return charts.unit_chart("pr", title="Precision-recall curve",
+                             description=_describe("Precision-recall curve", series + [chance]),
+                             x_label="Recall", y_label="Precision", series=series, references=[chance])
+
+
+def calibration_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> str:
+    """Reliability diagram: fraction positive against mean score per bin, and the perfect diagonal."""
+    calibration = document["calibration"]
+    ece = _fmt(_number(calibration["expected_calibration_error"]))
+    series = [_calibration_series(calibration, f"challenger (ECE {ece})", charts.BLUE, "", "circle")]
+    recorded = (champion or {}).get("recorded")
+    if recorded is not None and isinstance(recorded.get("calibration"), Mapping):
+        theirs = recorded["calibration"]
+        series.append(_calibration_series(
+            theirs, f"{champion['label']}: recorded bins, its own test set "
+                    f"(ECE {_fmt(_number(theirs.get('expected_calibration_error')))})", charts.ORANGE, "6 4",
+            "square"))
+    perfect = charts.Series("perfectly calibrated", [0, 1], [0, 1], colour=charts.GREY, dash="4 4", width=1)
+    return charts.unit_chart("calibration", title="Calibration (reliability diagram)",
+                             description=_describe("Reliability diagram", series + [perfect]),
+                             x_label="Mean predicted score (10 equal-width bins)", y_label="Fraction positive",
+                             series=series, references=[perfect])
+
+
+def confusion_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> str:
+    """The confusion matrix at the decision threshold, with the champion's counts when known."""
+    cells = _cells(document["binary_classification_metrics"]["confusion_matrix"])
+    theirs, label = None, ""
+    if champion and champion["same_rows"]:
+        theirs = champion["same_rows"]["cells"]
+        label = (f"{champion['label']}: scored on these test rows, at its threshold "
+                 f"{_threshold_text(champion['same_rows']['threshold'])}")
+    elif champion and champion["recorded"]:
+        try:
+            theirs = _cells(_get(champion["recorded"], "binary_classification_metrics", "confusion_matrix"))
+            label = f"{champion['label']}: recorded on its own test set ({sum(map(sum, theirs)):,} rows)"
+        except (KeyError, TypeError, ValueError):
+            theirs = None
+    threshold = _threshold_text(document["threshold"])
+    description = (f"Confusion matrix at threshold {threshold}: {cells[0][0]} true negatives, {cells[0][1]} false "
+                   f"positives, {cells[1][0]} false negatives, {cells[1][1]} true positives"
+                   + (f"; {label}: {theirs}" if theirs else ""))
+    return charts.confusion_chart("confusion_matrix", title=f"Confusion matrix at threshold {threshold}",
+                                  description=description, cells=cells, champion_cells=theirs, champion_label=label)
+
+
+def _cells(matrix: Mapping[str, Mapping[str, Any]]) -> list[list[int]]:
+    """evaluation.json's ``{"0": {"0": TN, "1": FP}, "1": {...}}`` as rows actual, columns predicted."""
+    return [[int(matrix[a][b]) for b in "01"] for a in "01"]
+
+
+def _champion_curve(champion: Mapping[str, Any] | None, kind: str) -> list[charts.Series]:
+    """The champion on a ROC ("roc") or precision-recall ("pr") chart: its point on these rows, its
+    recorded curve from its own test set."""
+    if not champion:
+        return []
+    out = []
+    same = champion["same_rows"]
+    if same is not None:
+        x, y = (same["fpr"], same["tpr"]) if kind == "roc" else (same["tpr"], same["precision"])
+        label = f"{champion['label']} at its threshold {_threshold_text(same['threshold'])}, scored on these test rows"
+        out.append(charts.Series(label, [x], [y], colour=charts.ORANGE, line=False, marker="square", tips=[label]))
+    recorded = champion["recorded"]
+    if recorded is not None:
+        body = recorded["binary_classification_metrics"]
+        if kind == "roc":
+            curve = body.get("receiver_operating_characteristic_curve") or {}
+            xs, ys = curve.get("false_positive_rates") or [], curve.get("true_positive_rates") or []
+            score = f"AUC {_fmt(_number(_get(body, 'auc', 'value')))}"
+        else:
+            curve = body.get("precision_recall_curve") or {}
+            xs, ys = curve.get("recalls") or [], curve.get("precisions") or []
+            score = f"average precision {_fmt(_number(recorded.get('average_precision')))}"
+        if xs and ys:
+            out.append(charts.Series(f"{champion['label']}: recorded curve, its own test set ({score})", xs, ys,
+                                     colour=charts.ORANGE, dash="6 4"))
+    return out
+
+
+def _calibration_series(calibration: Mapping[str, Any], label: str, colour: str, dash: str,
+                        marker: str) -> charts.Series:
+    bins = [b for b in calibration.get("bins") or [] if isinstance(b, Mapping) and b.get("count")]
+    tips = [f"scores {_number(b.get('lower')):.1f}-{_number(b.get('upper')):.1f}: {b['count']:,} rows, mean score "
+            f"{_fmt(_number(b.get('mean_predicted')))}, fraction positive {_fmt(_number(b.get('fraction_positive')))}"
+            for b in bins]
+    return charts.Series(label, [b.get("mean_predicted") for b in bins], [b.get("fraction_positive") for b in bins],
+                         colour=colour, dash=dash, marker=marker, tips=tips)
+
+
+def _describe(what: str, series: list[charts.Series]) -> str:
+    return f"{what}: " + "; ".join(s.label for s in series)
+
+
+def render_plots(document: Mapping[str, Any], champion_evaluation: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """SVG text per plot name (:data:`PLOTS`); ``champion_evaluation`` is the champion's recorded
+    evaluation.json when it was staged."""
+    champion = champion_view(document, champion_evaluation)
+    return {
+        "roc": roc_svg(document, champion),
+        "pr": pr_svg(document, champion),
+        "confusion_matrix": confusion_svg(document, champion),
+        "calibration": calibration_svg(document, champion),
+    }
+
+
+def plot_files(plots: Mapping[str, str]) -> dict[str, bytes]:
+    """``{"roc.svg": bytes, ...}``: each plot as a standalone file beside report.html."""
+    return {f"{name}.svg": charts.standalone(svg) for name, svg in plots.items()}
+
+
+def _subject_html(document: Mapping[str, Any]) -> str:
+    """What was evaluated: group, execution, model and its SHA-256, when; "not recorded" where unknown."""
+    subject = document.get("subject") or {}
+    rows = []
+    for key, label in SUBJECT_FIELDS:
+        value = subject.get(key)
+        if value in (None, "", "none"):
+            shown = f'<span class="missing">{NOT_RECORDED}</span>'
+        elif key == "evaluated_at":
+            shown = f'<time datetime="{html.escape(str(value))}">{html.escape(str(value))}</time>'
+        else:
+            shown = f"<code>{html.escape(str(value))}</code>"
+        rows.append(f"<tr><th scope=\"row\">{label}</th><td>{shown}</td></tr>")
+    endpoint = document.get("endpoint")
+    if isinstance(endpoint, Mapping):
+        rows.append(f"<tr><th scope=\"row\">Endpoint</th><td><code>{html.escape(str(endpoint.get('name')))}</code> "
+                    f"({html.escape(str(endpoint.get('region')))})</td></tr>")
+    return f'<table class="subject"><caption>What was evaluated</caption>{"".join(rows)}</table>'
+
+
+def _verdict_html(gate: Mapping[str, Any] | None) -> str:
+    """The banner: PASSED or FAILED in words and a symbol, not by colour alone."""
+    if not gate:
+        return ('<section class="verdict none" role="status"><p class="mark">Quality gate: NOT DECIDED</p>'
+                "<p>No gate settings were given to this evaluation, so it decides nothing.</p></section>")
+    failed = [c for c in gate["checks"] if not c["passed"]]
+    if gate["passed"]:
+        return ('<section class="verdict passed" role="status"><p class="mark">&#10004; Quality gate: PASSED</p>'
+                f"<p>The model may be registered: all {len(gate['checks'])} checks passed.</p></section>")
+    return ('<section class="verdict failed" role="alert"><p class="mark">&#10008; Quality gate: FAILED</p>'
+            f"<p>The model will not be registered: {len(failed)} of {len(gate['checks'])} checks failed "
+            f"({html.escape(', '.join(c['name'] for c in failed))}).</p></section>")
+
+
+def _checks_html(gate: Mapping[str, Any]) -> str:
+    rows = "".join(
+        f'<tr class="{"passed" if c["passed"] else "failed"}"><td>{html.escape(c["name"])}</td>'
+        f'<td class="outcome">{"&#10004; passed" if c["passed"] else "&#10008; FAILED"}</td>'
+        f"<td>{html.escape(c['reason'])}</td></tr>"
+        for c in gate["checks"]
+    )
+    return ('<h2>Quality gate checks</h2><table class="checks"><tr><th>check</th><th>outcome</th><th>why</th></tr>'
+            f"{rows}</table>")
+
+
+STYLE = """body{font-family:"DejaVu Sans",Arial,sans-serif;margin:2em;max-width:72em;color:#111}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+td:first-child,th[scope=row]{text-align:left}
+.verdict{border:3px solid;border-radius:6px;padding:.6em 1em;margin:1em 0}
+.verdict .mark{font-size:1.8em;font-weight:bold;margin:.1em 0}.verdict p{margin:.3em 0}
+.verdict.passed{background:#e8f5e9;border-color:#1b7f3b;color:#0f4d24}
+.verdict.failed{background:#fdecea;border-color:#b42318;color:#7a1109}
+.verdict.none{background:#f3f4f6;border-color:#6b7280}
+caption{text-align:left;font-weight:bold;padding:.2em 0}
+table.subject td{text-align:left}table.subject code{word-break:break-all}.missing{color:#6b7280;font-style:italic}
+table.checks td,table.checks th{text-align:left}tr.failed{background:#fdecea;font-weight:bold}
+tr.failed .outcome{color:#b42318}tr.passed .outcome{color:#1b7f3b}
+.plots{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0;border:1px solid #e5e7eb}
+figcaption{font-size:.85em;padding:.2em .5em;color:#374151}"""
+
+
+def render_html(document: Mapping[str, Any], plots: Mapping[str, str]) -> str:
+    """One HTML file: the verdict and what was evaluated first, then the checks, dataset, metrics with
+    95% intervals, operating points, and the plots inline."""
     metrics = document["binary_classification_metrics"]
     intervals = document["confidence_intervals"]["metrics"]
     rows = []
@@ -114,34 +330,25 @@ def render_html(document: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
         interval = f"[{_fmt(ci['lower'])}, {_fmt(ci['upper'])}]" if "lower" in ci else "n/a"
         rows.append(f"<tr><td>{name}</td><td>{_fmt(document[name])}</td><td></td><td>{interval}</td></tr>")
     gate = document.get("gate")
-    gate_html = ""
-    if gate:
-        checks = "".join(
-            f"<tr><td>{html.escape(c['name'])}</td><td>{'passed' if c['passed'] else '<b>failed</b>'}</td>"
-            f"<td>{html.escape(c['reason'])}</td></tr>"
-            for c in gate["checks"]
-        )
-        verdict = "PASSED: the model may be registered" if gate["passed"] else "FAILED: the model will not be registered"
-        gate_html = (
-            f"<h2>Quality gate: {verdict}</h2><table><tr><th>check</th><th>outcome</th><th>why</th></tr>{checks}</table>"
-            + _champion_html(gate.get("champion") or {})
-        )
+    gate_html = _checks_html(gate) + _champion_html(gate.get("champion") or {}) if gate else ""
     dataset = document["dataset"]
     ops = document["operating_points"]
     op_rows = [f"<tr><td>max F1</td>{_op(ops['max_f1'])}</tr>", f"<tr><td>max Youden J</td>{_op(ops['max_youden_j'])}</tr>"]
     op_rows += [f"<tr><td>recall &ge; {p['recall_at_least']}</td>{_op(p)}</tr>" for p in ops["precision_at_recall"]]
-    images = "".join(
-        f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(pngs[name]).decode()}">' for name in PLOTS if name in pngs
-    ) or "<p>(plots unavailable: matplotlib is not installed)</p>"
+    figures = "".join(
+        f'<figure>{plots[name]}<figcaption>also as <a href="{name}.svg">{name}.svg</a></figcaption></figure>'
+        for name in PLOTS if name in plots
+    )
     delong = document["confidence_intervals"]["auc_delong"]
+    verdict = "not decided" if not gate else ("PASSED" if gate["passed"] else "FAILED")
     return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Model evaluation</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}td:first-child{{text-align:left}}
-img{{margin:.5em;border:1px solid #eee}}</style></head><body>
+<html lang="en"><head><meta charset="utf-8"><title>Model evaluation: quality gate {verdict}</title>
+<style>{STYLE}</style></head><body>
 <h1>Binary classifier evaluation</h1>
+{_verdict_html(gate)}
+{_subject_html(document)}
 <p>{dataset['rows']:,} rows, {dataset['positives']:,} positives (prevalence {dataset['prevalence']:.4f}),
-decision threshold {document['threshold']} ({html.escape(str(document.get('operating_point', {}).get('source', 'parameter')))}), input sha256 <code>{dataset['sha256']}</code></p>
+decision threshold {document['threshold']} ({html.escape(str(document.get('operating_point', {}).get('source', 'parameter')))}), input sha256 <code>{html.escape(str(dataset.get('sha256', NOT_RECORDED)))}</code></p>
 {gate_html}
 <h2>Metrics</h2>
 <table><tr><th>metric</th><th>value</th><th>standard deviation</th><th>95% interval</th></tr>{''.join(rows)}</table>
@@ -149,7 +356,7 @@ decision threshold {document['threshold']} ({html.escape(str(document.get('opera
 Intervals: {html.escape(document['confidence_intervals']['method'])}.</p>
 <h2>Operating points</h2>
 <table><tr><th></th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th><th>FPR</th></tr>{''.join(op_rows)}</table>
-<h2>Plots</h2>{images}
+<h2>Plots</h2><div class="plots">{figures}</div>
 </body></html>
 """
 

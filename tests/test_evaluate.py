@@ -46,7 +46,7 @@ def test_script_writes_the_sagemaker_layout(predictions, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "calibration.png", "confusion_matrix.png", "evaluation.json", "pr.png", "report.html", "roc.png"
+        "calibration.svg", "confusion_matrix.svg", "evaluation.json", "pr.svg", "report.html", "roc.svg"
     ]
     doc = json.loads((out / "evaluation.json").read_text())
     assert doc["version"] == 0.0
@@ -70,7 +70,7 @@ def test_script_writes_the_sagemaker_layout(predictions, tmp_path):
     assert doc["gate"]["summary"].startswith("f1_threshold: f1 lower 95% bound ")
     assert doc["operating_point"] == {"source": "parameter", "threshold": 0.5}
     html = (out / "report.html").read_text()
-    assert "Quality gate: FAILED" in html and html.count("data:image/png;base64,") == 4
+    assert "Quality gate: FAILED" in html and html.count('<svg xmlns="http://www.w3.org/2000/svg"') == 4
 
 
 def test_json_never_contains_bare_nan(tmp_path):
@@ -204,16 +204,6 @@ def test_failed_run_leaves_previous_outputs_intact(predictions, tmp_path):
     assert evaluate.main(["--predictions", str(folder), "--output-dir", str(out)]) == 2
     assert (out / "evaluation.json").read_bytes() == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
-
-
-def test_report_without_matplotlib(predictions, tmp_path, monkeypatch):
-    from processing_scripts import report
-
-    monkeypatch.setattr(report, "_matplotlib", lambda: None)
-    folder, _, _ = predictions
-    assert evaluate.main(["--predictions", str(folder), "--output-dir", str(tmp_path / "out"), "--bootstrap", "0"]) == 0
-    assert not list((tmp_path / "out").glob("*.png"))
-    assert "plots unavailable" in (tmp_path / "out" / "report.html").read_text()
 
 
 def test_pandas_reader_agrees_with_pyarrow(predictions):

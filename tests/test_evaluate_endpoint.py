@@ -227,7 +227,7 @@ def test_outputs_equal_evaluate_py_on_the_same_label_score_pairs(evaluated):
     assert ours == script  # every metric, interval, curve and section, the pairs' sha256 included
     names = sorted(p.name for p in (evaluated["out"] / "endpoint").iterdir())
     assert names == sorted(p.name for p in (evaluated["out"] / "script").iterdir())
-    assert {"evaluation.json", "report.html", "roc.png"} <= set(names)
+    assert {"evaluation.json", "report.html", "roc.svg"} <= set(names)
     for name in set(names) - {"evaluation.json"}:  # plots and report: the same bytes
         assert (evaluated["out"] / "endpoint" / name).read_bytes() == (evaluated["out"] / "script" / name).read_bytes()
 
