@@ -23,7 +23,6 @@ setup(
         "numpy>=1.26",
         "scipy>=1.11",
         "pyarrow>=14",
-        "matplotlib>=3.8",
         "joblib>=1.3",
         "jsonschema>=4.20",
     ],
@@ -34,6 +33,7 @@ setup(
             "moto[server]>=5.2,<5.3",
             "pyyaml>=6",
             "psutil>=5.9",
+            "pillow>=10",  # reads the browser test's screenshot
         ],
     },
     entry_points={
