@@ -24,8 +24,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 try:  # imported as part of the repository's package
-    from processing_scripts import model_archive, paired, scoring
+    from processing_scripts import metrics, model_archive, paired, scoring
 except ImportError:  # run as a script inside the processing container
+    import metrics
     import model_archive
     import paired
     import scoring
@@ -151,6 +152,21 @@ def paired_comparison(
     return out
 
 
+def champion_curves(y_true: np.ndarray, scores: np.ndarray, *, max_points: int = 1000) -> dict[str, Any]:
+    """The champion's ROC and precision-recall curves and reliability bins on the challenger's test rows,
+    from the same engine as the challenger's (so the report can overlay them point for point)."""
+    table = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(y_true, scores))
+    roc = metrics.roc_curve_points(table, max_points=max_points)
+    pr = metrics.precision_recall_points(table, max_points=max_points)
+    return {
+        "receiver_operating_characteristic_curve": {"false_positive_rates": roc["false_positive_rates"].tolist(),
+                                                    "true_positive_rates": roc["true_positive_rates"].tolist()},
+        "precision_recall_curve": {"precisions": pr["precisions"].tolist(), "recalls": pr["recalls"].tolist()},
+        "average_precision": metrics.average_precision(table),
+        "calibration": metrics.calibration_table(table),
+    }
+
+
 def read_champion_evaluation(context: Context) -> tuple[dict | None, str | None]:
     """The champion's recorded evaluation.json, or (None, why not)."""
     path = context.champion_evaluation
@@ -253,6 +269,7 @@ def champion_section(
                     y_true, y_score, scores, challenger_threshold=float(document["threshold"]),
                     champion_threshold=champion_threshold, n_resamples=n_resamples, seed=seed,
                 ),
+                "curves": champion_curves(labels, scores),
                 "notes": problems,
             }
         problems.append(why_not)

@@ -87,7 +87,8 @@ def champion_view(document: Mapping[str, Any], recorded: Mapping[str, Any] | Non
     section = _get(document, "gate", "champion") or {}
     if section.get("status") not in ("paired", "recorded"):
         return None
-    view: dict[str, Any] = {"label": f"champion v{section.get('version', '?')}", "same_rows": None, "recorded": None}
+    view: dict[str, Any] = {"label": f"champion v{section.get('version', '?')}", "same_rows": None, "recorded": None,
+                            "auc": _get(section, "metrics", "auc", "champion")}
     cells = paired_cells(section, document["dataset"])
     if cells is not None:
         (tn, fp), (fn, tp) = cells
@@ -97,6 +98,7 @@ def champion_view(document: Mapping[str, Any], recorded: Mapping[str, Any] | Non
             "fpr": fp / (fp + tn) if fp + tn else 0.0,
             "tpr": tp / (tp + fn) if tp + fn else 0.0,
             "precision": _number(_get(section, "metrics", "precision", "champion")),
+            "curves": section.get("curves") if isinstance(section.get("curves"), Mapping) else None,
         }
     if isinstance(recorded, Mapping) and isinstance(recorded.get("binary_classification_metrics"), Mapping):
         view["recorded"] = recorded
@@ -152,6 +154,12 @@ def calibration_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | N
     calibration = document["calibration"]
     ece = _fmt(_number(calibration["expected_calibration_error"]))
     series = [_calibration_series(calibration, f"challenger (ECE {ece})", charts.BLUE, "", "circle")]
+    same = ((champion or {}).get("same_rows") or {}).get("curves") or {}
+    if isinstance(same.get("calibration"), Mapping):
+        series.append(_calibration_series(
+            same["calibration"], f"{champion['label']}: on these test rows "
+                                 f"(ECE {_fmt(_number(same['calibration'].get('expected_calibration_error')))})",
+            charts.ORANGE, "2 3", "square"))
     recorded = (champion or {}).get("recorded")
     if recorded is not None and isinstance(recorded.get("calibration"), Mapping):
         theirs = recorded["calibration"]
@@ -204,6 +212,18 @@ def _champion_curve(champion: Mapping[str, Any] | None, kind: str) -> list[chart
         x, y = (same["fpr"], same["tpr"]) if kind == "roc" else (same["tpr"], same["precision"])
         label = f"{champion['label']} at its threshold {_threshold_text(same['threshold'])}, scored on these test rows"
         out.append(charts.Series(label, [x], [y], colour=charts.ORANGE, line=False, marker="square", tips=[label]))
+        curves = same.get("curves") or {}
+        if kind == "roc":
+            curve = curves.get("receiver_operating_characteristic_curve") or {}
+            xs, ys = curve.get("false_positive_rates") or [], curve.get("true_positive_rates") or []
+            score = f"AUC {_fmt(_number(_get(champion, 'auc')))}"
+        else:
+            curve = curves.get("precision_recall_curve") or {}
+            xs, ys = curve.get("recalls") or [], curve.get("precisions") or []
+            score = f"average precision {_fmt(_number(curves.get('average_precision')))}"
+        if xs and ys:
+            out.append(charts.Series(f"{champion['label']}: curve on these test rows ({score})", xs, ys,
+                                     colour=charts.ORANGE, dash="2 3"))
     recorded = champion["recorded"]
     if recorded is not None:
         body = recorded["binary_classification_metrics"]

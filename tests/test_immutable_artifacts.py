@@ -69,6 +69,12 @@ def test_overwriting_the_champions_key_with_a_worse_model_does_not_get_it_regist
     gate = _evaluation(tmp_path, second)["gate"]
     assert gate["champion"]["status"] == "paired"  # the real champion, not the challenger against itself
     assert gate["champion"]["metrics"]["auc"]["difference"] < -0.01
+    # The report overlays the champion's own curves on these rows.
+    curves = gate["champion"]["curves"]
+    assert curves["receiver_operating_characteristic_curve"]["true_positive_rates"][-1] == 1.0
+    [report] = list((tmp_path / "s3").rglob(f"executions/{_execution_id(second)}/evaluation/report.html"))
+    html = report.read_text()
+    assert "champion v1: curve on these test rows (AUC" in html and "champion v1: on these test rows (ECE" in html
     assert not {c["name"]: c for c in gate["checks"]}["auc_regression"]["passed"]
     # Approved v1 still serves the bytes it was evaluated and approved with.
     assert store.get_bytes(champion_url) == demo["champion"].read_bytes()
