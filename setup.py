@@ -48,6 +48,7 @@ setup(
             "sm-eval-monitor=pipeline.monitor:main",
             "sm-eval-monitoring-definition=pipeline.monitoring:main",
             "sm-eval-drift-demo=pipeline.drift_demo:main",
+            "sm-eval-permissions=pipeline.permissions:main",
         ],
     },
 )
