@@ -310,12 +310,12 @@ def _processing_step(scope: Scope, step: Mapping[str, Any]) -> list[Statement]:
 
 
 def _register_step(scope: Scope, step: Mapping[str, Any]) -> list[Statement]:
+    # CreateModelPackage is authorized on the new version and on its group; the group itself is upsert's
+    # to create (with the project's tags), not the pipeline's.
     group = scope.config.model_package_group
     return [Statement("RegisterModelVersions", ("sagemaker:AddTags", "sagemaker:CreateModelPackage",
                                                 "sagemaker:DescribeModelPackage"),
-                      scope.sagemaker("model-package", group, "*")),
-            Statement("RegisterIntoGroup", ("sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackageGroup"),
-                      scope.sagemaker("model-package-group", group))]
+                      scope.sagemaker("model-package", group, "*") + scope.sagemaker("model-package-group", group))]
 
 
 def _no_aws(scope: Scope, step: Mapping[str, Any]) -> list[Statement]:
