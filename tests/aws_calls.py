@@ -217,7 +217,8 @@ def _calls_in(node: ast.AST, module: str, function: str, services: frozenset[str
                        and isinstance(sub.args[0].value, str) else None)
             if method == "get_paginator" and literal in operations:
                 for service, operation in operations[literal]:
-                    add(service, operation, sub)
+                    if _paginates(service, operation):
+                        add(service, operation, sub)
             elif method == "get_waiter" and literal:
                 for service in sorted(services):
                     waiters = _botocore_session().get_waiter_model(service) if _has_waiters(service) else None
@@ -239,6 +240,15 @@ def _calls_in(node: ast.AST, module: str, function: str, services: frozenset[str
                 if not _is_paginator_or_waiter_argument(node, sub):
                     add(service, operation, sub)
     return found
+
+
+@lru_cache(maxsize=None)
+def _paginates(service: str, operation: str) -> bool:
+    try:
+        _botocore_session().get_paginator_model(service).get_paginator(operation)
+    except Exception:  # botocore: DataNotFoundError (no paginators), ValueError (not this operation)
+        return False
+    return True
 
 
 @lru_cache(maxsize=None)
