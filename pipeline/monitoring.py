@@ -18,8 +18,9 @@ import re
 import sys
 from typing import TYPE_CHECKING, Mapping, Sequence
 
+from pipeline import limits
 from pipeline.code_bundle import CodeBundle, processing_code_bundle
-from pipeline.config import PIPELINE_NAME_RE, ConfigError, PipelineConfig
+from pipeline.config import ConfigError, PipelineConfig
 from pipeline.definition import (
     _offline_role_checks,
     build_parser as _definition_parser,
@@ -43,9 +44,8 @@ DRIFT_FAIL_STEP = "DataDriftDetected"
 MONITORING_SUFFIX = "-monitoring"
 MONITORING_DESCRIPTION = "Check captured endpoint data (or a CSV batch) for drift against a data-quality baseline."
 
-# EventBridge Scheduler: every day at 06:00 UTC.
+# EventBridge Scheduler: every day at 06:00 UTC, for a schedule created without --schedule.
 DEFAULT_SCHEDULE = "cron(0 6 * * ? *)"
-SCHEDULE_NAME_RE = re.compile(r"^[0-9a-zA-Z\-_.]{1,64}$")
 _SCHEDULE_EXPRESSION_RE = re.compile(
     r"^(cron\(\S+( \S+){5}\)"
     r"|rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)"
@@ -54,12 +54,15 @@ _SCHEDULE_EXPRESSION_RE = re.compile(
 
 
 def monitoring_pipeline_name(config: PipelineConfig) -> str:
-    """``<pipeline name>-monitoring``, checked against SageMaker's pipeline-name rule."""
+    """``<pipeline name>-monitoring``, checked against SageMaker's pipeline-name limits (and, with tags, its
+    ARN's)."""
     name = config.pipeline_name + MONITORING_SUFFIX
-    if len(name) > 256 or not PIPELINE_NAME_RE.match(name):
-        raise ConfigError(f"pipeline name {config.pipeline_name!r} is too long for the monitoring pipeline "
-                          f"{name!r} (at most {256 - len(MONITORING_SUFFIX)} characters)")
-    return name
+    most = limits.PIPELINE_NAME.max_length - len(MONITORING_SUFFIX)
+    if len(name) > limits.PIPELINE_NAME.max_length:
+        raise ConfigError(f"pipeline name {limits.shown(config.pipeline_name)} is too long for the monitoring "
+                          f"pipeline <name>{MONITORING_SUFFIX} (at most {most} characters): use a shorter --pipeline-name")
+    return config.check_pipeline_name(name, f"the monitoring pipeline is <name>{MONITORING_SUFFIX}: use a shorter "
+                                            "--pipeline-name")
 
 
 def default_baseline_url(config: PipelineConfig) -> str:
@@ -150,9 +153,14 @@ def schedule_name(pipeline_name: str) -> str:
     >>> len(schedule_name("p" * 100))
     64
     """
-    if len(pipeline_name) <= 64:
-        return pipeline_name
-    return pipeline_name[:55] + "-" + hashlib.sha256(pipeline_name.encode()).hexdigest()[:8]
+    most = limits.SCHEDULE_NAME.max_length
+    name = pipeline_name
+    if len(name) > most:
+        name = pipeline_name[:most - 9] + "-" + hashlib.sha256(pipeline_name.encode()).hexdigest()[:8]
+    problem = limits.SCHEDULE_NAME.violation(name)
+    if problem:
+        raise ScheduleError(f"bad schedule name {name!r}: {problem} (it is the pipeline's name: rename the pipeline)")
+    return name
 
 
 def check_schedule_expression(expression: str) -> str:
@@ -161,7 +169,7 @@ def check_schedule_expression(expression: str) -> str:
     >>> check_schedule_expression("cron(0 6 * * ? *)")
     'cron(0 6 * * ? *)'
     """
-    if not _SCHEDULE_EXPRESSION_RE.match(expression or ""):
+    if not _SCHEDULE_EXPRESSION_RE.match(expression or "") or limits.SCHEDULE_EXPRESSION.violation(expression):
         raise ScheduleError(
             f"bad schedule {expression!r}: use cron(minutes hours day-of-month month day-of-week year), "
             "e.g. 'cron(0 6 * * ? *)', rate(N minutes|hours|days) or at(yyyy-mm-ddThh:mm:ss)"
@@ -176,18 +184,30 @@ def schedule_request(
     role_arn: str,
     expression: str = DEFAULT_SCHEDULE,
     parameters: Sequence[Mapping[str, str]] = (),
+    state: str = "ENABLED",
 ) -> dict:
     """The CreateSchedule/UpdateSchedule request that starts ``pipeline_arn`` (UTC, no flexible window).
 
     ``parameters`` (``[{"Name", "Value"}]``) are passed to every execution; the rest take their defaults.
+    An update replaces the whole schedule, so this is every setting it has.
     """
+    description = f"Starts SageMaker pipeline {pipeline_name}"
+    problem = limits.SCHEDULE_DESCRIPTION.violation(description)
+    if problem:
+        raise ScheduleError(f"bad schedule description: {problem} (use a shorter --pipeline-name)")
+    for parameter in parameters:
+        problem = limits.SCHEDULE_PARAMETER_VALUE.violation(parameter["Value"])
+        if problem:
+            raise ScheduleError(f"bad scheduled value of {parameter['Name']}: {problem} (EventBridge Scheduler "
+                                f"passes values of 1 to {limits.SCHEDULE_PARAMETER_VALUE.max_length} characters: "
+                                f"leave {parameter['Name']} out of --param to take its default)")
     return {
         "Name": schedule_name(pipeline_name),
-        "Description": f"Starts SageMaker pipeline {pipeline_name}"[:512],
+        "Description": description,
         "ScheduleExpression": check_schedule_expression(expression),
         "ScheduleExpressionTimezone": "UTC",
         "FlexibleTimeWindow": {"Mode": "OFF"},
-        "State": "ENABLED",
+        "State": state,
         "Target": {
             "Arn": pipeline_arn,
             "RoleArn": role_arn,
@@ -198,17 +218,29 @@ def schedule_request(
     }
 
 
-def upsert_schedule(scheduler, request: Mapping) -> tuple[str, bool]:
-    """Create the schedule, or update it in place if it exists. Returns (schedule ARN, created)."""
+def read_schedule(scheduler, name: str) -> dict | None:
+    """GetSchedule's answer for schedule ``name`` (default group), or None when there is none."""
     import botocore.exceptions
 
     try:
-        scheduler.get_schedule(Name=request["Name"])
+        return scheduler.get_schedule(Name=name)
     except botocore.exceptions.ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise
-        return scheduler.create_schedule(**request)["ScheduleArn"], True
-    return scheduler.update_schedule(**request)["ScheduleArn"], False
+        return None
+
+
+def scheduled_parameters(schedule: Mapping) -> list[dict[str, str]]:
+    """The ``[{"Name", "Value"}]`` a schedule (GetSchedule's answer) passes to each execution."""
+    target = schedule.get("Target", {})
+    return [dict(p) for p in target.get("SageMakerPipelineParameters", {}).get("PipelineParameterList", [])]
+
+
+def upsert_schedule(scheduler, request: Mapping, *, exists: bool) -> tuple[str, bool]:
+    """Create the schedule, or update it in place when it ``exists``. Returns (schedule ARN, created)."""
+    if exists:
+        return scheduler.update_schedule(**request)["ScheduleArn"], False
+    return scheduler.create_schedule(**request)["ScheduleArn"], True
 
 
 # ------------------------------------------------------------------------------------------------ CLI

@@ -213,9 +213,12 @@ def test_schedule_expressions(expression, ok):
 
 
 def test_schedule_name_fits_eventbridge_rules():
-    for name in (MONITORING_PIPELINE, "a" * 64, "a" * 65, "x-" * 120 + "monitoring"):
+    from pipeline.limits import SCHEDULE_NAME
+
+    for name in (MONITORING_PIPELINE, "a" * 64, "a" * 65, "x-" * 120 + "monitoring", "p" * 256):
         scheduled = monitoring.schedule_name(name)
-        assert monitoring.SCHEDULE_NAME_RE.match(scheduled), scheduled
+        assert SCHEDULE_NAME.violation(scheduled) is None, scheduled
+    assert monitoring.schedule_name("a" * 64) == "a" * 64
     assert monitoring.schedule_name("a" * 65) != monitoring.schedule_name("a" * 64 + "b")
 
 
@@ -274,18 +277,122 @@ def test_upsert_monitoring_schedule_created_once_then_updated(aws, capsys):
         "PipelineParameterList": [{"Name": "PsiThreshold", "Value": "0.3"}]}
 
 
-def test_upsert_print_schedule_prints_the_request_only(aws, capsys, monkeypatch):
+def nothing_was_created(session) -> bool:
+    """No pipeline, schedule, function, group or uploaded object in moto's account."""
+    return (session.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+            and session.client("scheduler").list_schedules()["Schedules"] == []
+            and session.client("lambda").list_functions()["Functions"] == []
+            and session.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+            and session.client("s3").list_objects_v2(Bucket=TEST_BUCKET)["KeyCount"] == 0)
+
+
+def test_print_schedule_changes_nothing(aws, capsys, monkeypatch):
     monkeypatch.setenv("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
-    assert upsert.main(UPSERT_ARGS + ["--print-schedule"]) == 0
+    assert upsert.main(UPSERT_ARGS + ["--print-schedule", "--param", "PsiThreshold=0.3"]) == 0
     captured = capsys.readouterr()
-    request = json.loads(captured.out)  # standard output is the JSON alone; progress went to stderr
-    assert "pipeline created" in captured.err
+    request = json.loads(captured.out)  # standard output is the JSON alone
     assert request["Name"] == MONITORING_PIPELINE
     assert request["ScheduleExpression"] == "cron(0 6 * * ? *)"
     assert request["Target"]["RoleArn"] == SCHEDULER_ROLE
-    assert request["Target"]["Arn"] == aws.client("sagemaker").describe_pipeline(
-        PipelineName=MONITORING_PIPELINE)["PipelineArn"]
-    assert aws.client("scheduler").list_schedules()["Schedules"] == []
+    assert request["Target"]["Arn"] == f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{MONITORING_PIPELINE}"
+    assert request["Target"]["SageMakerPipelineParameters"] == {
+        "PipelineParameterList": [{"Name": "PsiThreshold", "Value": "0.3"}]}
+    assert nothing_was_created(aws)
+    # The same request is what --create-schedule then sends for a new schedule.
+    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--param", "PsiThreshold=0.3"]) == 0
+    created = aws.client("scheduler").get_schedule(Name=MONITORING_PIPELINE)
+    assert created["Target"]["Arn"] == aws.client("sagemaker").describe_pipeline(
+        PipelineName=MONITORING_PIPELINE)["PipelineArn"] == request["Target"]["Arn"]
+    assert {k: created[k] for k in request if k != "Target"} == {k: v for k, v in request.items() if k != "Target"}
+    assert {k: created["Target"][k] for k in request["Target"]} == request["Target"]
+
+
+def test_print_schedule_needs_no_credentials_and_no_network(capsys, monkeypatch):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SCHEDULER_ROLE_ARN"):
+        monkeypatch.delenv(var, raising=False)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("--print-schedule opened a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    role = "arn:aws-cn:iam::210987654321:role/PipelineRole"
+    assert upsert.main(["--monitoring", "--print-schedule", "--bucket", TEST_BUCKET, "--region", "cn-north-1",
+                        "--role-arn", role, "--pipeline-name", "Churn-Eval"]) == 0
+    captured = capsys.readouterr()
+    request = json.loads(captured.out)
+    # SageMaker writes pipeline names in ARNs in lower case; partition and account are the role's.
+    assert request["Target"]["Arn"] == "arn:aws-cn:sagemaker:cn-north-1:210987654321:pipeline/churn-eval-monitoring"
+    assert request["Target"]["RoleArn"] == role
+    assert request["Target"]["SageMakerPipelineParameters"] == {"PipelineParameterList": []}
+    assert "keeps an existing schedule's parameters" in captured.err
+
+
+def test_print_schedule_needs_the_role_to_name_the_pipeline(capsys, monkeypatch):
+    monkeypatch.delenv("SAGEMAKER_PIPELINE_ROLE_ARN", raising=False)
+    assert upsert.main(["--monitoring", "--print-schedule", "--bucket", TEST_BUCKET, "--region", "us-east-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no execution role") and err.count("\n") == 1
+
+
+def schedule_of(session) -> dict:
+    return session.client("scheduler").get_schedule(Name=MONITORING_PIPELINE)
+
+
+def parameters_of(session) -> list[dict]:
+    return schedule_of(session)["Target"]["SageMakerPipelineParameters"]["PipelineParameterList"]
+
+
+def test_a_redeploy_without_param_keeps_the_schedule_as_it_is(aws, capsys):
+    # What buildspec.yml does on every push: --create-schedule without --param or --schedule.
+    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--schedule", "rate(12 hours)",
+                                      "--param", "PsiThreshold=0.3", "--param", "CaptureDataUrl=s3://b/capture/"]) == 0
+    scheduler = aws.client("scheduler")
+    current = schedule_of(aws)
+    scheduler.update_schedule(**{k: current[k] for k in ("Name", "ScheduleExpression", "FlexibleTimeWindow",
+                                                         "Target")}, State="DISABLED")  # an operator paused it
+    capsys.readouterr()
+    assert upsert.main(UPSERT_ARGS + ["--create-schedule"]) == 0
+    assert "schedule updated" in capsys.readouterr().out
+    kept = schedule_of(aws)
+    assert parameters_of(aws) == [{"Name": "PsiThreshold", "Value": "0.3"},
+                                  {"Name": "CaptureDataUrl", "Value": "s3://b/capture/"}]
+    assert kept["ScheduleExpression"] == "rate(12 hours)"
+    assert kept["State"] == "DISABLED"
+
+
+def test_param_gives_the_schedule_exactly_those_parameters(aws):
+    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--param", "PsiThreshold=0.3",
+                                      "--param", "KsThreshold=0.2"]) == 0
+    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--param", "KsThreshold=0.15"]) == 0
+    assert parameters_of(aws) == [{"Name": "KsThreshold", "Value": "0.15"}]
+    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--reset-params"]) == 0
+    assert parameters_of(aws) == []
+    assert schedule_of(aws)["ScheduleExpression"] == "cron(0 6 * * ? *)"
+
+
+@pytest.mark.parametrize("stale, message", [
+    ({"Name": "DriftThreshold", "Value": "0.2"},
+     "passes parameter 'DriftThreshold', which pipeline binary-classifier-evaluation-monitoring no longer declares: "
+     "re-run with --param NAME=VALUE"),
+    ({"Name": "PsiThreshold", "Value": "high"}, "passes PsiThreshold='high', which pipeline"),
+])
+def test_a_kept_parameter_the_pipeline_no_longer_takes_stops_before_anything_changes(aws, capsys, stale, message):
+    scheduler = aws.client("scheduler")
+    before = dict(Name=MONITORING_PIPELINE, ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
+                  Target={"Arn": f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{MONITORING_PIPELINE}",
+                          "RoleArn": SCHEDULER_ROLE,
+                          "SageMakerPipelineParameters": {"PipelineParameterList": [stale]}})
+    scheduler.create_schedule(**before)
+    assert upsert.main(UPSERT_ARGS + ["--create-schedule"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: schedule binary-classifier-evaluation-monitoring ") and message in err
+    assert err.count("\n") == 1
+    assert parameters_of(aws) == [stale]  # untouched, and nothing deployed
+    assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+    assert aws.client("s3").list_objects_v2(Bucket=TEST_BUCKET)["KeyCount"] == 0
+    # The fix the message names works.
+    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--reset-params"]) == 0
+    assert parameters_of(aws) == []
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -293,18 +400,24 @@ def test_upsert_print_schedule_prints_the_request_only(aws, capsys, monkeypatch)
     (["--create-schedule", "--scheduler-role-arn", "not-a-role"], "bad scheduler role ARN"),
     (["--create-schedule", "--param", "NoSuchParameter=1"], "unknown parameter 'NoSuchParameter'"),
     (["--create-schedule", "--param", "PsiThreshold=high"], "expected a number"),
+    (["--create-schedule", "--param", "CaptureDataUrl="], "bad scheduled value of CaptureDataUrl: empty"),
+    (["--print-schedule", "--param", "CaptureDataUrl=s3://b/" + "k" * 1018], "1025 characters, more than 1024"),
 ])
 def test_upsert_monitoring_bad_input_is_one_line_exit_2(aws, capsys, extra, message):
     assert upsert.main(UPSERT_ARGS + extra) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
-    assert aws.client("scheduler").list_schedules()["Schedules"] == []
+    assert nothing_was_created(aws)
 
 
 @pytest.mark.parametrize("argv", [
     ["--create-schedule"],  # without --monitoring
     ["--monitoring", "--create-schedule", "--print-schedule"],
     ["--monitoring", "--param", "PsiThreshold=0.3"],  # neither --start nor a schedule
+    ["--monitoring", "--schedule", "rate(1 day)"],  # a schedule expression without a schedule
+    ["--monitoring", "--reset-params"],
+    ["--monitoring", "--create-schedule", "--reset-params", "--param", "PsiThreshold=0.3"],
+    ["--monitoring", "--print-schedule", "--start"],  # a dry run cannot start anything
 ])
 def test_upsert_schedule_flag_misuse_is_a_usage_error(argv):
     with pytest.raises(SystemExit) as exit_:
@@ -458,3 +571,24 @@ def test_doctests():
 
     result = doctest.testmod(monitoring)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_apply_schedule_creates_then_keeps_what_it_is_not_given(aws, test_config):
+    monitoring_arn = upsert.run(test_config, overrides={}, start=False, wait=False, boto_session=aws,
+                                emit=lambda _: None, monitoring=True).pipeline_arn
+    apply = dict(config=test_config, pipeline_arn=monitoring_arn, role_arn=SCHEDULER_ROLE, create=True,
+                 boto_session=aws, emit=lambda _: None)
+    upsert.apply_schedule(expression="rate(2 days)", overrides={"KsThreshold": "0.3"}, **apply)
+    request = upsert.apply_schedule(expression=None, overrides=None, **apply)
+    assert request["ScheduleExpression"] == schedule_of(aws)["ScheduleExpression"] == "rate(2 days)"
+    assert parameters_of(aws) == [{"Name": "KsThreshold", "Value": "0.3"}]
+    preview = upsert.apply_schedule(expression=None, overrides=None, **{**apply, "create": False})
+    assert preview["ScheduleExpression"] == "cron(0 6 * * ? *)"  # without create nothing is read: a new schedule
+
+
+def test_schedule_settings_are_checked_before_credentials_or_any_call(capsys, monkeypatch):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(socket.socket, "connect", lambda *a, **k: pytest.fail("a connection was opened"))
+    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--param", "CaptureDataUrl="]) == 2
+    assert "bad scheduled value of CaptureDataUrl: empty" in capsys.readouterr().err

@@ -93,6 +93,117 @@ def test_tags_are_set_on_create(aws, test_config):
     assert {t["Key"]: t["Value"] for t in tags} == {"team": "ml", "env": "test"}
 
 
+# --- SageMaker project conventions: the group <name>-<id> and the project's tags on everything -------------
+
+PROJECT_ENV = {"SAGEMAKER_PROJECT_NAME": "churn", "SAGEMAKER_PROJECT_ID": "p-abc123"}
+PROJECT_TAGS = {"sagemaker:project-name": "churn", "sagemaker:project-id": "p-abc123"}
+
+
+def project_config(**overrides):
+    from pipeline.config import PipelineConfig
+
+    return PipelineConfig.from_sources({"bucket": TEST_BUCKET, "region": "us-east-1", "role_arn": TEST_ROLE_ARN,
+                                        **overrides}, env=PROJECT_ENV)
+
+
+def tags_of(sm, arn) -> list[tuple[str, str]]:
+    # A list, not a dict: moto appends on AddTags, so a tag added twice would show twice.
+    return sorted((t["Key"], t["Value"]) for t in sm.list_tags(ResourceArn=arn)["Tags"])
+
+
+def test_a_project_deploy_creates_its_group_tagged_and_tags_every_resource(aws):
+    config = project_config()
+    result = run(config, aws)
+    sm = aws.client("sagemaker")
+    group = sm.describe_model_package_group(ModelPackageGroupName="churn-p-abc123")
+    assert tags_of(sm, group["ModelPackageGroupArn"]) == sorted(PROJECT_TAGS.items())
+    assert "churn-evaluation" in group["ModelPackageGroupDescription"]
+    assert result.pipeline_arn.endswith(":pipeline/churn-evaluation")
+    assert tags_of(sm, result.pipeline_arn) == sorted(PROJECT_TAGS.items())
+    for name in (config.champion_function_name, config.freeze_function_name):
+        arn = aws.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        assert aws.client("lambda").list_tags(Resource=arn)["Tags"] == PROJECT_TAGS
+    # The definition registers into the project's group by default.
+    stored = json.loads(sm.describe_pipeline(PipelineName="churn-evaluation")["PipelineDefinition"])
+    group_parameter = next(p for p in stored["Parameters"] if p["Name"] == "ModelPackageGroupName")
+    assert group_parameter["DefaultValue"] == "churn-p-abc123"
+
+
+def test_an_existing_group_and_pipeline_get_the_tags_they_lack_once(aws):
+    sm = aws.client("sagemaker")
+    # Made before the project's settings existed: an untagged pipeline, a group with someone else's tag.
+    untagged = project_config().with_overrides(project_name=None, project_id=None, tags=())
+    run(untagged, aws)
+    group_arn = sm.describe_model_package_group(ModelPackageGroupName="churn-p-abc123")["ModelPackageGroupArn"]
+    sm.add_tags(ResourceArn=group_arn, Tags=[{"Key": "owner", "Value": "ml-team"}])
+    assert tags_of(sm, f"{untagged.pipeline_arn()}") == []
+
+    lines: list[str] = []
+    result = upsert.run(project_config(), overrides={}, start=False, wait=False, boto_session=aws, emit=lines.append)
+    assert "model package group tagged: " + group_arn in lines
+    assert tags_of(sm, group_arn) == sorted([*PROJECT_TAGS.items(), ("owner", "ml-team")])
+    assert tags_of(sm, result.pipeline_arn) == sorted(PROJECT_TAGS.items())
+
+    lines.clear()
+    upsert.run(project_config(), overrides={}, start=False, wait=False, boto_session=aws, emit=lines.append)
+    assert "model package group unchanged: " + group_arn in lines
+    assert tags_of(sm, group_arn) == sorted([*PROJECT_TAGS.items(), ("owner", "ml-team")])  # nothing added twice
+    assert tags_of(sm, result.pipeline_arn) == sorted(PROJECT_TAGS.items())
+
+
+def test_ensure_tags_sends_only_missing_and_changed_tags_and_reads_every_page():
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/churn-p-abc123"
+    stub = Stubber(sm)  # checks each request against SageMaker's real service model
+    stub.add_response("list_tags", {"Tags": [{"Key": "owner", "Value": "ml-team"}], "NextToken": "t"},
+                      {"ResourceArn": arn})
+    stub.add_response("list_tags", {"Tags": [{"Key": "sagemaker:project-name", "Value": "churn"},
+                                             {"Key": "sagemaker:project-id", "Value": "p-old"}]},
+                      {"ResourceArn": arn, "NextToken": "t"})
+    stub.add_response("add_tags", {"Tags": []},
+                      {"ResourceArn": arn, "Tags": [{"Key": "sagemaker:project-id", "Value": "p-abc123"},
+                                                     {"Key": "team", "Value": "ml"}]})
+    with stub:
+        added = upsert.ensure_tags(sm, arn, [*PROJECT_TAGS.items(), ("team", "ml")])
+    stub.assert_no_pending_responses()
+    assert added == ["sagemaker:project-id", "team"]
+    stub.add_response("list_tags", {"Tags": [{"Key": k, "Value": v} for k, v in PROJECT_TAGS.items()]},
+                      {"ResourceArn": arn})
+    with stub:  # nothing to add: no AddTags at all
+        assert upsert.ensure_tags(sm, arn, list(PROJECT_TAGS.items())) == []
+
+
+def test_a_group_lookup_refused_for_another_reason_stops_the_deploy(test_config):
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    stub = Stubber(sm)
+    stub.add_client_error("describe_model_package_group", "AccessDeniedException", "not authorized")
+    with stub, pytest.raises(upsert.UpsertError, match="^AWS refused DescribeModelPackageGroup binary-classifier: "
+                                                       "AccessDeniedException"):
+        upsert.ensure_model_package_group(sm, test_config)
+
+
+# --- execution display names -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("length, hashed", [(1, False), (71, False), (72, True), (200, True), (256, True)])
+def test_execution_display_names_are_always_valid(length, hashed):
+    from pipeline import limits
+
+    name = "p" + "-q" * ((length - 1) // 2) + "r" * ((length - 1) % 2)
+    assert len(name) == length
+    shown = upsert.execution_display_name(name, 1767225600.7)
+    assert limits.EXECUTION_DISPLAY_NAME.violation(shown) is None
+    assert shown.endswith("-1767225600") and (shown == f"{name}-1767225600") is not hashed
+    assert upsert.execution_display_name(name + "x", 1767225600) != upsert.execution_display_name(name + "y", 1767225600)
+
+
+def test_start_works_for_a_256_character_pipeline_name(aws, test_config):
+    config = test_config.with_overrides(pipeline_name="p" * 256)
+    result = run(config, aws, start=True, clock=lambda: 1767225600.0)
+    execution = aws.client("sagemaker").describe_pipeline_execution(PipelineExecutionArn=result.execution_arn)
+    assert len(execution["PipelineExecutionDisplayName"]) == 82
+    assert execution["PipelineExecutionDisplayName"].endswith("-1767225600")
+
+
 def test_start_passes_typed_parameters(aws, test_config):
     result = run(
         test_config,
@@ -175,7 +286,7 @@ BASE = ["--bucket", TEST_BUCKET, "--region", "us-east-1"]
     [
         (BASE + ["--role-arn", "not-an-arn"], 2, "bad role ARN"),
         (BASE + ["--role-arn", "arn:aws:iam::12345:role/x"], 2, "bad role ARN"),
-        (BASE, 1, "no execution role"),
+        (BASE, 2, "no execution role"),
         (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "AucTreshold=0.8"], 2, "unknown parameter 'AucTreshold'"),
         (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "AucThreshold=high"], 2, "bad value 'high' for AucThreshold"),
         (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "AucThreshold=nan"], 2, "finite number"),
@@ -344,3 +455,11 @@ def test_a_lambda_role_lambda_cannot_assume_is_one_line(aws, test_config):
     config = test_config.with_overrides(lambda_role_arn="arn:aws:iam::123456789012:role/NoSuchRole")
     with pytest.raises(upsert.UpsertError, match="^AWS refused CreateFunction: .*cannot be assumed by Lambda"):
         run(config, aws)
+
+
+def test_doctests():
+    """pytest collects doctests from processing_scripts/ and pipeline/config.py only; pipeline/upsert.py's here."""
+    import doctest
+
+    result = doctest.testmod(upsert)
+    assert result.attempted >= 2 and result.failed == 0

@@ -1,0 +1,195 @@
+"""pipeline/limits.py says what botocore's service models say, and every setting is checked against it:
+each limit with a value just within and one just over, through the code that enforces it."""
+from __future__ import annotations
+
+import re
+
+import botocore.loaders
+import pytest
+
+from pipeline import limits, monitoring, upsert
+from pipeline.config import ConfigError, PipelineConfig, check_limit
+from pipeline.monitoring import ScheduleError
+
+BUCKET = "test-artifacts-bucket"
+LIMITS = {name: value for name, value in vars(limits).items() if isinstance(value, limits.Limit)}
+
+
+def shape(service: str, name: str) -> dict:
+    return botocore.loaders.Loader().load_service_model(service, "service-2")["shapes"][name]
+
+
+def charset_of(pattern: str) -> limits.Charset:
+    """``([\\p{L}\\p{Z}_.\\-]*)`` → Charset("LZ", "_.-")."""
+    match = re.fullmatch(r"\(?\[((?:\\p\{\w\})*)(.*)\]\*\)?", pattern)
+    assert match, pattern
+    return limits.Charset("".join(re.findall(r"\\p\{(\w)\}", match.group(1))), match.group(2).replace("\\", ""))
+
+
+@pytest.mark.parametrize("name", sorted(LIMITS))
+def test_each_limit_is_what_botocore_declares(name):
+    limit = LIMITS[name]
+    declared = shape(limit.service, limit.shape)
+    assert declared["type"] == "string"
+    if limit is limits.FUNCTION_NAME:
+        # The shape takes ARNs too; its documentation limits a bare name, and its pattern ends in the name part.
+        documentation = shape("lambda", "CreateFunctionRequest")["members"]["FunctionName"]["documentation"]
+        assert "only the function name, it is limited to 64 characters" in documentation
+        assert f"(function:)?({limit.pattern})" in declared["pattern"]
+        return
+    assert (declared.get("min", 0), declared.get("max")) == (limit.min_length, limit.max_length)
+    if limit.charset is not None:
+        assert charset_of(declared["pattern"]) == limit.charset
+    else:
+        assert declared.get("pattern") == limit.pattern
+
+
+def test_tag_limits_are_the_same_in_sagemaker_and_lambda():
+    for key in ("TagKey", "TagValue"):
+        assert shape("lambda", key) == shape("sagemaker", key)
+    assert shape("sagemaker", "TagList")["max"] == limits.TAGS_PER_RESOURCE
+    assert shape("sagemaker", "CreateModelPackageGroupInput")["members"]["Tags"]["shape"] == "TagList"
+
+
+def test_each_request_field_uses_the_shape_its_limit_names():
+    # Which shape a request field has, so the limit above is the one that applies to what we send.
+    fields = [
+        ("sagemaker", "CreatePipelineRequest", "PipelineName", limits.PIPELINE_NAME),
+        ("sagemaker", "CreatePipelineRequest", "PipelineDescription", limits.PIPELINE_DESCRIPTION),
+        ("sagemaker", "StartPipelineExecutionRequest", "PipelineExecutionDisplayName", limits.EXECUTION_DISPLAY_NAME),
+        ("sagemaker", "CreateModelPackageGroupInput", "ModelPackageGroupName", limits.MODEL_PACKAGE_GROUP_NAME),
+        ("sagemaker", "CreateModelPackageGroupInput", "ModelPackageGroupDescription",
+         limits.MODEL_PACKAGE_GROUP_DESCRIPTION),
+        ("sagemaker", "AddTagsInput", "ResourceArn", limits.TAGGED_ARN),
+        ("sagemaker", "ListTagsInput", "ResourceArn", limits.TAGGED_ARN),
+        ("sagemaker", "Tag", "Key", limits.TAG_KEY),
+        ("sagemaker", "Tag", "Value", limits.TAG_VALUE),
+        ("sagemaker", "CreateProjectInput", "ProjectName", limits.PROJECT_NAME),
+        ("sagemaker", "ProcessingS3Input", "S3Uri", limits.S3_URI),
+        ("lambda", "CreateFunctionRequest", "FunctionName", limits.FUNCTION_NAME),
+        ("scheduler", "CreateScheduleInput", "Name", limits.SCHEDULE_NAME),
+        ("scheduler", "CreateScheduleInput", "Description", limits.SCHEDULE_DESCRIPTION),
+        ("scheduler", "CreateScheduleInput", "ScheduleExpression", limits.SCHEDULE_EXPRESSION),
+        ("scheduler", "SageMakerPipelineParameter", "Value", limits.SCHEDULE_PARAMETER_VALUE),
+    ]
+    for service, request, member, limit in fields:
+        assert shape(service, request)["members"][member]["shape"] == limit.shape, (request, member)
+    assert shape("sagemaker", "DescribeProjectOutput")["members"]["ProjectId"]["shape"] == limits.PROJECT_ID.shape
+
+
+def config(**settings) -> PipelineConfig:
+    return PipelineConfig(bucket=BUCKET, **settings)
+
+
+def project(name: str = "churn", project_id: str = "p-abc123", tags: tuple = ()) -> PipelineConfig:
+    return PipelineConfig.from_sources({"bucket": BUCKET, "region": "us-east-1", "tags": tags},
+                                       env={"SAGEMAKER_PROJECT_NAME": name, "SAGEMAKER_PROJECT_ID": project_id})
+
+
+def name_of(length: int) -> str:
+    return "p" * length
+
+
+# The pipeline's ARN in us-east-1 with the placeholder role's account, less the name.
+ARN_HEAD = len("arn:aws:sagemaker:us-east-1:000000000000:pipeline/")
+PROJECT_TAGS = 2
+
+# (what, check given a length, the longest accepted, the error it raises, a phrase of its message)
+LENGTHS = [
+    ("pipeline name", lambda n: config(pipeline_name=name_of(n)), 256, ConfigError, "more than 256"),
+    ("tagged pipeline name (AddTags/ListTags ARN)",
+     lambda n: config(pipeline_name=name_of(n), tags=(("team", "ml"),)), 256 - ARN_HEAD, ConfigError,
+     f"a tagged pipeline's name may have {256 - ARN_HEAD}"),
+    ("monitoring pipeline name", lambda n: monitoring.monitoring_pipeline_name(config(pipeline_name=name_of(n))),
+     256 - len("-monitoring"), ConfigError, "too long for the monitoring pipeline"),
+    ("tagged monitoring pipeline name",
+     lambda n: monitoring.monitoring_pipeline_name(config(pipeline_name=name_of(n), tags=(("team", "ml"),))),
+     256 - ARN_HEAD - len("-monitoring"), ConfigError, "AddTags and ListTags"),
+    ("model package group", lambda n: config(model_package_group="g" * n), 63, ConfigError, "more than 63"),
+    ("project name", lambda n: project(name="n" * n), 32, ConfigError, "bad SageMaker project name"),
+    ("project id", lambda n: project(project_id="i" * n), 20, ConfigError, "bad SageMaker project id"),
+    ("tag key", lambda n: config(tags=(("k" * n, "v"),)), 128, ConfigError, "bad tag key"),
+    ("tag value", lambda n: config(tags=(("k", "v" * n),)), 256, ConfigError, "bad value of tag k"),
+    ("tags per resource", lambda n: config(tags=tuple((f"k{i}", "v") for i in range(n))), 50, ConfigError,
+     "51 tags"),
+    ("tags per resource with a project's two",
+     lambda n: project(tags=tuple((f"k{i}", "v") for i in range(n))), 50 - PROJECT_TAGS, ConfigError, "51 tags"),
+    ("prefix (s3://bucket/prefix within S3Uri less the room kept)",
+     lambda n: config(prefix="x" * n), 1024 - 256 - len(f"s3://{BUCKET}/"), ConfigError, "use a shorter --prefix"),
+    ("pipeline description", lambda n: check_limit(limits.PIPELINE_DESCRIPTION, "d" * n, "pipeline description", ""),
+     3072, ConfigError, "more than 3072"),
+    ("model package group description",
+     lambda n: check_limit(limits.MODEL_PACKAGE_GROUP_DESCRIPTION, "d" * n, "description", ""), 1024, ConfigError,
+     "more than 1024"),
+    ("scheduled parameter value",
+     lambda n: monitoring.schedule_request(pipeline_name="p", pipeline_arn="arn", role_arn="r",
+                                           parameters=[{"Name": "CaptureDataUrl", "Value": "v" * n}]),
+     1024, ScheduleError, "more than 1024"),
+    ("schedule expression", lambda n: monitoring.check_schedule_expression(f"rate(1{'0' * (n - 12)} days)"), 256,
+     ScheduleError, "bad schedule"),
+]
+
+
+@pytest.mark.parametrize("what, check, longest, error, message", LENGTHS, ids=[row[0] for row in LENGTHS])
+def test_each_length_limit_just_within_and_just_over(what, check, longest, error, message):
+    check(longest)
+    with pytest.raises(error, match=re.escape(message)) as raised:
+        check(longest + 1)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("what, check, shortest, error, message", [
+    ("scheduled parameter value",
+     lambda n: monitoring.schedule_request(pipeline_name="p", pipeline_arn="arn", role_arn="r",
+                                           parameters=[{"Name": "CaptureDataUrl", "Value": "v" * n}]),
+     1, ScheduleError, "empty"),
+    ("tag key", lambda n: config(tags=(("k" * n, "v"),)), 1, ConfigError, "bad tag key ''"),
+    ("pipeline name", lambda n: config(pipeline_name="p" * n), 1, ConfigError, "bad pipeline name ''"),
+    ("model package group", lambda n: config(model_package_group="g" * n), 1, ConfigError, "empty"),
+])
+def test_each_minimum_just_within_and_just_under(what, check, shortest, error, message):
+    check(shortest)
+    with pytest.raises(error, match=re.escape(message)):
+        check(shortest - 1)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"tags": (("team name", "ML: évaluation/2026 +@=_.-"),)}, None),  # letters, spaces, digits, _.:/=+-@
+    ({"tags": (("team!", "ml"),)}, "has '!': only letters, spaces, digits and _ . : / = + - @"),
+    ({"tags": (("team", "ml#1"),)}, "has '#'"),
+    ({"tags": (("aws:team", "ml"),)}, "the prefix aws: is reserved"),
+    ({"tags": (("team", "a"), ("team", "b"))}, "tag team given twice"),
+    ({"pipeline_name": "churn--eval"}, None),
+    ({"pipeline_name": "churn_eval"}, "not of the form"),
+    ({"pipeline_name": "-churn"}, "not of the form"),
+    ({"model_package_group": "churn.models"}, "not of the form"),
+    ({"prefix": "team/churn-1/eval_2"}, None),
+    ({"prefix": "team//churn"}, "bad prefix"),
+    ({"prefix": "team/churn/"}, "bad prefix"),
+    ({"prefix": "team churn"}, "bad prefix"),
+])
+def test_characters(settings, message):
+    if message is None:
+        config(**settings)
+    else:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            config(**settings)
+
+
+@pytest.mark.parametrize("length", [1, 40, 63, 64, 65, 100, 200, 256])
+def test_derived_names_are_valid_for_every_pipeline_name_length(length):
+    """Function, schedule and execution display names are shortened with a hash, so they always fit."""
+    pipeline = config(pipeline_name="p" * length)
+    for name in (pipeline.champion_function_name, pipeline.freeze_function_name):
+        assert limits.FUNCTION_NAME.violation(name) is None
+    if length <= 256 - len("-monitoring"):
+        assert limits.SCHEDULE_NAME.violation(monitoring.schedule_name(monitoring.monitoring_pipeline_name(pipeline))) \
+            is None
+    assert limits.EXECUTION_DISPLAY_NAME.violation(upsert.execution_display_name(pipeline.pipeline_name, 1.0e9)) is None
+
+
+def test_a_name_over_a_limit_is_shown_short_in_the_one_line_error():
+    with pytest.raises(ConfigError) as raised:
+        config(pipeline_name="p" * 300)
+    message = str(raised.value)
+    assert "(300 characters)" in message and len(message) < 200
