@@ -32,10 +32,21 @@ def expand(command: str) -> list[str]:
     return shlex.split(string.Template(command).substitute(CODEBUILD_ENV))
 
 
+def without_env_prefix(argv: list[str]) -> tuple[list[str], set[str]]:
+    """``env -u A -u B cmd ...`` → (``cmd ...``, {A, B})."""
+    unset: set[str] = set()
+    if argv[:1] == ["env"]:
+        argv = argv[1:]
+        while argv[:1] == ["-u"]:
+            unset.add(argv[1])
+            argv = argv[2:]
+    return argv, unset
+
+
 def python_modules() -> list[tuple[str, list[str]]]:
     found = []
     for command in commands():
-        argv = expand(command)
+        argv, _ = without_env_prefix(expand(command))
         if argv[:2] == ["python", "-m"]:
             found.append((argv[2], argv[3:]))
     return found
@@ -56,18 +67,50 @@ def test_buildspec_commands_exist_and_parse(module, argv):
     assert args.region == CODEBUILD_ENV["AWS_REGION"]
 
 
-def test_buildspec_upsert_config_is_valid():
-    from pipeline.definition import config_from_args
-    from pipeline.upsert import build_parser
+@pytest.fixture
+def codebuild_env(monkeypatch):
+    """The environment CodeBuild gives the commands, and nothing else of ours."""
+    from pipeline.config import ENV_VARS
 
-    upserts = [argv for module, argv in python_modules() if module == "pipeline.upsert"]
-    # The evaluation pipeline, then the drift-check pipeline with its schedule, from the same settings.
-    assert [("--monitoring" in argv, "--create-schedule" in argv) for argv in upserts] == [(False, False), (True, True)]
-    for argv in upserts:
-        config = config_from_args(build_parser().parse_args(argv))
-        assert config.pipeline_name == "churn-evaluation"
-        assert config.model_package_group == "churn"
+    for var in ENV_VARS.values():
+        monkeypatch.delenv(var, raising=False)
+    for var, value in CODEBUILD_ENV.items():
+        monkeypatch.setenv(var, value)
+
+
+def test_buildspec_settings_follow_the_sagemaker_project(codebuild_env):
+    from pipeline.definition import config_from_args
+
+    deploys = [(m, argv) for m, argv in python_modules() if m in ("pipeline.definition", "pipeline.upsert")]
+    # The definition artifact, the evaluation pipeline, then the drift-check pipeline with its schedule.
+    assert [(m, "--monitoring" in argv, "--create-schedule" in argv) for m, argv in deploys] == [
+        ("pipeline.definition", False, False), ("pipeline.upsert", False, False), ("pipeline.upsert", True, True)]
+    for module, argv in deploys:
+        args = importlib.import_module(module).build_parser().parse_args(argv)
+        config = config_from_args(args, role_arn=args.role_arn)
+        # SageMaker Projects' conventions, derived from SAGEMAKER_PROJECT_NAME/ID in one place.
+        assert config.model_package_group == "churn-p-abc123"
         assert dict(config.tags) == {"sagemaker:project-name": "churn", "sagemaker:project-id": "p-abc123"}
+        assert (config.pipeline_name, config.prefix) == ("churn-evaluation", "churn/evaluation")
+        # ... so no command restates them, and they cannot drift apart.
+        assert not {"--pipeline-name", "--prefix", "--model-package-group", "--tags"} & set(argv), argv
+
+
+def test_buildspec_keeps_the_schedules_parameters():
+    [argv] = [argv for module, argv in python_modules() if module == "pipeline.upsert" and "--monitoring" in argv]
+    # Without --param/--schedule/--reset-params, --create-schedule keeps what the schedule has on every push.
+    assert not {"--param", "--schedule", "--reset-params"} & set(argv)
+
+
+def test_buildspec_runs_the_tests_without_the_deploy_settings():
+    """The suite must not see the settings CodeBuild gives the deploy (a project name would rename every
+    pipeline the tests build): the test command unsets each variable settings are read from."""
+    from pipeline.config import ENV_VARS
+    from pipeline.upsert import SCHEDULER_ROLE_ENV
+
+    [(argv, unset)] = [without_env_prefix(expand(c)) for c in commands() if "pytest" in c]
+    assert argv[:3] == ["python", "-m", "pytest"]
+    assert unset == {*ENV_VARS.values(), SCHEDULER_ROLE_ENV, "AWS_REGION"}
 
 
 def test_pytest_invocation_matches_the_readme_test_command():
