@@ -102,15 +102,17 @@ def test_buildspec_keeps_the_schedules_parameters():
     assert not {"--param", "--schedule", "--reset-params"} & set(argv)
 
 
-def test_buildspec_runs_the_tests_without_the_deploy_settings():
-    """The suite must not see the settings CodeBuild gives the deploy (a project name would rename every
-    pipeline the tests build): the test command unsets each variable settings are read from."""
+def test_the_suite_runs_without_the_deploy_settings():
+    """CodeBuild gives the deploy its settings in the environment; the suite must not see them (a project
+    name would rename every pipeline the tests build): tests/conftest.py clears each variable a setting
+    is read from, whoever runs the suite."""
     from pipeline.config import ENV_VARS
     from pipeline.upsert import SCHEDULER_ROLE_ENV
+    from tests.conftest import deploy_settings_variables
 
-    [(argv, unset)] = [without_env_prefix(expand(c)) for c in commands() if "pytest" in c]
-    assert argv[:3] == ["python", "-m", "pytest"]
-    assert unset == {*ENV_VARS.values(), SCHEDULER_ROLE_ENV, "AWS_REGION"}
+    assert deploy_settings_variables() == {*ENV_VARS.values(), SCHEDULER_ROLE_ENV} - {"AWS_DEFAULT_REGION"}
+    assert not deploy_settings_variables() & set(os.environ)
+    assert os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
 
 
 def test_pytest_invocation_matches_the_readme_test_command():
