@@ -13,14 +13,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import CHAMPION_FUNCTION, FREEZE_FUNCTION, ConfigError, PipelineConfig
+from pipeline.config import CHAMPION_FUNCTION, FREEZE_FUNCTION, PipelineConfig
 
 RUNTIME = "python3.12"
 # A LambdaStep may run for at most 10 minutes; a function allowed longer would be cut off by the step
 # with a less clear error, so the function's own limit is the step's.
 LAMBDA_STEP_LIMIT_SECONDS = 600
 DESCRIPTION_LIMIT = 256  # Lambda's Description
-TAG_LIMIT = 50  # tags per Lambda function
 _PACKAGE_DIR = Path(__file__).parent / "lambdas"
 
 
@@ -89,15 +88,8 @@ def function_settings(spec: FunctionSpec, config: PipelineConfig) -> dict[str, o
     }
 
 
-def check_function_limits(config: PipelineConfig) -> None:
-    """ConfigError for what Lambda would refuse: too many tags."""
-    if len(config.tags) > TAG_LIMIT:
-        raise ConfigError(f"{len(config.tags)} tags: a Lambda function takes at most {TAG_LIMIT}; pass fewer --tags")
-
-
 def deploy_functions(client, config: PipelineConfig) -> list[FunctionDeployment]:
     """Create or update every function of the pipeline; returns what was done to each."""
-    check_function_limits(config)
     package = function_zip()
     return [_deploy(client, config, spec, package) for spec in FUNCTIONS]
 
@@ -109,7 +101,8 @@ def _deploy(client, config: PipelineConfig, spec: FunctionSpec, package: bytes) 
     name = config.function_name(spec.suffix)
     settings = function_settings(spec, config)
     try:
-        current = client.get_function(FunctionName=name)["Configuration"]
+        described = client.get_function(FunctionName=name)
+        current = described["Configuration"]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise
@@ -126,6 +119,11 @@ def _deploy(client, config: PipelineConfig, spec: FunctionSpec, package: bytes) 
     if any(current.get(key) != value for key, value in settings.items()):
         client.update_function_configuration(FunctionName=name, **settings)
         _wait_updated(client, name)
+        action = "updated"
+    # A function created before the project's tags were configured gets them now (others' tags are kept).
+    missing = {key: value for key, value in config.tags if (described.get("Tags") or {}).get(key) != value}
+    if missing:
+        client.tag_resource(Resource=current["FunctionArn"], Tags=missing)
         action = "updated"
     return FunctionDeployment(name, current["FunctionArn"], action, digest)
 

@@ -439,6 +439,18 @@ def test_function_deploy_is_idempotent_and_follows_code_changes(aws, test_config
         [test_config.champion_function_name, test_config.freeze_function_name])
 
 
+def test_existing_functions_get_the_tags_they_lack_once(aws, test_config):
+    from pipeline import functions
+
+    client = aws.client("lambda")
+    functions.deploy_functions(client, test_config)  # untagged
+    tagged = test_config.with_overrides(tags=(("sagemaker:project-name", "churn"), ("team", "ml")))
+    assert [d.action for d in functions.deploy_functions(client, tagged)] == ["updated", "updated"]
+    assert [d.action for d in functions.deploy_functions(client, tagged)] == ["unchanged", "unchanged"]
+    for name in (tagged.champion_function_name, tagged.freeze_function_name):
+        assert client.get_function(FunctionName=name)["Tags"] == {"sagemaker:project-name": "churn", "team": "ml"}
+
+
 def test_long_pipeline_names_give_valid_function_names_and_descriptions(aws, test_config):
     from pipeline import functions
 
