@@ -57,8 +57,10 @@ IAM_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("lambda", "Invoke"): ("lambda:InvokeFunction",),
     ("sts", "GetCallerIdentity"): (),  # allowed to every principal
 }
-# Actions an operation needs besides its own ("Dependent actions"): passing a role to the service.
+# Actions an operation needs besides its own ("Dependent actions"): passing a role to the service; and
+# GetFunction returns the function's Tags only to a caller also allowed lambda:ListTags (its API reference).
 DEPENDENT_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("lambda", "GetFunction"): ("lambda:ListTags",),
     ("lambda", "CreateFunction"): ("iam:PassRole",),
     ("lambda", "UpdateFunctionConfiguration"): ("iam:PassRole",),
     ("sagemaker", "CreatePipeline"): ("iam:PassRole",),
