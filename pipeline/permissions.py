@@ -140,8 +140,8 @@ class Scope:
         return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
 
     def sagemaker(self, kind: str, name: str, *rest: str) -> tuple[str, ...]:
-        """SageMaker ARNs of a named resource: SageMaker writes names in ARNs in lower case, so a name with
-        capitals gets both spellings."""
+        """SageMaker ARNs of a named resource (pipelines: PipelineConfig.pipeline_arn). SageMaker writes most
+        names in ARNs in lower case; not knowing it for each kind, a name with capitals gets both spellings."""
         return tuple(sorted({self.arn("sagemaker", "/".join((kind, spelling, *rest)))
                              for spelling in (name, name.lower())}))
 
@@ -387,8 +387,8 @@ def codebuild_statements(scope: Scope) -> list[Statement]:
 
     config = scope.config
     pipelines = (config.pipeline_name, monitoring_pipeline_name(config))
-    pipeline_arns = tuple(arn for name in pipelines for arn in scope.sagemaker("pipeline", name))
-    execution_arns = tuple(arn for name in pipelines for arn in scope.sagemaker("pipeline", name, "execution", "*"))
+    pipeline_arns = tuple(config.pipeline_arn(name) for name in pipelines)
+    execution_arns = tuple(f"{arn}/execution/*" for arn in pipeline_arns)
     return [
         Statement("UploadProcessingCode", ("s3:PutObject",), scope.objects(CODE)),
         *scope.listing("ListProcessingCode", CODE, data=False),
@@ -421,7 +421,7 @@ def scheduler_statements(scope: Scope) -> list[Statement]:
     from pipeline.monitoring import monitoring_pipeline_name
 
     return [Statement("StartMonitoringPipeline", ("sagemaker:StartPipelineExecution",),
-                      scope.sagemaker("pipeline", monitoring_pipeline_name(scope.config)))]
+                      (scope.config.pipeline_arn(monitoring_pipeline_name(scope.config)),))]
 
 
 # ----------------------------------------------------------------------------------------- operator
