@@ -57,8 +57,8 @@ JOB_LOG_GROUPS = {"Processing": "/aws/sagemaker/ProcessingJobs", "Transform": "/
 JOB_METRIC_NAMESPACES = {"Processing": "/aws/sagemaker/ProcessingJobs", "Transform": "/aws/sagemaker/TransformJobs"}
 # Jobs and models a pipeline execution creates are named pipelines-<execution id>-<step>-<suffix>.
 PIPELINE_RESOURCE_PREFIX = "pipelines-"
-# Subfolders of the artifact prefix (PipelineConfig's layout) and who reads or writes them.
-CODE, INPUT, MODELS, EXECUTIONS, MONITORING = "code", "input", "models/sha256", "executions", "monitoring"
+# The parts of the artifact layout the roles read or write (Scope.folders says where each is).
+CODE, INPUT, MODELS, EXECUTIONS, MONITORING = "code", "input", "models", "executions", "monitoring"
 
 _KMS_KEY_ID_RE = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 _KMS_ARN_RE = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key|alias)/(.+)$")
@@ -148,16 +148,36 @@ class Scope:
     def bucket_arn(self, bucket: str | None = None) -> str:
         return f"arn:{self.partition}:s3:::{bucket or self.config.bucket}"
 
-    def objects(self, *folders: str) -> tuple[str, ...]:
-        """Object ARNs of everything under these subfolders of the artifact prefix."""
-        return tuple(f"{self.bucket_arn()}/{self.config.prefix}/{folder}/*" for folder in folders)
+    @cached_property
+    def folders(self) -> dict[str, tuple[str, ...]]:
+        """Each part of the layout: its key prefixes, read from where the layout is declared."""
+        from pipeline.monitoring import default_baseline_url, default_capture_data_url
+
+        config = self.config
+
+        def key(uri: str) -> str:
+            return uri[len("s3://"):].partition("/")[2]
+
+        return {
+            CODE: (key(config.code_uri("*")).rpartition("*")[0],),
+            INPUT: tuple(sorted({key(u).rpartition("/")[0] + "/"
+                                 for u in (config.default_model_data_url, config.default_test_data_url)})),
+            MODELS: (key(config.frozen_models_prefix) + "/",),
+            # Per-execution outputs, as definition.py's and monitoring.py's steps name them.
+            EXECUTIONS: (f"{config.prefix}/executions/",),
+            MONITORING: (key(default_baseline_url(config)), key(default_capture_data_url(config))),
+        }
+
+    def objects(self, *parts: str) -> tuple[str, ...]:
+        """Object ARNs of everything under these parts of the artifact layout."""
+        return tuple(f"{self.bucket_arn()}/{prefix}*" for part in parts for prefix in self.folders[part])
 
     def data_objects(self) -> tuple[str, ...]:
         return tuple(f"{self.bucket_arn(bucket)}/*" for bucket in self.data_buckets)
 
-    def listing(self, sid: str, *folders: str, data: bool = True) -> list[Statement]:
-        """ListBucket on the artifact bucket, only below these subfolders (and on the data buckets)."""
-        prefixes = sorted(f"{self.config.prefix}/{folder}/*" for folder in folders)
+    def listing(self, sid: str, *parts: str, data: bool = True) -> list[Statement]:
+        """ListBucket on the artifact bucket, only below these parts of the layout (and on the data buckets)."""
+        prefixes = sorted(f"{prefix}*" for part in parts for prefix in self.folders[part])
         statements = [Statement(sid, ("s3:ListBucket",), (self.bucket_arn(),),
                                 {"StringLike": {"s3:prefix": prefixes}})]
         if data and self.data_buckets:
