@@ -4,6 +4,9 @@
 
 The archive holds ``model.joblib`` and ``code/inference.py`` (the serving handlers), which is what the
 SageMaker scikit-learn container loads. It is deterministic: the same estimator file gives the same bytes.
+Its ``output_fn`` answers ``text/csv`` only: a model deployed from it outside the pipeline needs the
+Environment of ``steps.model.SERVING_ENV`` (``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=text/csv``), or clients
+that send no Accept get the container's default, application/json, and HTTP 500.
 Exit codes: 0 written (its path is printed), 2 bad input (one line on stderr, nothing written).
 """
 from __future__ import annotations

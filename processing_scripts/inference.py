@@ -126,18 +126,25 @@ def predict_fn(input_data: np.ndarray, model) -> np.ndarray:
     return probabilities[:, 1]
 
 
-def output_fn(prediction: np.ndarray, accept: str = CSV) -> str:
-    """One score per line, every digit kept (``repr`` round-trips a float exactly).
+def output_fn(prediction: np.ndarray, accept: str = CSV) -> tuple[str, str]:
+    """``(body, "text/csv")``: one score per line, every digit kept (``repr`` round-trips a float exactly).
 
     ``accept`` may be ``text/csv`` (parameters allowed) or ``*/*``; an empty prediction is an empty body.
+    The container sends the tuple's second item as the response's Content-Type (a bare str would go out
+    as text/html). It maps a missing or ``*/*`` Accept to SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (default
+    application/json) before calling this, so the model's Environment sets that variable to text/csv.
 
     >>> output_fn(np.array([0.1, 1/3]), "text/csv")
-    '0.1\\n0.3333333333333333\\n'
-    >>> float(output_fn(np.array([0.1 + 0.2]), "*/*")) == 0.1 + 0.2
-    True
+    ('0.1\\n0.3333333333333333\\n', 'text/csv')
+    >>> body, content_type = output_fn(np.array([0.1 + 0.2]), "text/csv; charset=utf-8")
+    >>> float(body) == 0.1 + 0.2, content_type
+    (True, 'text/csv')
     """
     if not isinstance(accept, str) or accept.split(";")[0].strip().lower() not in (CSV, "*/*"):
-        raise ValueError(f"unsupported accept type {accept!r}: ask for {CSV}")
+        raise ValueError(
+            f"unsupported accept type {accept!r}: ask for {CSV} (Accept: {CSV}, or no Accept with "
+            f"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT={CSV} in the model's environment)"
+        )
     values = np.ravel(np.asarray(prediction, dtype=np.float64)).tolist()
     # The list's repr formats every float with repr() in one C loop; ", " never occurs inside a float.
-    return repr(values)[1:-1].replace(", ", "\n") + "\n" if values else ""
+    return (repr(values)[1:-1].replace(", ", "\n") + "\n" if values else ""), CSV

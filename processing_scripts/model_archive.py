@@ -14,13 +14,16 @@ import json
 import os
 import sys
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 _module_ids = itertools.count()
+DEFAULT_ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+CONTAINER_DEFAULT_ACCEPT = "application/json"  # sagemaker-containers' default for that variable
+BARE_BODY_CONTENT_TYPE = "text/html; charset=utf-8"  # what Flask sends a view's bare str or bytes as
 
 
 class ModelArchiveError(ValueError):
@@ -82,6 +85,53 @@ def extract_model(archive: str | Path, dest: str | Path) -> Path:
     return dest
 
 
+# --- the container's request rules (sagemaker-containers 2.8.6 under Flask; see pipeline/local/transform.py) ---
+
+
+def resolve_accept(accept: str | None, environment: Mapping[str, str] | None = None) -> str:
+    """The Accept output_fn is called with: a missing, empty or exactly ``*/*`` header becomes the model's
+    SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (application/json when unset); anything else passes verbatim.
+
+    >>> resolve_accept(None), resolve_accept("*/*", {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv"})
+    ('application/json', 'text/csv')
+    >>> resolve_accept("text/csv; charset=utf-8"), resolve_accept("*/*;q=0.8")
+    ('text/csv; charset=utf-8', '*/*;q=0.8')
+    """
+    if not accept or accept == "*/*":
+        return (environment or {}).get(DEFAULT_ACCEPT_VARIABLE, CONTAINER_DEFAULT_ACCEPT)
+    return accept
+
+
+def response_of(result: Any) -> tuple[bytes, str]:
+    """``(body, Content-Type)`` of what output_fn returned, as the container sends it.
+
+    A ``(body, content_type)`` tuple is a response of that type (application/json when it is None);
+    a bare str or bytes goes out as text/html. Text types get ``; charset=utf-8`` appended.
+
+    >>> response_of(("0.5\\n", "text/csv")), response_of(b"0.5\\n")
+    ((b'0.5\\n', 'text/csv; charset=utf-8'), (b'0.5\\n', 'text/html; charset=utf-8'))
+    """
+    if isinstance(result, tuple) and len(result) >= 2:
+        body, content_type = result[0], "application/json" if result[1] is None else result[1]  # Response's default
+        # werkzeug's get_content_type, under the container's Flask 3.1
+        if content_type.startswith("text/") or content_type.endswith("+xml") or content_type in _CHARSET_TYPES:
+            content_type += "; charset=utf-8"
+    else:
+        body, content_type = result, BARE_BODY_CONTENT_TYPE
+    if isinstance(body, str):
+        return body.encode("utf-8"), content_type
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body), content_type
+    raise TypeError(
+        f"output_fn returned {type(body).__name__}; return the response body as str or bytes, "
+        "or (body, content_type)"
+    )
+
+
+_CHARSET_TYPES = frozenset({"application/ecmascript", "application/javascript", "application/sql", "application/xml",
+                            "application/xml-dtd", "application/xml-external-parsed-entity"})
+
+
 # --- the container's default handlers, used when inference.py does not define its own ---
 
 
@@ -129,26 +179,35 @@ def _cell(value: Any) -> str:
 
 @dataclass
 class ServingHandlers:
-    """The model (already loaded by ``model_fn``) and the three request handlers."""
+    """The model (already loaded by ``model_fn``), the three request handlers and the model's environment."""
 
     model: Any
     model_fn: Callable[[str], Any]
     input_fn: Callable[[Any, str], Any]
     predict_fn: Callable[[Any, Any], Any]
     output_fn: Callable[[Any, str], Any]
+    environment: Mapping[str, str] = field(default_factory=dict)  # the model container's Environment
 
-    def invoke(self, body: bytes, content_type: str, accept: str) -> bytes:
-        """One request, as the container handles it: input_fn → predict_fn → output_fn."""
-        result = self.output_fn(self.predict_fn(self.input_fn(body, content_type), self.model), accept)
-        if isinstance(result, str):
-            return result.encode("utf-8")
-        if isinstance(result, (bytes, bytearray, memoryview)):
-            return bytes(result)
-        raise TypeError(f"output_fn returned {type(result).__name__}; return the response body as str or bytes")
+    def respond(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
+        """One request, as the container handles it: ``(body, Content-Type)`` of input_fn → predict_fn → output_fn.
+
+        ``accept`` is the request's Accept header (None: none sent), resolved by :func:`resolve_accept`.
+        Whatever a handler raises propagates: the container answers that request with HTTP 500.
+        """
+        prediction = self.predict_fn(self.input_fn(body, content_type), self.model)
+        return response_of(self.output_fn(prediction, resolve_accept(accept, self.environment)))
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> bytes:
+        """The response body of :meth:`respond`."""
+        return self.respond(body, content_type, accept)[0]
 
 
-def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program: str = "inference.py") -> ServingHandlers:
+def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program: str = "inference.py",
+                          environment: Mapping[str, str] | None = None) -> ServingHandlers:
     """Extract ``archive`` into ``model_dir``, import ``code/<program>`` and call its ``model_fn``.
+
+    ``environment`` is the model container's Environment (its SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT
+    decides what a request without Accept gets).
 
     The module is imported under a name of its own, so several models can be loaded in one process;
     ``input_fn``, ``predict_fn`` and ``output_fn`` default to the scikit-learn container's.
@@ -197,6 +256,7 @@ def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program
         input_fn=getattr(module, "input_fn", default_input_fn),
         predict_fn=getattr(module, "predict_fn", default_predict_fn),
         output_fn=getattr(module, "output_fn", default_output_fn),
+        environment=dict(environment or {}),
     )
 
 

@@ -27,9 +27,10 @@ from typing import Iterable, Sequence
 import numpy as np
 
 try:  # imported as part of the repository's package
-    from processing_scripts import predictions
+    from processing_scripts import model_archive, predictions
     from processing_scripts.model_archive import ServingHandlers
 except ImportError:  # run as a script inside the processing container, siblings on sys.path
+    import model_archive
     import predictions
     from model_archive import ServingHandlers
 
@@ -188,11 +189,11 @@ def _invoke(handlers: ServingHandlers, body: bytes, where: str) -> str:
             f"{where}: the model's handlers failed ({type(error).__name__}: {_first_line(error)}); "
             "check that the features match what the model was trained on"
         ) from None
-    if isinstance(response, (bytes, bytearray, memoryview)):
-        return bytes(response).decode("utf-8", errors="replace")
-    if isinstance(response, str):
-        return response
-    raise ScoringError(f"{where}: output_fn returned {type(response).__name__}; return the response body as str or bytes")
+    try:
+        body, _ = model_archive.response_of(response)  # a bare body or (body, content type), as the container takes
+    except TypeError as error:
+        raise ScoringError(f"{where}: {error}") from None
+    return body.decode("utf-8", errors="replace")
 
 
 def _parse_scores(response: str, rows: int, where: str, line_numbers) -> np.ndarray:

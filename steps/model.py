@@ -13,6 +13,9 @@ from sagemaker.serve.model_builder import ModelBuilder
 SERVING_ENV = {
     "SAGEMAKER_PROGRAM": "inference.py",
     "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    # A request without Accept (or with */*) asks for this; the container's own default is JSON, which
+    # code/inference.py does not write, so such clients would get HTTP 500.
+    "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
 }
 
 

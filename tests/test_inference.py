@@ -134,7 +134,8 @@ def test_predict_fn_needs_a_binary_probabilistic_model(data):
 def test_output_fn_round_trips_every_float():
     values = np.random.default_rng(1).random(1000) ** 7
     values[:3] = [0.0, 1.0, 5e-324]
-    text = inference.output_fn(values, "text/csv")
+    text, content_type = inference.output_fn(values, "text/csv")
+    assert content_type == "text/csv"
     assert text.endswith("\n") and text.count("\n") == 1000
     np.testing.assert_array_equal(np.array(text.split(), dtype=float), values)
 
@@ -142,13 +143,31 @@ def test_output_fn_round_trips_every_float():
 @pytest.mark.parametrize("prediction, expected", [(np.array([]), ""), (np.array([[0.5], [0.25]]), "0.5\n0.25\n"),
                                                   ([1, 0], "1.0\n0.0\n")])
 def test_output_fn_shapes(prediction, expected):
-    assert inference.output_fn(prediction, "text/csv") == expected
+    assert inference.output_fn(prediction, "text/csv") == (expected, "text/csv")
 
 
-@pytest.mark.parametrize("accept", ["application/json", None, "text/plain"])
-def test_output_fn_rejects_other_accept_types(accept):
-    with pytest.raises(ValueError, match="unsupported accept type"):
-        inference.output_fn(np.array([0.5]), accept)
+# The Accept values output_fn is called with: the container passes the header verbatim unless it is missing
+# or exactly */* (then SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT), so output_fn itself reads lists and parameters.
+@pytest.mark.parametrize("accept, answers", [
+    ("text/csv", True),
+    ("text/csv; charset=utf-8", True),
+    ("TEXT/CSV", True),
+    ("*/*", True),  # only when SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT is */* itself
+    ("*/*;q=0.8", True),
+    ("application/json", False),  # the container's default for a missing Accept
+    ("text/csv, application/json", False),  # one media type, no negotiation
+    ("text/plain", False),
+    ("", False),
+    (None, False),
+])
+def test_output_fn_accept_types(accept, answers):
+    if answers:
+        assert inference.output_fn(np.array([0.5]), accept) == ("0.5\n", "text/csv")
+    else:
+        with pytest.raises(ValueError, match=r"unsupported accept type .*: ask for text/csv .*"
+                                             r"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=text/csv") as error:
+            inference.output_fn(np.array([0.5]), accept)
+        assert "\n" not in str(error.value)
 
 
 # --- model_fn and the whole request ------------------------------------------------------------------------
@@ -173,7 +192,7 @@ def test_model_fn_errors(tmp_path):
 def test_one_request_end_to_end(model, data, newline):
     X, _ = data
     body = csv(X, newline).encode()
-    out = inference.output_fn(inference.predict_fn(inference.input_fn(body, "text/csv"), model), "text/csv")
+    out, _ = inference.output_fn(inference.predict_fn(inference.input_fn(body, "text/csv"), model), "text/csv")
     # Same bits as scoring the same rows in one call.
     np.testing.assert_array_equal(np.array(out.split(), dtype=float), model.predict_proba(X)[:, 1])
 
@@ -189,6 +208,6 @@ def test_the_script_imports_nothing_from_the_repository():
 def test_the_script_loads_on_its_own(tmp_path):
     """Imported from its own folder, as the container does with code/inference.py."""
     code = (f"import sys; sys.path.insert(0, {str(SCRIPT.parent)!r}); import inference; "
-            "print(inference.output_fn(inference.input_fn('1,2', 'text/csv').sum(axis=1), 'text/csv'), end='')")
+            "print(*inference.output_fn(inference.input_fn('1,2', 'text/csv').sum(axis=1), 'text/csv'), sep='|')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
-    assert result.stdout == "3.0\n"
+    assert result.stdout == "3.0\n|text/csv\n"

@@ -6,6 +6,8 @@ One implementation, shared with the evaluation container: this module re-exports
 from __future__ import annotations
 
 from processing_scripts.model_archive import (
+    CONTAINER_DEFAULT_ACCEPT,
+    DEFAULT_ACCEPT_VARIABLE,
     ModelArchiveError,
     ServingHandlers,
     archive_members,
@@ -14,9 +16,13 @@ from processing_scripts.model_archive import (
     default_predict_fn,
     extract_model,
     load_serving_handlers,
+    resolve_accept,
+    response_of,
 )
 
 __all__ = [
+    "CONTAINER_DEFAULT_ACCEPT",
+    "DEFAULT_ACCEPT_VARIABLE",
     "ModelArchiveError",
     "ServingHandlers",
     "archive_members",
@@ -25,4 +31,6 @@ __all__ = [
     "default_predict_fn",
     "extract_model",
     "load_serving_handlers",
+    "resolve_accept",
+    "response_of",
 ]
