@@ -5,6 +5,7 @@ several concurrent requests; a randomised table checks that the two paths agree 
 """
 from __future__ import annotations
 
+import copy
 import random
 from pathlib import Path
 
@@ -269,7 +270,8 @@ class Broken(Recorder):
     "text, model, options, message",
     [
         (ROWS, WrongCount(), {}, "data.csv: records 1-3: the model returned 1 predictions for 3 records"),
-        (ROWS, Broken(), {}, "data.csv: records 1-3: the model failed (ValueError: could not convert string to float: 'label')"),
+        (ROWS, Broken(), {}, "data.csv: records 1-3: the model container answered HTTP 500 "
+                             "(ValueError: could not convert string to float: 'label')"),
         (ROWS, None, {"input_filter": "$[5]"}, "data.csv: record 1: filter '$[5]': column 5 does not exist in a 3-column record"),
         ("1,2\n3\n", None, {"input_filter": "$[1:]"}, "data.csv: record 2: input filter '$[1:]' leaves nothing of record '3'"),
         (ROWS, None, {"join_source": "Input", "output_filter": "$[7]"}, "data.csv: record 1: output filter '$[7]'"),
@@ -453,3 +455,169 @@ def test_doctests():
 
     result = doctest.testmod(transform)
     assert result.attempted >= 5 and result.failed == 0
+
+
+# --- serving as the scikit-learn 1.9-0 container serves (the facts: pipeline/local/transform.py) ----------
+
+ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+CSV_DEFAULT = {ACCEPT_VARIABLE: "text/csv"}
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory):
+    """A model packaged by pipeline.package, and a label-first CSV of 300 rows to score."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    from pipeline.package import build_model_archive
+
+    base = tmp_path_factory.mktemp("packaged")
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    joblib.dump(model, base / "model.joblib")
+    lines = [f"{label}," + ",".join(repr(v) for v in row) for label, row in zip(y.tolist(), X.tolist())]
+    expected = [f"{label},{score!r}" for label, score in zip(y.tolist(), model.predict_proba(X)[:, 1].tolist())]
+    return {"archive": build_model_archive(base / "model.joblib", base / "model.tar.gz"),
+            "csv": "\n".join(lines) + "\n", "expected": expected}
+
+
+def _serve(packaged, tmp_path, environment):
+    from pipeline.local.model_archive import load_serving_handlers
+
+    return load_serving_handlers(packaged["archive"], tmp_path / "model", environment=environment)
+
+
+# (the model's Environment, the request's Accept, the Accept output_fn is then refused with, None: HTTP 200).
+# The container maps only a missing or exactly */* Accept to SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT
+# (application/json when unset); every other value reaches output_fn verbatim.
+CONTAINER_RULES = [
+    (CSV_DEFAULT, None, None),
+    (CSV_DEFAULT, "*/*", None),
+    (CSV_DEFAULT, "text/csv", None),
+    (CSV_DEFAULT, "text/csv; charset=utf-8", None),
+    (CSV_DEFAULT, "application/json", "application/json"),
+    (CSV_DEFAULT, "text/csv, application/json", "text/csv, application/json"),
+    ({}, None, "application/json"),
+    ({}, "*/*", "application/json"),
+    ({}, "text/csv", None),
+    ({}, "text/csv; charset=utf-8", None),
+    ({}, "application/json", "application/json"),
+    ({ACCEPT_VARIABLE: "application/json"}, None, "application/json"),
+]
+
+
+@pytest.mark.parametrize("environment, accept, refused", CONTAINER_RULES)
+def test_accept_follows_the_container_rules(tmp_path, packaged, environment, accept, refused):
+    source = tmp_path / "in" / "test.csv"
+    source.parent.mkdir()
+    source.write_text(packaged["csv"])
+    options = {"accept": accept, "input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-1]"}
+    handlers = _serve(packaged, tmp_path, environment)
+    if refused is None:
+        run_transform(handlers, [source], tmp_path / "out", **options)
+        assert (tmp_path / "out" / "test.csv.out").read_text().splitlines() == packaged["expected"]
+        return
+    with pytest.raises(TransformError) as error:
+        run_transform(handlers, [source], tmp_path / "out", **options)
+    message = str(error.value)
+    assert message.startswith("test.csv: records 1-300: the model container answered HTTP 500 (ValueError: "
+                              f"unsupported accept type {refused!r}: ask for text/csv"), message
+    assert "\n" not in message
+    if accept in (None, "*/*"):  # the Accept the request did not name, and the fix
+        sent = "no Accept" if accept is None else "Accept */*"
+        origin = (f"the model's {ACCEPT_VARIABLE}='application/json'" if environment
+                  else f"{ACCEPT_VARIABLE}, unset: the container's default 'application/json'")
+        assert f"; {sent} means {origin}; set {ACCEPT_VARIABLE}=text/csv in the model's Environment" in message
+    assert not (tmp_path / "out" / "test.csv.out").exists()
+
+
+@pytest.mark.parametrize("result, expected", [
+    (("0.5\n", "text/csv"), (b"0.5\n", "text/csv; charset=utf-8")),
+    ((b"0.5\n", "text/csv; charset=utf-8"), (b"0.5\n", "text/csv; charset=utf-8; charset=utf-8")),  # werkzeug's
+    (("[0.5]", "application/json"), (b"[0.5]", "application/json")),
+    ((b"\x93NUMPY", "application/x-npy"), (b"\x93NUMPY", "application/x-npy")),
+    (("<r/>", "application/xml"), (b"<r/>", "application/xml; charset=utf-8")),
+    (("[0.5]", None), (b"[0.5]", "application/json")),  # sagemaker-containers' Response default
+    ("0.5\n", (b"0.5\n", "text/html; charset=utf-8")),  # a bare body: Flask's default
+    (b"0.5\n", (b"0.5\n", "text/html; charset=utf-8")),
+])
+def test_the_response_content_type_is_set_as_the_container_sets_it(result, expected):
+    from pipeline.local.model_archive import response_of
+
+    assert response_of(result) == expected
+
+
+def test_the_packaged_model_answers_text_csv(tmp_path, packaged):
+    handlers = _serve(packaged, tmp_path, CSV_DEFAULT)
+    body, content_type = handlers.respond(b"0.1,0.2,0.3\n", "text/csv", None)
+    assert content_type == "text/csv; charset=utf-8"
+    assert len(body.splitlines()) == 1 and 0 < float(body) < 1
+
+
+def test_join_on_a_non_csv_answer_is_refused_after_the_model_answers(tmp_path):
+    """A model that serves the Accept: the emulation cannot join its answer, and says so."""
+    with pytest.raises(TransformError, match="JoinSource=Input is emulated for Accept text/csv only, not "
+                                             "'application/json'"):
+        transform(tmp_path, ROWS, accept="application/json", join_source="Input")
+
+
+@pytest.fixture
+def serving_definition(definition):
+    """The definition's own CreateModel and BatchTransform steps, on a literal ModelDataUrl."""
+    from pipeline import definition as pdef
+    from tests.test_definition import steps_by_name
+
+    steps = steps_by_name(definition)
+    model, transform_step = copy.deepcopy(steps[pdef.CREATE_MODEL_STEP]), copy.deepcopy(steps[pdef.TRANSFORM_STEP])
+    model["Arguments"]["PrimaryContainer"]["ModelDataUrl"] = "s3://local-bucket/model/model.tar.gz"
+    return {"Version": definition["Version"], "Parameters": definition["Parameters"], "Steps": [model, transform_step]}
+
+
+def test_the_model_environment_sets_a_csv_default_accept(definition):
+    from pipeline import definition as pdef
+    from steps.model import SERVING_ENV
+    from tests.test_definition import steps_by_name
+
+    steps = steps_by_name(definition)
+    created = steps[pdef.CREATE_MODEL_STEP]["Arguments"]["PrimaryContainer"]["Environment"]
+    registered = steps[pdef.REGISTER_STEP]["Arguments"]["InferenceSpecification"]["Containers"][0]["Environment"]
+    assert created[ACCEPT_VARIABLE] == registered[ACCEPT_VARIABLE] == "text/csv"
+    assert created == registered == SERVING_ENV
+
+
+@pytest.mark.parametrize("environment, accept, refused", [
+    ("as built", "as built", None),
+    ("as built", None, None),  # no TransformOutput.Accept: the model's default, text/csv
+    ("as built", "application/json", "application/json"),
+    ("without the default", None, "application/json"),
+    ("without the default", "as built", None),
+])
+def test_the_runner_serves_with_the_model_containers_environment(tmp_path, packaged, serving_definition,
+                                                                 environment, accept, refused):
+    from pipeline.local.runner import LocalRunner
+
+    model_step, transform_step = serving_definition["Steps"]
+    if environment != "as built":
+        del model_step["Arguments"]["PrimaryContainer"]["Environment"][ACCEPT_VARIABLE]
+    if accept is None:
+        del transform_step["Arguments"]["TransformOutput"]["Accept"]
+    elif accept != "as built":
+        transform_step["Arguments"]["TransformOutput"]["Accept"] = accept
+    runner = LocalRunner(tmp_path, registry=None, emit=lambda line: None)
+    runner.store.put_file("s3://local-bucket/model/model.tar.gz", packaged["archive"])
+    runner.store.put_bytes("s3://local-bucket/test/test.csv", packaged["csv"].encode())
+    result = runner.run(serving_definition, pipeline_name="p", overrides={"TestDataUrl": "s3://local-bucket/test/"})
+    step = result.steps[-1]
+    if refused is None:
+        assert (result.status, step.status) == ("Succeeded", "Succeeded"), step.failure_reason
+        output = result.properties[step.name]["TransformOutput"]["S3OutputPath"].rstrip("/") + "/test.csv.out"
+        assert runner.store.get_bytes(output).decode().splitlines() == packaged["expected"]
+    else:
+        assert (result.status, step.status) == ("Failed", "Failed")
+        assert step.failure_reason.startswith(
+            "ClientError: test.csv: records 1-300: the model container answered HTTP 500 (ValueError: "
+            f"unsupported accept type {refused!r}"), step.failure_reason
+        if accept is None:
+            assert f"{ACCEPT_VARIABLE}, unset: the container's default 'application/json'" in step.failure_reason

@@ -335,11 +335,13 @@ class LocalRunner:
             files = self.store.download_prefix(source["S3Uri"], inputs)
             if not files:
                 raise StepFailure(f"no input objects under {source['S3Uri']}")
+            environment = container.get("Environment", {})
             try:
                 handlers = load_serving_handlers(
                     self.store.path_for(container["ModelDataUrl"]),
                     model_dir,
-                    program=container.get("Environment", {}).get("SAGEMAKER_PROGRAM", "inference.py"),
+                    program=environment.get("SAGEMAKER_PROGRAM", "inference.py"),
+                    environment=environment,  # its SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT answers a missing Accept
                 )
                 run_transform(
                     handlers,
@@ -347,7 +349,7 @@ class LocalRunner:
                     outputs,
                     input_root=inputs,
                     content_type=args["TransformInput"].get("ContentType", "text/csv"),
-                    accept=args["TransformOutput"].get("Accept", "text/csv"),
+                    accept=args["TransformOutput"].get("Accept"),  # none: no Accept header is sent
                     split_type=args["TransformInput"].get("SplitType", "None"),
                     batch_strategy=args.get("BatchStrategy", "MultiRecord"),
                     max_payload_mb=int(args.get("MaxPayloadInMB", 6)),

@@ -13,6 +13,38 @@ goes through the per-record reference path (``_generic_batch``), which the fast 
 Choices where AWS documents nothing: blank lines are not records (dropped); line endings ``\\r\\n`` and
 ``\\r`` become ``\\n``; a batch is bounded by the raw size of its input lines (before the input filter,
 which only shrinks it); the number of output lines must equal the number of records sent.
+
+Each request goes to the model as the SageMaker scikit-learn 1.9-0 container serves it. Read from its code
+(aws/sagemaker-scikit-learn-container, whose requirements.txt pins sagemaker-containers 2.8.6.post2,
+sagemaker-inference 1.5.5 and Flask 3.1.3; aws/sagemaker-containers at v2.8.6.post2), and checked by
+running that code's ``_worker.Worker`` and ``_transformer.Transformer`` under Flask's test client:
+
+- Who serves: ``sagemaker_sklearn_container.serving.serving_entrypoint`` starts gunicorn on
+  ``serving.main``, a sagemaker-containers ``_worker.Worker`` whose /invocations view is
+  ``_transformer.Transformer.transform``. sagemaker-inference (``handler_service.HandlerService`` under
+  Multi Model Server) serves only when SAGEMAKER_MULTI_MODEL is set, which our single-model
+  CreateModel and Batch Transform never set.
+- Accept (``_worker.Request.accept``): a missing, empty or exactly ``*/*`` header becomes
+  ``_env.ServingEnv.default_accept`` = the environment variable SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT, or
+  ``application/json`` when it is unset. Anything else reaches ``output_fn`` verbatim: no negotiation,
+  so lists (``text/csv, application/json``), parameters (``text/csv; charset=utf-8``) and ``*/*;q=0.8``
+  are for output_fn to read (``model_archive.resolve_accept``).
+- Content type (``_worker.Request.content_type``): the ``ContentType`` or ``Content-Type`` header, else
+  ``application/json``; the body is a UTF-8 str when that is exactly text/csv or application/json,
+  else bytes (our input_fn takes both).
+- Response (``_transformer.Transformer.transform``): a ``(body, content_type)`` tuple from output_fn
+  becomes ``_worker.Response(response=body, mimetype=content_type)``; a bare str or bytes is returned
+  to Flask as it is and goes out as ``text/html``. Werkzeug appends ``; charset=utf-8`` to text types,
+  so our ``(body, "text/csv")`` is sent as ``text/csv; charset=utf-8`` (``model_archive.response_of``).
+- Errors: ``serving._user_module_transformer`` always passes input_fn/predict_fn/output_fn (the user's or
+  sklearn's defaults), and ``Transformer.__init__`` wraps each in ``_functions.error_wrapper(fn,
+  ClientError)``, so whatever they raise, UnsupportedFormatError included, is a ClientError: the 415
+  (input_fn) and 406 (output_fn) answers of ``_default_transform_fn`` never happen in this container.
+  The error leaves the Flask view: HTTP 500, werkzeug's HTML "Internal Server Error" page
+  (``ModelServerError`` here). InvokeEndpoint relays that as ModelError; a transform job fails.
+- Batch Transform sends ``TransformInput.ContentType`` and ``TransformOutput.Accept`` "with each http
+  call" (the API reference): they are the request's Content-Type and Accept. Choice where AWS documents
+  nothing: a job without ``TransformOutput.Accept`` sends no Accept, so the model's default applies.
 """
 from __future__ import annotations
 
@@ -22,9 +54,11 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
+
+from pipeline.local.model_archive import CONTAINER_DEFAULT_ACCEPT, DEFAULT_ACCEPT_VARIABLE, resolve_accept
 
 MB = 1024 * 1024
 SPLIT_TYPES = ("Line", "None")
@@ -41,7 +75,41 @@ class TransformError(ValueError):
 
 
 class Handlers(Protocol):
-    def invoke(self, body: bytes, content_type: str, accept: str) -> bytes: ...
+    """``model_archive.ServingHandlers`` or a stand-in; ``environment`` (optional) is the model's Environment."""
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> bytes: ...
+
+
+class ModelServerError(Exception):
+    """The model container answered HTTP 500: a handler raised (its error, on one line, and the fix)."""
+
+    status = 500
+
+    def __init__(self, error: BaseException, note: str = "") -> None:
+        message = (str(error).strip().splitlines() or [""])[0]
+        super().__init__(f"the model container answered HTTP 500 ({type(error).__name__}: {message}){note}")
+
+
+def accept_note(accept: str | None, environment: Mapping[str, str] | None) -> str:
+    """Why output_fn got a non-CSV Accept although the request named none (or ``*/*``), and the fix; else "".
+
+    >>> accept_note(None, {})
+    "; no Accept means SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT, unset: the container's default 'application/json'; \
+set SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=text/csv in the model's Environment (steps/model.py SERVING_ENV) or ask \
+for Accept text/csv"
+    >>> accept_note("*/*", {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv"}), accept_note("application/json", {})
+    ('', '')
+    """
+    environment = environment or {}
+    resolved = resolve_accept(accept, environment)
+    if accept not in (None, "", "*/*") or _is_csv(resolved):
+        return ""  # a named Accept is in output_fn's own message; text/csv is what our output_fn writes
+    if DEFAULT_ACCEPT_VARIABLE in environment:
+        source = f"the model's {DEFAULT_ACCEPT_VARIABLE}={resolved!r}"
+    else:
+        source = f"{DEFAULT_ACCEPT_VARIABLE}, unset: the container's default {CONTAINER_DEFAULT_ACCEPT!r}"
+    return (f"; {'no Accept' if not accept else 'Accept */*'} means {source}; set {DEFAULT_ACCEPT_VARIABLE}=text/csv "
+            "in the model's Environment (steps/model.py SERVING_ENV) or ask for Accept text/csv")
 
 
 # --- JSONPath column filters ---------------------------------------------------------------------------
@@ -354,9 +422,12 @@ def _nothing_left(column_filter: ColumnFilter, record: bytes) -> str:
 def _call(invoke: Callable[[bytes], bytes], body: bytes, records: int) -> bytes:
     try:
         return invoke(body)
-    except Exception as error:  # whatever the model's handlers raise is the container's error
-        message = (str(error).strip().splitlines() or [""])[0]
-        raise _RecordError(0, records - 1, f"the model failed ({type(error).__name__}: {message})") from None
+    except TransformError:
+        raise
+    except ModelServerError as error:
+        raise _RecordError(0, records - 1, str(error)) from None
+    except Exception as error:  # whatever the model's handlers raise, the container answers HTTP 500
+        raise _RecordError(0, records - 1, str(ModelServerError(error))) from None
 
 
 def _filter_input(records: list[bytes], column_filter: ColumnFilter | None) -> list[bytes]:
@@ -551,7 +622,7 @@ def _whole_object(invoke, source: Path, sink, plan: _Plan, max_bytes: int) -> in
 # --- the job ---------------------------------------------------------------------------------------------
 
 
-def _check_options(split_type, batch_strategy, max_payload_mb, join_source, assemble_with, content_type, accept,
+def _check_options(split_type, batch_strategy, max_payload_mb, join_source, assemble_with, content_type,
                    filtered: bool) -> None:
     for name, value, allowed in (
         ("SplitType", split_type, SPLIT_TYPES),
@@ -565,8 +636,10 @@ def _check_options(split_type, batch_strategy, max_payload_mb, join_source, asse
         raise TransformError(f"MaxPayloadInMB must be between 1 and 100, not {max_payload_mb!r}")
     if filtered and content_type.split(";")[0].strip() != "text/csv":
         raise TransformError(f"InputFilter/JoinSource/OutputFilter are emulated for text/csv only, not {content_type!r}")
-    if join_source == "Input" and accept.split(";")[0].strip() != "text/csv":
-        raise TransformError(f"JoinSource=Input is emulated for Accept text/csv only, not {accept!r}")
+
+
+def _is_csv(media_type: str) -> bool:
+    return media_type.split(";")[0].strip().lower() == "text/csv"
 
 
 def run_transform(
@@ -576,7 +649,7 @@ def run_transform(
     *,
     input_root: str | Path | None = None,
     content_type: str = "text/csv",
-    accept: str = "text/csv",
+    accept: str | None = "text/csv",
     split_type: str = "Line",
     batch_strategy: str = "MultiRecord",
     max_payload_mb: int = 6,
@@ -590,7 +663,9 @@ def run_transform(
     """Transform every input file to ``output_dir/<path relative to input_root>.out``.
 
     ``handlers.invoke(body, content_type, accept) -> bytes`` serves one request (see
-    ``model_archive.ServingHandlers``). ``input_root`` defaults to the input files' common folder.
+    ``model_archive.ServingHandlers``, which maps a missing or ``*/*`` ``accept`` to its
+    ``environment``'s default as the container does); whatever it raises fails the job as the
+    container's HTTP 500 would. ``input_root`` defaults to the input files' common folder.
     ``progress(done_bytes, total_bytes)`` is called after every request. Returns the number of records
     per output file (keyed by its name relative to ``output_dir``). ``max_concurrent_transforms``
     requests run at once (default: the CPU count, at most 4); outputs do not depend on it, but the
@@ -598,7 +673,23 @@ def run_transform(
     """
     in_filter, out_filter = ColumnFilter.parse(input_filter), ColumnFilter.parse(output_filter)
     filtered = in_filter is not None or out_filter is not None or join_source == "Input"
-    _check_options(split_type, batch_strategy, max_payload_mb, join_source, assemble_with, content_type, accept, filtered)
+    environment = getattr(handlers, "environment", None)
+    resolved = resolve_accept(accept, environment)
+    _check_options(split_type, batch_strategy, max_payload_mb, join_source, assemble_with, content_type, filtered)
+    # JoinSource=Input on a non-CSV Accept is refused after the model's answer: a container that refuses
+    # that Accept (HTTP 500, what AWS reports) fails the job first, as it would there.
+    join_unsupported = join_source == "Input" and not _is_csv(resolved)
+    note = accept_note(accept, environment)
+
+    def invoke(body: bytes) -> bytes:
+        try:
+            response = handlers.invoke(body, content_type, accept)
+        except Exception as error:  # any handler's error is the container's HTTP 500
+            raise ModelServerError(error, note) from None
+        if join_unsupported:
+            raise TransformError(f"JoinSource=Input is emulated for Accept text/csv only, not {resolved!r}")
+        return response
+
     files = [Path(f) for f in input_files]
     if input_root is None:
         input_root = _common_folder(files)
@@ -620,7 +711,7 @@ def run_transform(
     for source in files:
         relative = source.relative_to(input_root).as_posix()
         counts[f"{relative}.out"] = transform_file(
-            lambda body: handlers.invoke(body, content_type, accept),
+            invoke,
             source,
             output_dir / f"{relative}.out",
             split_type=split_type,
