@@ -1,8 +1,11 @@
 """pipeline.evaluate_endpoint against a stand-in SageMaker runtime serving a real packaged model.
 
 The stand-in is an HTTP server on 127.0.0.1 implementing ``POST /endpoints/{name}/invocations`` with
-the model's own ``code/inference.py`` handlers, and answering errors the way SageMaker runtime does
-(``x-amzn-ErrorType`` header + JSON body), so boto3 raises the ClientErrors it raises against AWS.
+the model's own ``code/inference.py`` handlers, served as the scikit-learn container serves them (the
+local emulation's ``ServingHandlers.respond``, with the model's Environment from ``steps.model``: Accept
+resolution, response Content-Type, HTTP 500 on any handler error), and answering errors the way
+SageMaker runtime does (``x-amzn-ErrorType`` header + JSON body), so boto3 raises the ClientErrors it
+raises against AWS.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from pipeline import evaluate_endpoint as ee
 from pipeline import package
 from pipeline.local.model_archive import load_serving_handlers
 from pipeline.local.store import LocalObjectStore
+from pipeline.local.transform import ModelServerError, accept_note
 from processing_scripts import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +48,7 @@ class FakeRuntime:
     """Knobs, per test: throttle / 5xx the first K requests, wrong row counts, slow even requests."""
 
     def __init__(self, handlers, names):
-        self.handlers = handlers
+        self.handlers = handlers  # served with their model's environment (handlers.environment)
         self.names = set(names)
         self.lock = threading.Lock()
         self.reset()
@@ -75,19 +79,21 @@ class FakeRuntime:
         if self.slow_even and index % 2 == 0:
             time.sleep(self.slow_even)
         try:
-            out = self.handlers.invoke(body, content_type, accept)
+            out, out_type = self.handlers.respond(body, content_type, accept)
         except Exception as error:  # the container answers 500; SageMaker relays it as ModelError (424)
+            failure = ModelServerError(error, accept_note(accept, self.handlers.environment))
             return index, 424, "ModelError", {
-                "ErrorCode": "CLIENT_ERROR_FROM_MODEL", "OriginalStatusCode": 500,
-                "OriginalMessage": str(error),
+                "ErrorCode": "CLIENT_ERROR_FROM_MODEL", "OriginalStatusCode": failure.status,
+                "OriginalMessage": str(failure),
                 "LogStreamArn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{name}",
-                "message": f"Received server error (500) from primary with message \"{error}\". See logs.",
+                "message": f"Received server error ({failure.status}) from primary with message \"{failure}\". "
+                           "See logs.",
             }
         if index in self.wrong_rows_on:
             out = b"\n".join(out.splitlines()[:-1]) + b"\n"
         with self.lock:
             self.completed.append(body.split(b"\n", 1)[0])
-        return index, 200, None, out
+        return index, 200, out_type, out
 
     def serve(self):
         runtime = self
@@ -101,19 +107,20 @@ class FakeRuntime:
                 if not match:
                     self._send(404, "UnknownOperationException", {"message": "unknown operation"})
                     return
-                index, status, error_type, payload = runtime.respond(
+                index, status, error_or_type, payload = runtime.respond(
                     unquote(match.group(1)), body, self.headers.get("Content-Type"), self.headers.get("Accept"))
                 with runtime.lock:
                     runtime.requests[index][2] = status
-                self._send(status, error_type, payload)
+                self._send(status, error_or_type, payload)
 
-            def _send(self, status, error_type, payload):
+            def _send(self, status, error_or_type, payload):
+                """A 200 carries the container's Content-Type; an error its x-amzn-ErrorType and a JSON body."""
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "text/csv; charset=utf-8" if status == 200 else "application/json")
+                self.send_header("Content-Type", error_or_type if status == 200 else "application/json")
                 self.send_header("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000")
-                if error_type:
-                    self.send_header("x-amzn-ErrorType", error_type)
+                if status != 200:
+                    self.send_header("x-amzn-ErrorType", error_or_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -137,7 +144,9 @@ def world(tmp_path_factory):
     model = LogisticRegression().fit(X_train, y_train)
     joblib.dump(model, base / "estimator.joblib")
     archive = package.build_model_archive(base / "estimator.joblib", base / "model.tar.gz")
-    handlers = load_serving_handlers(archive, base / "model")
+    from steps.model import SERVING_ENV  # the Environment the pipeline's CreateModel gives the model
+
+    handlers = load_serving_handlers(archive, base / "model", environment=SERVING_ENV)
     X = rng.normal(size=(N_ROWS, 4))
     y = (X @ [1.0, -0.5, 0.3, 0.0] + rng.normal(size=N_ROWS) > 0).astype(int)
     lines = [f"{label}," + ",".join(repr(float(v)) for v in row) for label, row in zip(y, X)]
@@ -252,6 +261,59 @@ def test_scores_are_the_models_in_input_order(world, runtime):
     expected = world["model"].predict_proba(np.ascontiguousarray(world["X"]))[:, 1]
     np.testing.assert_array_equal(result.scores, expected)
     assert (result.requests, result.retries) == (13, 0)
+
+
+# --- serving as the container serves ----------------------------------------------------------------
+
+ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+
+
+# (the model keeps the pipeline's SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=text/csv, the request's Accept, the
+# Accept output_fn refuses or None for a CSV answer): only a missing or exactly */* Accept is the default.
+@pytest.mark.parametrize("csv_default, accept, refused", [
+    (True, None, None),
+    (True, "*/*", None),
+    (True, "text/csv", None),
+    (True, "text/csv; charset=utf-8", None),
+    (True, "application/json", "application/json"),
+    (False, None, "application/json"),
+    (False, "*/*", "application/json"),
+    (False, "text/csv", None),
+])
+def test_the_packaged_model_answers_accept_as_the_container_does(world, runtime, tmp_path, csv_default, accept,
+                                                                refused):
+    from botocore.exceptions import ClientError
+    from steps.model import SERVING_ENV
+
+    server = None
+    if not csv_default:  # the same archive, deployed without the pipeline's default Accept
+        environment = {k: v for k, v in SERVING_ENV.items() if k != ACCEPT_VARIABLE}
+        handlers = load_serving_handlers(world["base"] / "model.tar.gz", tmp_path / "model", environment=environment)
+        server = FakeRuntime(handlers, [ENDPOINT]).serve()
+    url = f"http://127.0.0.1:{server.server_address[1]}" if server else world["url"]
+    client = ee.make_client(region="us-east-1", endpoint_url=url, concurrency=1)
+    request = {"EndpointName": ENDPOINT, "Body": b"0.5,0.1,-0.2,0.3\n1,2,3,4\n", "ContentType": "text/csv"}
+    if accept is not None:
+        request["Accept"] = accept
+    try:
+        if refused is None:
+            response = client.invoke_endpoint(**request)
+            assert response["ContentType"] == "text/csv; charset=utf-8"  # output_fn's (body, "text/csv")
+            scores = np.array(response["Body"].read().split(), dtype=float)
+            expected = world["model"].predict_proba(np.array([[0.5, 0.1, -0.2, 0.3], [1.0, 2.0, 3.0, 4.0]]))[:, 1]
+            np.testing.assert_array_equal(scores, expected)
+        else:
+            with pytest.raises(ClientError) as caught:
+                client.invoke_endpoint(**request)
+            error = caught.value.response
+            assert error["Error"]["Code"] == "ModelError" and error["OriginalStatusCode"] == 500
+            assert f"unsupported accept type {refused!r}: ask for text/csv" in error["OriginalMessage"]
+            if accept is None:
+                assert f"no Accept means {ACCEPT_VARIABLE}, unset: the container's default" in error["OriginalMessage"]
+    finally:
+        if server:
+            server.shutdown()
+            server.server_close()
 
 
 # --- retries and failures ----------------------------------------------------------------------------
