@@ -213,32 +213,29 @@ def _champion_curve(champion: Mapping[str, Any] | None, kind: str) -> list[chart
         label = f"{champion['label']} at its threshold {_threshold_text(same['threshold'])}, scored on these test rows"
         out.append(charts.Series(label, [x], [y], colour=charts.ORANGE, line=False, marker="square", tips=[label]))
         curves = same.get("curves") or {}
-        if kind == "roc":
-            curve = curves.get("receiver_operating_characteristic_curve") or {}
-            xs, ys = curve.get("false_positive_rates") or [], curve.get("true_positive_rates") or []
-            score = f"AUC {_fmt(_number(_get(champion, 'auc')))}"
-        else:
-            curve = curves.get("precision_recall_curve") or {}
-            xs, ys = curve.get("recalls") or [], curve.get("precisions") or []
-            score = f"average precision {_fmt(_number(curves.get('average_precision')))}"
+        xs, ys, score = _curve(curves, kind, auc=_get(champion, "auc"), average_precision=curves.get("average_precision"))
         if xs and ys:
             out.append(charts.Series(f"{champion['label']}: curve on these test rows ({score})", xs, ys,
                                      colour=charts.ORANGE, dash="2 3"))
     recorded = champion["recorded"]
     if recorded is not None:
         body = recorded["binary_classification_metrics"]
-        if kind == "roc":
-            curve = body.get("receiver_operating_characteristic_curve") or {}
-            xs, ys = curve.get("false_positive_rates") or [], curve.get("true_positive_rates") or []
-            score = f"AUC {_fmt(_number(_get(body, 'auc', 'value')))}"
-        else:
-            curve = body.get("precision_recall_curve") or {}
-            xs, ys = curve.get("recalls") or [], curve.get("precisions") or []
-            score = f"average precision {_fmt(_number(recorded.get('average_precision')))}"
+        xs, ys, score = _curve(body, kind, auc=_get(body, "auc", "value"),
+                               average_precision=recorded.get("average_precision"))
         if xs and ys:
             out.append(charts.Series(f"{champion['label']}: recorded curve, its own test set ({score})", xs, ys,
                                      colour=charts.ORANGE, dash="6 4"))
     return out
+
+
+def _curve(section: Mapping[str, Any], kind: str, *, auc: Any, average_precision: Any) -> tuple[list, list, str]:
+    """(x, y, score text) of the ROC ("roc") or precision-recall ("pr") curve in a metrics section."""
+    if kind == "roc":
+        curve = section.get("receiver_operating_characteristic_curve") or {}
+        return (curve.get("false_positive_rates") or [], curve.get("true_positive_rates") or [],
+                f"AUC {_fmt(_number(auc))}")
+    curve = section.get("precision_recall_curve") or {}
+    return curve.get("recalls") or [], curve.get("precisions") or [], f"average precision {_fmt(_number(average_precision))}"
 
 
 def _calibration_series(calibration: Mapping[str, Any], label: str, colour: str, dash: str,
