@@ -112,11 +112,10 @@ def _threshold_text(value: float) -> str:
 def roc_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> str:
     """ROC curve, the decision threshold's point, the champion's, and the chance diagonal."""
     body = document["binary_classification_metrics"]
-    roc = body["receiver_operating_characteristic_curve"]
     threshold = _threshold_text(document["threshold"])
+    xs, ys, score = _curve(body, "roc", auc=body["auc"]["value"], average_precision=None)
     series = [
-        charts.Series(f"challenger (AUC {_fmt(_number(body['auc']['value']))})",
-                      roc["false_positive_rates"], roc["true_positive_rates"]),
+        charts.Series(f"challenger ({score})", xs, ys),
         charts.Series(f"challenger at its decision threshold {threshold}",
                       [_number(body["false_positive_rate"]["value"])], [_number(body["true_positive_rate"]["value"])],
                       line=False, marker="circle", tips=[f"challenger at threshold {threshold}"]),
@@ -131,11 +130,10 @@ def roc_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> 
 def pr_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> str:
     """Precision-recall curve, the decision threshold's point, the champion's, and the prevalence line."""
     body = document["binary_classification_metrics"]
-    pr = body["precision_recall_curve"]
     threshold = _threshold_text(document["threshold"])
+    xs, ys, score = _curve(body, "pr", auc=None, average_precision=document.get("average_precision"))
     series = [
-        charts.Series(f"challenger (average precision {_fmt(_number(document.get('average_precision')))})",
-                      pr["recalls"], pr["precisions"]),
+        charts.Series(f"challenger ({score})", xs, ys),
         charts.Series(f"challenger at its decision threshold {threshold}", [_number(body["recall"]["value"])],
                       [_number(body["precision"]["value"])], line=False, marker="circle",
                       tips=[f"challenger at threshold {threshold}"]),
