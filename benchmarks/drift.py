@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[1] / "processing_scripts" / "monitor.py"
+SCRIPT = ["-m", "processing_scripts.monitor"]  # as the container runs it
 
 
 def make_matrix(rows: int, features: int, *, shift: bool, seed: int) -> np.ndarray:
@@ -63,7 +63,7 @@ def write_data(folder: Path, rows: int, baseline_rows: int, features: int) -> No
 def run_script(args: list[str]) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MB, exit status) of one monitor.py process."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(SCRIPT), *args], stdout=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, *SCRIPT, *args], stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     return time.perf_counter() - started, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[1] / "processing_scripts" / "evaluate.py"
+SCRIPT = ["-m", "processing_scripts.evaluate"]  # as the container runs it
 
 
 def make_data(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +66,7 @@ def run_evaluate(predictions: Path, out: Path, bootstrap: int) -> tuple[float, f
     """(wall seconds, peak RSS in MB) of one evaluate.py process."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--predictions", str(predictions), "--output-dir", str(out),
+        [sys.executable, *SCRIPT, "--predictions", str(predictions), "--output-dir", str(out),
          "--bootstrap", str(bootstrap)],
     )
     _, status, usage = os.wait4(process.pid, 0)

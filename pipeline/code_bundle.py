@@ -30,13 +30,18 @@ class CodeBundle:
         return h.hexdigest()
 
 
+PACKAGE = "processing_scripts"
+
+
 def processing_code_bundle(directory: Path = PROCESSING_SCRIPTS_DIR) -> CodeBundle:
-    """Every ``.py`` file directly in ``directory`` (the container imports siblings by name)."""
+    """Every ``.py`` file below ``directory``, named ``processing_scripts/<path>``: the container runs
+    ``python3 -m processing_scripts.<script>`` with the bundle's folder on PYTHONPATH, so it imports
+    exactly the files the tests import."""
     files = tuple(
-        (path.name, path.read_bytes())
-        for path in sorted(directory.glob("*.py"))
-        if path.is_file()
+        (f"{PACKAGE}/{path.relative_to(directory).as_posix()}", path.read_bytes())
+        for path in sorted(directory.rglob("*.py"))
+        if path.is_file() and "__pycache__" not in path.parts
     )
-    if not any(name == "evaluate.py" for name, _ in files):
+    if not any(name == f"{PACKAGE}/evaluate.py" for name, _ in files):
         raise FileNotFoundError(f"{directory}/evaluate.py is missing: the evaluation step has nothing to run")
     return CodeBundle(files=files)

@@ -23,13 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-try:  # imported as part of the repository's package
-    from processing_scripts import metrics, model_archive, paired, scoring
-except ImportError:  # run as a script inside the processing container
-    import metrics
-    import model_archive
-    import paired
-    import scoring
+from . import metrics, model_archive, paired, scoring
 
 CONTEXT_FILE = "context.json"
 COMPARED_METRICS = ("auc", "f1", "accuracy", "precision", "recall")

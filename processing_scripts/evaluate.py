@@ -34,19 +34,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-try:  # imported as part of the repository's package
-    from processing_scripts import champion, gate, metrics, model_archive, operating_point, predictions, report, scoring
-    from processing_scripts.outputs import write_outputs
-except ImportError:  # run as a script inside the processing container, siblings on sys.path
-    import champion
-    import gate
-    import metrics
-    import model_archive
-    import operating_point
-    import predictions
-    import report
-    import scoring
-    from outputs import write_outputs
+from . import champion, gate, metrics, model_archive, operating_point, predictions, report, scoring
+from .outputs import write_outputs
 
 MAX_CURVE_POINTS = 1000
 CONFIDENCE_LEVEL = 0.95

@@ -22,12 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-try:  # imported as part of the repository's package
-    from processing_scripts import data_quality as dq
-    from processing_scripts.outputs import write_outputs
-except ImportError:  # run as a script inside the processing container, siblings on sys.path
-    import data_quality as dq
-    from outputs import write_outputs
+from . import data_quality as dq
+from .outputs import write_outputs
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # imported as part of the repository's package
-    from processing_scripts import metrics
-except ImportError:  # run as a script inside the processing container
-    import metrics
+from . import metrics
 
 DEFAULT_OBJECTIVE = "max-f1"
 OBJECTIVE_HELP = "max-f1, min-precision:P (best recall with precision >= P) or min-recall:R (best precision with recall >= R)."

@@ -20,10 +20,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-try:  # imported as part of the repository's package
-    from processing_scripts import metrics
-except ImportError:  # run as a script inside the processing container, siblings on sys.path
-    import metrics
+from . import metrics
 
 PAIRED_THRESHOLD_METRICS = ("accuracy", "precision", "recall", "f1")
 

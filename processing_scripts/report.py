@@ -11,10 +11,7 @@ import html
 import math
 from typing import Any, Mapping
 
-try:  # imported as part of the repository's package
-    from processing_scripts import charts
-except ImportError:  # run as a script inside the processing container, siblings on sys.path
-    import charts
+from . import charts
 
 PLOTS = ("roc", "pr", "confusion_matrix", "calibration")
 NOT_RECORDED = "not recorded"

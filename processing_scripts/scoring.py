@@ -26,13 +26,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-try:  # imported as part of the repository's package
-    from processing_scripts import model_archive, predictions
-    from processing_scripts.model_archive import ServingHandlers
-except ImportError:  # run as a script inside the processing container, siblings on sys.path
-    import model_archive
-    import predictions
-    from model_archive import ServingHandlers
+from . import model_archive, predictions
+from .model_archive import ServingHandlers
 
 CSV = "text/csv"
 FIX_HINT = "the data must be lines 'label,feature,...' (label 0 or 1, numeric features), without a header"

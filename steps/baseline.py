@@ -19,7 +19,7 @@ from steps.processing import CONTAINER_ROOT, code_input, s3_input, s3_output, sc
 # evaluation step's is.
 DATA_DIR = f"{CONTAINER_ROOT}/input/baseline_dataset_input"
 OUTPUT_DIR = f"{CONTAINER_ROOT}/output"
-ENTRYPOINT_SCRIPT = "monitor.py"
+ENTRYPOINT_SCRIPT = "monitor"
 
 # Names other steps use to find this step's output (never positions).
 BASELINE_OUTPUT = "data_quality_baseline"

@@ -25,7 +25,7 @@ from steps.processing import CONTAINER_ROOT, as_text, code_input, s3_input, s3_o
 BASELINE_DIR = f"{CONTAINER_ROOT}/baseline"
 DATA_DIR = f"{CONTAINER_ROOT}/input/endpoint"
 RESULT_DIR = f"{CONTAINER_ROOT}/resultdata"
-ENTRYPOINT_SCRIPT = "monitor.py"
+ENTRYPOINT_SCRIPT = "monitor"
 
 # Names other steps use to find this step's output and property file (never positions).
 DRIFT_OUTPUT = "drift_check"

@@ -18,7 +18,7 @@ TEST_DATA_DIR = f"{CONTAINER_ROOT}/input/test"
 MODEL_DIR = f"{CONTAINER_ROOT}/input/model"
 CONTEXT_DIR = f"{CONTAINER_ROOT}/input/context"
 EVALUATION_DIR = f"{CONTAINER_ROOT}/evaluation"
-ENTRYPOINT_SCRIPT = "evaluate.py"
+ENTRYPOINT_SCRIPT = "evaluate"
 
 # Names other steps use to find this step's output and property file (never positions).
 EVALUATION_OUTPUT = "evaluation"

@@ -9,8 +9,10 @@ from sagemaker.core.workflow.parameters import ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 
 CONTAINER_ROOT = "/opt/ml/processing"
-# The content-addressed code bundle (every processing_scripts/*.py, flat) is downloaded here.
+# The content-addressed code bundle (the processing_scripts package) is downloaded here and put on
+# PYTHONPATH, so the scripts run as ``python3 -m processing_scripts.<module>`` with relative imports.
 CODE_DIR = f"{CONTAINER_ROOT}/input/code"
+PACKAGE = "processing_scripts"
 
 
 def script_processor(
@@ -23,18 +25,18 @@ def script_processor(
     kms_key_id: str | None,
     session: PipelineSession,
 ) -> Processor:
-    """A one-instance Processor running ``python3 <CODE_DIR>/<script>`` in ``image_uri``."""
+    """A one-instance Processor running ``python3 -m processing_scripts.<script>`` in ``image_uri``."""
     return Processor(
         role=role_arn,
         image_uri=image_uri,
         instance_count=1,
         instance_type=instance_type,
-        entrypoint=["python3", f"{CODE_DIR}/{script}"],
+        entrypoint=["python3", "-m", f"{PACKAGE}.{script}"],
         volume_size_in_gb=volume_size_gb,
         volume_kms_key=kms_key_id,
         output_kms_key=kms_key_id,
         # Python in the container must not buffer the progress lines CloudWatch shows.
-        env={"PYTHONUNBUFFERED": "1"},
+        env={"PYTHONUNBUFFERED": "1", "PYTHONPATH": CODE_DIR},
         sagemaker_session=session,
     )
 

@@ -58,7 +58,7 @@ def test_definition_runs_monitor_baseline_on_the_label_first_test_data(built, te
     [step] = definition["Steps"]
     assert (step["Name"], step["Type"]) == (STEP, "Processing")
     args = step["Arguments"]
-    assert args["AppSpecification"]["ContainerEntrypoint"] == ["python3", "/opt/ml/processing/input/code/monitor.py"]
+    assert args["AppSpecification"]["ContainerEntrypoint"] == ["python3", "-m", "processing_scripts.monitor"]
     assert args["AppSpecification"]["ContainerArguments"] == [
         "baseline", "--data", "/opt/ml/processing/input/baseline_dataset_input",
         "--output-dir", "/opt/ml/processing/output", "--label-column", "first"]

@@ -325,20 +325,17 @@ def test_the_definitions_condition_and_fail_message_follow_evaluation_json(defin
 
 
 def test_the_container_layout_runs_the_comparison(demo, tmp_path):
-    """evaluate.py as the container runs it: the code bundle's files flat in one folder, no repository
-    package importable, a staged champion and validation data."""
+    """evaluate.py as the container runs it: ``python3 -m processing_scripts.evaluate`` over the staged
+    code bundle (not this checkout), a staged champion and validation data."""
     import shutil
     import subprocess
     import sys
 
     import joblib
 
-    from pipeline.code_bundle import processing_code_bundle
+    from tests.container import container_command, container_env, stage_code
 
-    code = tmp_path / "code"
-    code.mkdir()
-    for name, data in processing_code_bundle().files:
-        (code / name).write_bytes(data)
+    code = stage_code(tmp_path / "code")
     data = np.loadtxt(demo["test"], delimiter=",")
     scores = joblib.load(demo["better"].parent / "better.joblib").predict_proba(data[:, 1:])[:, 1]
     (tmp_path / "predictions").mkdir()
@@ -360,14 +357,12 @@ def test_the_container_layout_runs_the_comparison(demo, tmp_path):
                      "model_sha256": hashlib.sha256(Path(demo["champion"]).read_bytes()).hexdigest()},
         "validation": {"source": "s3://b/validation.csv", "objects": 1},
     }))
-    # Blocking the package makes every `from processing_scripts import ...` fall back to the siblings.
-    runner = ("import runpy, sys; sys.modules['processing_scripts'] = None; sys.path.insert(0, sys.argv[1]); "
-              "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0] + '/evaluate.py', run_name='__main__')")
     result = subprocess.run(
-        [sys.executable, "-c", runner, str(code), "--predictions", str(tmp_path / "predictions"),
-         "--test-data", str(tmp_path / "test"), "--model", str(tmp_path / "model"), "--context", str(context),
-         "--output-dir", str(tmp_path / "out"), "--bootstrap", "200", "--auc-threshold", "0.75"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        container_command("evaluate", "--predictions", str(tmp_path / "predictions"),
+                          "--test-data", str(tmp_path / "test"), "--model", str(tmp_path / "model"),
+                          "--context", str(context), "--output-dir", str(tmp_path / "out"), "--bootstrap", "200",
+                          "--auc-threshold", "0.75"),
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=container_env(code),
     )
     assert result.returncode == 0, result.stderr
     document = json.loads((tmp_path / "out" / "evaluation.json").read_text())

@@ -122,10 +122,8 @@ def test_evaluation_step_reads_transform_output_and_declares_property_file(defin
     # The code is addressed by its content hash, so changing a script changes the definition.
     assert inputs["code"]["S3Uri"] == test_config.code_uri(processing_code_bundle().digest)
     assert inputs["code"]["S3DataType"] == "S3Prefix"
-    assert args["AppSpecification"]["ContainerEntrypoint"] == [
-        "python3",
-        "/opt/ml/processing/input/code/evaluate.py",
-    ]
+    assert args["AppSpecification"]["ContainerEntrypoint"] == ["python3", "-m", "processing_scripts.evaluate"]
+    assert args["Environment"]["PYTHONPATH"] == "/opt/ml/processing/input/code"
     assert args["AppSpecification"]["ImageUri"].endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
     container_args = args["AppSpecification"]["ContainerArguments"]
     flags = dict(zip(container_args[::2], container_args[1::2]))

@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 
 from processing_scripts import evaluate
 
-SCRIPT = Path(evaluate.__file__)
+SCRIPT = ["-m", "processing_scripts.evaluate"]  # as the container runs it
 SCALARS = [
     "accuracy", "precision", "recall", "f0_5", "f1", "f2", "auc",
     "true_positive_rate", "true_negative_rate", "false_positive_rate", "false_negative_rate",
@@ -40,7 +40,7 @@ def test_script_writes_the_sagemaker_layout(predictions, tmp_path):
     folder, y, s = predictions
     out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--predictions", str(folder), "--output-dir", str(out),
+        [sys.executable, *SCRIPT, "--predictions", str(folder), "--output-dir", str(out),
          "--bootstrap", "200", "--auc-threshold", "0.7", "--f1-threshold", "0.9"],
         capture_output=True, text=True, timeout=120,
     )

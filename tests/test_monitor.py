@@ -148,13 +148,17 @@ def test_unwritable_output_dir_is_an_error(baseline, cancer, tmp_path, capsys):
 
 
 def test_script_runs_as_a_container_script(cancer, tmp_path):
-    """As a Processing step runs it: the script's folder on sys.path, no repository package."""
+    """As a Processing step runs it: ``python3 -m processing_scripts.monitor`` over the staged code bundle."""
+    from tests.container import container_command, container_env, stage_code
+
+    code = stage_code(tmp_path / "code")
+    out = tmp_path / "out"
     completed = subprocess.run(
-        [sys.executable, str(REPO / "processing_scripts" / "monitor.py"), "baseline", "--data", str(cancer["copy"]),
-         "--output-dir", str(tmp_path), "--label-column", "first"],
-        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""}, timeout=60)
+        container_command("monitor", "baseline", "--data", str(cancer["copy"]), "--output-dir", str(out),
+                          "--label-column", "first"),
+        capture_output=True, text=True, cwd=tmp_path, env=container_env(code), timeout=60)
     assert completed.returncode == 0, completed.stderr
-    assert files_in(tmp_path) == BASELINE_FILES
+    assert files_in(out) == BASELINE_FILES
 
 
 # ------------------------------------------------------------------------------------------- user CLI

@@ -75,7 +75,7 @@ def test_processing_step_runs_monitor_check_with_named_inputs_and_output(mdef, t
     step = steps_by_name(mdef)["CheckDataDrift"]
     args = step["Arguments"]
     app = args["AppSpecification"]
-    assert app["ContainerEntrypoint"] == ["python3", "/opt/ml/processing/input/code/monitor.py"]
+    assert app["ContainerEntrypoint"] == ["python3", "-m", "processing_scripts.monitor"]
     container_args = app["ContainerArguments"]
     assert container_args[:7] == ["check", "--baseline-dir", "/opt/ml/processing/baseline",
                                   "--data", "/opt/ml/processing/input/endpoint",
@@ -251,7 +251,7 @@ def test_upsert_monitoring_creates_then_updates_the_pipeline(aws, test_config, m
     # The code the definition points at is uploaded, monitor.py among it.
     bucket, _, prefix = first.code_uri[len("s3://"):].partition("/")
     keys = {o["Key"][len(prefix):] for o in aws.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]}
-    assert {"monitor.py", "data_quality.py"} <= keys
+    assert {"processing_scripts/monitor.py", "processing_scripts/data_quality.py"} <= keys
 
 
 def test_upsert_monitoring_schedule_created_once_then_updated(aws, capsys):

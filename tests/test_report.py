@@ -21,9 +21,6 @@ from processing_scripts import charts, evaluate, gate, model_archive, report
 
 PLOT_FILES = ["calibration.svg", "confusion_matrix.svg", "pr.svg", "roc.svg"]
 SVG = re.compile(r'<svg xmlns="http://www.w3.org/2000/svg" id="([a-z_]+)".*?</svg>', re.S)
-# Blocking the package makes every `from processing_scripts import ...` fall back to the flat siblings.
-CONTAINER = ("import runpy, sys; sys.modules['processing_scripts'] = None; sys.path.insert(0, sys.argv[1]); "
-             "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0] + '/evaluate.py', run_name='__main__')")
 
 
 def _predictions(demo: dict[str, Path], model: str, folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -64,19 +61,17 @@ def demo(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def container_run(demo) -> dict:
-    """evaluate.py as the container runs it (flat code bundle, no matplotlib importable) on a challenger
-    that regresses against a champion scored on the same rows."""
-    from pipeline.code_bundle import processing_code_bundle
+    """evaluate.py as the container runs it (``python3 -m processing_scripts.evaluate`` over the staged
+    code bundle, no matplotlib importable) on a challenger that regresses against a champion scored on the
+    same rows."""
+    from tests.container import container_command, container_env, stage_code
 
     root = demo["root"] / "container"
-    code = root / "code"
-    code.mkdir(parents=True)
-    for name, data in processing_code_bundle().files:
-        (code / name).write_bytes(data)
+    code = stage_code(root / "code")
     blocker = root / "no-matplotlib" / "matplotlib"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text("raise ImportError('the scikit-learn 1.9-0 image has no matplotlib')\n")
-    env = {**os.environ, "PYTHONPATH": str(blocker.parent)}
+    env = container_env(code, blocker.parent)
     _predictions(demo, "regressing", root / "predictions")
     (root / "test").mkdir()
     shutil.copy(demo["test"], root / "test" / "test.csv")
@@ -84,10 +79,10 @@ def container_run(demo) -> dict:
     shutil.copy(demo["regressing"], root / "model" / "model.tar.gz")
     context = _context(root / "context", demo, demo["champion_evaluation"], model=True)
     result = subprocess.run(
-        [sys.executable, "-c", CONTAINER, str(code), "--predictions", str(root / "predictions"),
-         "--test-data", str(root / "test"), "--model", str(root / "model"), "--context", str(context),
-         "--output-dir", str(root / "out"), "--bootstrap", "200", "--model-package-group", "churn",
-         "--execution-id", "exec-42", "--evaluated-at", "2026-12-01T21:00:00Z"],
+        container_command("evaluate", "--predictions", str(root / "predictions"), "--test-data", str(root / "test"),
+                          "--model", str(root / "model"), "--context", str(context),
+                          "--output-dir", str(root / "out"), "--bootstrap", "200", "--model-package-group", "churn",
+                          "--execution-id", "exec-42", "--evaluated-at", "2026-12-01T21:00:00Z"),
         capture_output=True, text=True, timeout=120, cwd=root, env=env,
     )
     assert result.returncode == 0, result.stderr

@@ -59,7 +59,7 @@ def test_upsert_uploads_code_where_the_definition_points(aws, test_config, defin
         for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
     }
     assert stored == dict(processing_code_bundle().files)
-    assert "evaluate.py" in stored
+    assert "processing_scripts/evaluate.py" in stored
 
 
 def test_upsert_is_idempotent(aws, test_config):

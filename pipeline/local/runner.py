@@ -394,11 +394,13 @@ class LocalRunner:
             if not command or Path(command[0]).name not in ("python", "python3"):
                 raise StepFailure(f"unsupported entrypoint {app.get('ContainerEntrypoint')!r}: only python scripts run locally")
             command[0] = sys.executable
-            env = {**os.environ, **args.get("Environment", {})}
+            # Container paths in the environment (PYTHONPATH: the code bundle) map like the arguments; the
+            # subprocess runs in the job's folder so `python -m` finds the staged bundle, not this checkout.
+            env = {**os.environ, **{k: local(v) for k, v in args.get("Environment", {}).items()}}
             log_path = self._record_dir(result) / f"{step['Name']}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(log_path, "w") as log:
-                completed = subprocess.run(command, env=env, stdout=log, stderr=subprocess.PIPE, text=True)
+                completed = subprocess.run(command, env=env, cwd=root, stdout=log, stderr=subprocess.PIPE, text=True)
                 log.write(completed.stderr)
             if completed.returncode != 0:
                 last = next((ln for ln in reversed(completed.stderr.splitlines()) if ln.strip()), "")
