@@ -12,7 +12,7 @@ setup(
     packages=find_packages(include=["pipeline", "pipeline.*", "steps", "steps.*",
                                     "processing_scripts", "processing_scripts.*",
                                     "benchmarks", "benchmarks.*"]),
-    package_data={"pipeline": ["schemas/*.json"]},
+    package_data={"pipeline.aws": ["schemas/*.json"]},
     install_requires=[
         "sagemaker>=3,<4",
         "boto3>=1.34",

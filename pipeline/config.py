@@ -28,7 +28,7 @@ PREFIX_RE = re.compile(r"^[0-9a-zA-Z!_.*'()-]+(/[0-9a-zA-Z!_.*'()-]+)*$")
 PROJECT_NAME_TAG = "sagemaker:project-name"
 PROJECT_ID_TAG = "sagemaker:project-id"
 
-# Suffixes of the pipeline's Lambda function names (pipeline/functions.py deploys them).
+# Suffixes of the pipeline's Lambda function names (pipeline/aws/functions.py deploys them).
 CHAMPION_FUNCTION = "champion"
 FREEZE_FUNCTION = "freeze-model"
 

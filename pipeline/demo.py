@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"demo data: {paths['test']} ({sum(1 for _ in open(paths['test']))} test rows); model package group {group}")
 
     def run(model: str, *extra: str) -> int:
-        return run_local(["--model-data", str(paths[model]), "--test-data", str(paths["test"]),
+        return run_local(["evaluation", "--model-data", str(paths[model]), "--test-data", str(paths["test"]),
                           "--work-dir", args.work_dir, "--param", f"ModelPackageGroupName={group}", *extra])
 
     print("\n== 1. a first model: expected to pass the absolute thresholds and be registered")

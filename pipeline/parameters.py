@@ -1,25 +1,24 @@
-"""Pipeline parameter overrides (``--param Name=Value``), checked against the definition's declarations.
+"""Pipeline parameter overrides (``--param Name=Value``), checked before anything runs or is sent.
 
-Shared by upsert (which sends them to StartPipelineExecution) and the local runner (which resolves
-``Get: Parameters.X`` with them), so both reject the same bad input the same way.
+Shared by upsert (which sends them to StartPipelineExecution or a schedule) and the local runner (which
+resolves ``Get: Parameters.X`` with them), so both refuse the same bad input with the same words: the
+parameter table's rule (``processing_scripts/parameters.py``: type, choices, range), exit code 2.
 """
 from __future__ import annotations
 
-import math
 from typing import Iterable, Mapping
 
-from steps.parameters import APPROVAL_STATUSES
+from processing_scripts.parameters import FROM_SETTINGS, Parameter, ParameterError
 
-# Values SageMaker would refuse at execution time, caught before anything is sent.
-ALLOWED_VALUES: dict[str, tuple[str, ...]] = {"ModelApprovalStatus": APPROVAL_STATUSES}
-
-
-class ParameterError(ValueError):
-    """An override names an unknown parameter or has a value of the wrong type."""
+__all__ = ["ParameterError", "check_overrides", "execution_parameters", "parse_overrides", "resolve_parameters"]
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, str]:
-    """``["A=1", "B=x"]`` → ``{"A": "1", "B": "x"}``; a repeated name is an error."""
+    """``["A=1", "B=x"]`` → ``{"A": "1", "B": "x"}``; a repeated name is an error.
+
+    >>> parse_overrides(["AucThreshold=0.8"])
+    {'AucThreshold': '0.8'}
+    """
     overrides: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -31,48 +30,35 @@ def parse_overrides(items: Iterable[str]) -> dict[str, str]:
     return overrides
 
 
-def _convert(declared_type: str, name: str, text: str) -> object:
-    if declared_type == "String":
-        allowed = ALLOWED_VALUES.get(name)
-        if allowed and text not in allowed:
-            raise ParameterError(f"bad value {text!r} for {name}: expected one of {', '.join(allowed)}")
-        return text
-    if declared_type == "Integer":
-        try:
-            return int(text)
-        except ValueError:
-            raise ParameterError(f"bad value {text!r} for {name}: expected an integer") from None
-    if declared_type == "Float":
-        try:
-            value = float(text)
-        except ValueError:
-            raise ParameterError(f"bad value {text!r} for {name}: expected a number") from None
-        if not math.isfinite(value):
-            raise ParameterError(f"bad value {text!r} for {name}: expected a finite number")
-        return value
-    if declared_type == "Boolean":
-        if text.lower() not in ("true", "false"):
-            raise ParameterError(f"bad value {text!r} for {name}: expected true or false")
-        return text.lower() == "true"
-    raise ParameterError(f"parameter {name} has unsupported type {declared_type}")
+def check_overrides(table: Iterable[Parameter], overrides: Mapping[str, str]) -> dict[str, object]:
+    """The typed overrides, each checked by its row of the pipeline's parameter table.
+
+    >>> from processing_scripts.parameters import EVALUATION_PARAMETERS
+    >>> check_overrides(EVALUATION_PARAMETERS, {"DecisionThreshold": "1.5"})
+    Traceback (most recent call last):
+    ...
+    processing_scripts.parameters.ParameterError: bad value '1.5' for DecisionThreshold: expected a number from 0 to 1
+    """
+    rows = {p.name: p for p in table}
+    unknown = sorted(set(overrides) - set(rows))
+    if unknown:
+        raise ParameterError(f"unknown parameter {unknown[0]!r}: the pipeline's parameters are {', '.join(rows)}")
+    return {name: rows[name].parse(value) for name, value in overrides.items()}
 
 
 def resolve_parameters(declared: Iterable[Mapping], overrides: Mapping[str, str]) -> dict[str, object]:
-    """Defaults from the definition's ``Parameters``, replaced by typed overrides.
+    """Defaults from a definition's ``Parameters``, replaced by overrides converted to the declared type.
 
     A parameter without a default and without an override is an error, as it is for SageMaker.
     """
-    declared = list(declared)
     by_name = {p["Name"]: p for p in declared}
     unknown = sorted(set(overrides) - set(by_name))
     if unknown:
-        raise ParameterError(
-            f"unknown parameter {unknown[0]!r}: the pipeline's parameters are {', '.join(by_name)}"
-        )
+        raise ParameterError(f"unknown parameter {unknown[0]!r}: the pipeline's parameters are {', '.join(by_name)}")
     values: dict[str, object] = {}
     for name, spec in by_name.items():
         if name in overrides:
-            values[name] = _convert(spec["Type"], name, overrides[name])
+            values[name] = Parameter(name, spec["Type"], FROM_SETTINGS, "").parse(overrides[name])
         elif "DefaultValue" in spec:
             values[name] = spec["DefaultValue"]
         else:
@@ -80,10 +66,8 @@ def resolve_parameters(declared: Iterable[Mapping], overrides: Mapping[str, str]
     return values
 
 
-def execution_parameters(declared: Iterable[Mapping], overrides: Mapping[str, str]) -> list[dict[str, str]]:
-    """StartPipelineExecution's ``PipelineParameters`` for the overrides (validated, as text)."""
-    values = resolve_parameters(declared, overrides)
-    return [
-        {"Name": name, "Value": str(values[name]).lower() if isinstance(values[name], bool) else str(values[name])}
-        for name in overrides
-    ]
+def execution_parameters(table: Iterable[Parameter], overrides: Mapping[str, str]) -> list[dict[str, str]]:
+    """StartPipelineExecution's (or a schedule's) ``PipelineParameters`` for the overrides, checked, as text."""
+    values = check_overrides(table, overrides)
+    return [{"Name": name, "Value": str(value).lower() if isinstance(value, bool) else str(value)}
+            for name, value in values.items()]

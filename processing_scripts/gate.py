@@ -1,103 +1,52 @@
 """The quality gate, defined once.
 
-Every gate setting is a pipeline parameter declared here (name, type, default, description, the
-evaluate.py flag that receives it), and every rule is a pure function of evaluation.json, the settings
-and the champion evidence. The evaluation step writes one decision into evaluation.json
+Every gate setting is a row of the parameter table (``parameters.GATE_PARAMETERS``: name, type,
+default, range, the evaluate.py flag that receives it, the ``GateSettings`` attribute), and every rule
+is a pure function of evaluation.json, the settings and the champion evidence. The evaluation step writes one decision into evaluation.json
 (``gate.passed``, ``gate.checks``, ``gate.summary``, ``gate.record``); the pipeline's ConditionStep
 branches on ``gate.passed``, its FailStep quotes ``gate.summary`` and the RegisterModel step copies
 ``gate.record`` into the package's CustomerMetadataProperties, so the rule lives only here.
 
-This module runs inside the processing container too, so it uses the standard library only.
+This module runs inside the processing container too: no SDK, no AWS.
 """
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, make_dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Mapping, Sequence
 
-FIRST_MODEL_POLICIES = ("absolute-thresholds-only", "reject")
+from .parameters import FIRST_MODEL_POLICIES, GATE_PARAMETERS, ParameterError  # noqa: F401 (re-exported)
+
 PASSED_PATH = "gate.passed"
 SUMMARY_PATH = "gate.summary"
 RECORD_PATH = "gate.record"
 
 
-@dataclass(frozen=True)
-class GateParameter:
-    """A pipeline parameter the gate reads; ``type`` is the SageMaker parameter type."""
-
-    name: str
-    type: str  # "Float" | "Integer" | "String" | "Boolean"
-    default: Any
-    description: str
-    field: str  # attribute of GateSettings
-    choices: tuple[str, ...] = ()
-
-    @property
-    def cli_flag(self) -> str:
-        """The evaluate.py flag, e.g. ``--auc-threshold`` for AucThreshold."""
-        return "--" + re.sub(r"(?<!^)(?=[A-Z])", "-", self.name).lower()
-
-
-GATE_PARAMETERS: tuple[GateParameter, ...] = (
-    GateParameter("AucThreshold", "Float", 0.75, "Minimum ROC AUC on the test set.", "auc_threshold"),
-    GateParameter("F1Threshold", "Float", 0.6, "Minimum F1 at the decision threshold on the test set.",
-                  "f1_threshold"),
-    GateParameter("GateOnLowerBound", "Boolean", True,
-                  "Apply the AUC/F1 thresholds and regression limits to the lower 95% confidence bound "
-                  "instead of the point estimate.", "gate_on_lower_bound"),
-    GateParameter("MaxAucRegression", "Float", 0.01,
-                  "Largest AUC drop allowed against the champion (latest Approved version of the group).",
-                  "max_auc_regression"),
-    GateParameter("MaxF1Regression", "Float", 0.01,
-                  "Largest F1 drop allowed against the champion (latest Approved version of the group).",
-                  "max_f1_regression"),
-    GateParameter("FirstModelPolicy", "String", "absolute-thresholds-only",
-                  "With no approved champion: absolute-thresholds-only, or reject.", "first_model_policy",
-                  FIRST_MODEL_POLICIES),
-    GateParameter("MinTestRows", "Integer", 200, "Fewest test rows the gate accepts as evidence.",
-                  "min_test_rows"),
-    GateParameter("MinPositives", "Integer", 30, "Fewest positive test rows the gate accepts as evidence.",
-                  "min_positives"),
-)
-
-
-@dataclass(frozen=True)
-class GateSettings:
-    """The gate's parameters for one execution (defaults are GATE_PARAMETERS')."""
-
-    auc_threshold: float = 0.75
-    f1_threshold: float = 0.6
-    gate_on_lower_bound: bool = True
-    max_auc_regression: float = 0.01
-    max_f1_regression: float = 0.01
-    first_model_policy: str = "absolute-thresholds-only"
-    min_test_rows: int = 200
-    min_positives: int = 30
+def _settings_class() -> type:
+    """GateSettings: one frozen attribute per gate row of the parameter table, its default the table's."""
 
     def __post_init__(self) -> None:
-        for name in ("auc_threshold", "f1_threshold", "max_auc_regression", "max_f1_regression"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"gate setting {name}={value!r} must be a finite number")
-        for name in ("max_auc_regression", "max_f1_regression", "min_test_rows", "min_positives"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"gate setting {name}={getattr(self, name)!r} must be 0 or more")
-        if self.first_model_policy not in FIRST_MODEL_POLICIES:
-            raise ValueError(
-                f"gate setting first_model_policy={self.first_model_policy!r} must be one of "
-                + ", ".join(FIRST_MODEL_POLICIES)
-            )
+        for parameter in GATE_PARAMETERS:
+            parameter.parse(getattr(self, parameter.field))
 
     def by_parameter(self) -> dict[str, Any]:
         """``{"AucThreshold": 0.75, ...}``, as the pipeline names them."""
         return {p.name: getattr(self, p.field) for p in GATE_PARAMETERS}
 
+    types = {"Float": float, "Integer": int, "String": str, "Boolean": bool}
+    return make_dataclass(
+        "GateSettings",
+        [(p.field, types[p.type], dataclass_field(default=p.default)) for p in GATE_PARAMETERS],
+        namespace={"__post_init__": __post_init__, "by_parameter": by_parameter,
+                   "__doc__": "The gate's parameters for one execution (attributes and defaults: GATE_PARAMETERS).",
+                   "__module__": __name__},
+        frozen=True,
+    )
 
-# Keep the dataclass defaults and the declared parameter defaults one fact.
-assert {p.field: p.default for p in GATE_PARAMETERS} == {
-    f.name: f.default for f in fields(GateSettings)
-}, "GATE_PARAMETERS and GateSettings disagree"
+
+GateSettings = _settings_class()
 
 
 @dataclass(frozen=True)
@@ -354,36 +303,9 @@ def parse_settings(values: Mapping[str, Any]) -> GateSettings:
     >>> parse_settings({"GateOnLowerBound": "false", "MinPositives": "10"}).gate_on_lower_bound
     False
     """
-    typed: dict[str, Any] = {}
-    for parameter in GATE_PARAMETERS:
-        if parameter.name not in values or values[parameter.name] is None:
-            continue
-        raw = values[parameter.name]
-        typed[parameter.field] = _convert(parameter, raw)
-    return GateSettings(**typed)
-
-
-def _convert(parameter: GateParameter, raw: Any) -> Any:
-    text = str(raw).strip()
-    try:
-        if parameter.type == "Float":
-            return float(text)
-        if parameter.type == "Integer":
-            value = float(text)
-            if not value.is_integer():
-                raise ValueError
-            return int(value)
-        if parameter.type == "Boolean":
-            if isinstance(raw, bool):
-                return raw
-            if text.lower() in ("true", "1"):
-                return True
-            if text.lower() in ("false", "0"):
-                return False
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"{parameter.name}={raw!r} is not a valid {parameter.type.lower()}") from None
-    return text
+    return GateSettings(**{
+        p.field: p.parse(values[p.name]) for p in GATE_PARAMETERS if values.get(p.name) is not None
+    })
 
 
 def settings_flags(settings: GateSettings) -> Sequence[str]:

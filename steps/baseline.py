@@ -7,12 +7,13 @@ check compares captured data with them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from sagemaker.core.workflow.functions import Join
-from sagemaker.core.workflow.parameters import ParameterString
-from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.parameters import Parameter
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
+from steps.job import JobDefaults
 from steps.processing import CONTAINER_ROOT, code_input, s3_input, s3_output, script_processor
 
 # Model Monitor's baselining container layout, which monitor.py's defaults also follow; code where the
@@ -50,34 +51,25 @@ class BaselineStep:
 
 
 def create_data_quality_baseline_step(
+    job: JobDefaults,
     *,
     name: str,
     display_name: str,
-    image_uri: str,
-    role_arn: str,
-    code_uri: str,
-    test_data_uri: ParameterString,
+    parameters: Mapping[str, Parameter],
     output_uri: Join,
-    instance_type: ParameterString,
-    volume_size_gb: int,
-    kms_key_id: str | None,
-    session: PipelineSession,
 ) -> BaselineStep:
     """A ProcessingStep running ``monitor.py baseline --label-column first`` on the label-first test CSV.
 
-    ``test_data_uri`` is the test set the model is evaluated on (a file or a prefix); its features,
+    ``TestDataUrl`` is the test set the model is evaluated on (a file or a prefix); its features,
     without the leading label, become the baseline that later data is checked against.
     """
-    processor = script_processor(
-        script=ENTRYPOINT_SCRIPT, image_uri=image_uri, role_arn=role_arn, instance_type=instance_type,
-        volume_size_gb=volume_size_gb, kms_key_id=kms_key_id, session=session,
-    )
+    processor = script_processor(job, script=ENTRYPOINT_SCRIPT, instance_type=parameters["ProcessingInstanceType"])
     step = ProcessingStep(
         name=name,
         display_name=display_name,
         description="Model Monitor data-quality baseline (statistics.json, constraints.json) of the test features.",
         step_args=processor.run(
-            inputs=[s3_input("test-data", test_data_uri, DATA_DIR), code_input(code_uri)],
+            inputs=[s3_input("test-data", parameters["TestDataUrl"], DATA_DIR), code_input(job)],
             outputs=[s3_output(BASELINE_OUTPUT, output_uri, OUTPUT_DIR)],
             arguments=["baseline", "--data", DATA_DIR, "--output-dir", OUTPUT_DIR, "--label-column", "first"],
         ),

@@ -7,14 +7,15 @@ becomes an input of the evaluation step, so the data dependency is explicit in t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from sagemaker.core.workflow.functions import Join
-from sagemaker.core.workflow.parameters import ParameterString
-from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.parameters import Parameter
 from sagemaker.core.workflow.properties import Properties
 from sagemaker.mlops.workflow.lambda_step import LambdaStep
 
 from steps.function import function_step
+from steps.job import JobDefaults
 
 # The function's event keys and outputs (pipeline/lambdas/resolve_champion.py reads and writes these).
 CONTEXT_OUTPUT = "ContextUri"
@@ -37,31 +38,28 @@ class ChampionStep:
 
 
 def create_champion_step(
+    job: JobDefaults,
     *,
     name: str,
     display_name: str,
     function_arn: str,
-    model_package_group_name: ParameterString,
-    validation_data_url: ParameterString,
+    parameters: Mapping[str, Parameter],
     output_uri: Join,
-    kms_key_id: str | None,
-    timeout_seconds: int,
-    session: PipelineSession,
 ) -> ChampionStep:
-    """Invoke the (already deployed) champion-resolving function; the definition only names its ARN."""
+    """Invoke the (already deployed) champion-resolving function for ``ModelPackageGroupName`` (staging
+    ``ValidationDataUrl`` too); the definition only names its ARN."""
     step = function_step(
+        job,
         name=name,
         display_name=display_name,
         description="Find the champion (latest Approved version) and stage its evaluation and model.",
         function_arn=function_arn,
         inputs={
-            "ModelPackageGroupName": model_package_group_name,
-            "ValidationDataUrl": validation_data_url,
+            "ModelPackageGroupName": parameters["ModelPackageGroupName"],
+            "ValidationDataUrl": parameters["ValidationDataUrl"],
             "OutputUri": output_uri,
-            "KmsKeyId": kms_key_id or "",
+            "KmsKeyId": job.kms_key_id or "",
         },
         outputs=(CONTEXT_OUTPUT, CHAMPION_ARN_OUTPUT, CHAMPION_VERSION_OUTPUT),
-        timeout_seconds=timeout_seconds,
-        session=session,
     )
     return ChampionStep(step=step)

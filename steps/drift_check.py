@@ -7,18 +7,17 @@ would fail the step with only "AlgorithmError" as the reason. The ConditionStep 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from sagemaker.core.workflow.conditions import ConditionEquals
 from sagemaker.core.workflow.functions import Join, JsonGet
-from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
-from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.parameters import Parameter
 from sagemaker.core.workflow.properties import PropertyFile
 from sagemaker.mlops.workflow.condition_step import ConditionStep
 from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
-from processing_scripts.data_quality import COMPARISON_THRESHOLD, PSI_THRESHOLD
-from steps.parameters import _with_description
+from steps.job import JobDefaults
 from steps.processing import CONTAINER_ROOT, as_text, code_input, s3_input, s3_output, script_processor
 
 # Model Monitor's container layout, which monitor.py's defaults also follow; code where the evaluation step's is.
@@ -41,57 +40,6 @@ VIOLATED_CHECKS_PATH = "violated_checks"
 
 
 @dataclass(frozen=True)
-class MonitoringParameters:
-    """The drift-check pipeline's parameters, by role."""
-
-    baseline_url: ParameterString
-    capture_data_url: ParameterString
-    psi_threshold: ParameterFloat
-    ks_threshold: ParameterFloat
-    processing_instance_type: ParameterString
-
-    def all(self) -> list:
-        """Every parameter, in the order Studio lists them."""
-        return [self.baseline_url, self.capture_data_url, self.psi_threshold, self.ks_threshold,
-                self.processing_instance_type]
-
-
-def create_monitoring_parameters(
-    *,
-    baseline_url: str,
-    capture_data_url: str,
-    processing_instance_type: str,
-    psi_threshold: float = PSI_THRESHOLD,
-    ks_threshold: float = COMPARISON_THRESHOLD,
-) -> MonitoringParameters:
-    """The parameters with their defaults (thresholds: the drift check's own defaults)."""
-    return MonitoringParameters(
-        baseline_url=_with_description(
-            ParameterString(name="BaselineUrl", default_value=baseline_url),
-            "S3 prefix holding statistics.json and constraints.json (python -m pipeline.monitor baseline).",
-        ),
-        capture_data_url=_with_description(
-            ParameterString(name="CaptureDataUrl", default_value=capture_data_url),
-            "S3 prefix (or object) of the data to check: endpoint Data Capture JSONL or a headerless CSV batch.",
-        ),
-        psi_threshold=_with_description(
-            ParameterFloat(name="PsiThreshold", default_value=psi_threshold),
-            "Population stability index above which a feature has drifted (replaces constraints.json's "
-            "psi_threshold).",
-        ),
-        ks_threshold=_with_description(
-            ParameterFloat(name="KsThreshold", default_value=ks_threshold),
-            "Kolmogorov-Smirnov distance above which a numeric feature has drifted, when significant "
-            "(replaces constraints.json's comparison_threshold).",
-        ),
-        processing_instance_type=_with_description(
-            ParameterString(name="ProcessingInstanceType", default_value=processing_instance_type),
-            "Instance type of the drift-check processing job.",
-        ),
-    )
-
-
-@dataclass(frozen=True)
 class DriftCheckStep:
     """The processing step plus the handles later steps read from it."""
 
@@ -109,27 +57,16 @@ class DriftCheckStep:
 
 
 def create_drift_check_step(
+    job: JobDefaults,
     *,
     name: str,
     display_name: str,
-    image_uri: str,
-    role_arn: str,
-    code_uri: str,
-    baseline_uri: ParameterString,
-    data_uri: ParameterString,
+    parameters: Mapping[str, Parameter],
     output_uri: Join,
-    instance_type: ParameterString,
-    psi_threshold: ParameterFloat,
-    ks_threshold: ParameterFloat,
-    volume_size_gb: int,
-    kms_key_id: str | None,
-    session: PipelineSession,
 ) -> DriftCheckStep:
-    """A ProcessingStep running ``monitor.py check``; drift_status.json is its PropertyFile."""
-    processor = script_processor(
-        script=ENTRYPOINT_SCRIPT, image_uri=image_uri, role_arn=role_arn, instance_type=instance_type,
-        volume_size_gb=volume_size_gb, kms_key_id=kms_key_id, session=session,
-    )
+    """A ProcessingStep running ``monitor.py check``; drift_status.json is its PropertyFile. ``parameters``:
+    the pipeline's, by name (BaselineUrl, CaptureDataUrl, PsiThreshold, KsThreshold, ProcessingInstanceType)."""
+    processor = script_processor(job, script=ENTRYPOINT_SCRIPT, instance_type=parameters["ProcessingInstanceType"])
     status = PropertyFile(name=PROPERTY_FILE_NAME, output_name=DRIFT_OUTPUT, path=STATUS_FILE)
     step = ProcessingStep(
         name=name,
@@ -137,9 +74,9 @@ def create_drift_check_step(
         description="Compare the captured data with the baseline; Model Monitor violations, drift_status.json, report.",
         step_args=processor.run(
             inputs=[
-                s3_input("baseline", baseline_uri, BASELINE_DIR),
-                s3_input("data", data_uri, DATA_DIR),
-                code_input(code_uri),
+                s3_input("baseline", parameters["BaselineUrl"], BASELINE_DIR),
+                s3_input("data", parameters["CaptureDataUrl"], DATA_DIR),
+                code_input(job),
             ],
             outputs=[s3_output(DRIFT_OUTPUT, output_uri, RESULT_DIR)],
             # No --fail-on-violation: the job succeeds with its outputs and the condition decides.
@@ -148,8 +85,8 @@ def create_drift_check_step(
                 "--baseline-dir", BASELINE_DIR,
                 "--data", DATA_DIR,
                 "--output-dir", RESULT_DIR,
-                "--psi-threshold", as_text(psi_threshold),
-                "--ks-threshold", as_text(ks_threshold),
+                "--psi-threshold", as_text(parameters["PsiThreshold"]),
+                "--ks-threshold", as_text(parameters["KsThreshold"]),
             ],
         ),
         property_files=[status],

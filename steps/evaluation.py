@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join
-from sagemaker.core.workflow.parameters import Parameter, ParameterFloat, ParameterString
-from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.parameters import Parameter
 from sagemaker.core.workflow.properties import Properties, PropertyFile
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
 from processing_scripts.gate import GATE_PARAMETERS
+from steps.job import JobDefaults
 from steps.processing import CONTAINER_ROOT, as_text, code_input, s3_input, s3_output, script_processor
 
 PREDICTIONS_DIR = f"{CONTAINER_ROOT}/input/predictions"
@@ -41,38 +42,26 @@ class EvaluationStep:
 
 
 def create_evaluation_step(
+    job: JobDefaults,
     *,
     name: str,
     display_name: str,
-    image_uri: str,
-    role_arn: str,
-    code_uri: str,
+    parameters: Mapping[str, Parameter],
     predictions_uri: Properties,
-    test_data_uri: ParameterString,
     model_data_uri: Properties,
     model_sha256: Properties,
-    model_package_group_name: ParameterString,
     context_uri: Properties,
     output_uri: Join,
-    instance_type: ParameterString,
-    decision_threshold: ParameterFloat,
-    threshold_objective: ParameterString,
-    gate: dict[str, Parameter],
     bootstrap_resamples: int,
-    volume_size_gb: int,
-    kms_key_id: str | None,
-    session: PipelineSession,
 ) -> EvaluationStep:
     """A ProcessingStep computing evaluation.json (declared as a PropertyFile), the gate decision and the report.
 
     Inputs by name: the transform's predictions, the code, the test data and the challenger's model (to
     score the champion on the same rows, and the challenger on validation data), and the champion
-    context staged by the champion step.
+    context staged by the champion step. ``parameters``: the pipeline's, by name (TestDataUrl,
+    ModelPackageGroupName, ProcessingInstanceType, DecisionThreshold, ThresholdObjective, the gate's).
     """
-    processor = script_processor(
-        script=ENTRYPOINT_SCRIPT, image_uri=image_uri, role_arn=role_arn, instance_type=instance_type,
-        volume_size_gb=volume_size_gb, kms_key_id=kms_key_id, session=session,
-    )
+    processor = script_processor(job, script=ENTRYPOINT_SCRIPT, instance_type=parameters["ProcessingInstanceType"])
     arguments = [
         "--predictions", PREDICTIONS_DIR,
         "--test-data", TEST_DATA_DIR,
@@ -81,16 +70,16 @@ def create_evaluation_step(
         # What was evaluated, for the decision record and the report; the archive is checked against it.
         "--model-uri", model_data_uri,
         "--model-sha256", model_sha256,
-        "--model-package-group", model_package_group_name,
+        "--model-package-group", parameters["ModelPackageGroupName"],
         "--execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID,
         "--evaluated-at", as_text(ExecutionVariables.START_DATETIME),
         "--output-dir", EVALUATION_DIR,
-        "--threshold", as_text(decision_threshold),
-        "--threshold-objective", threshold_objective,
+        "--threshold", as_text(parameters["DecisionThreshold"]),
+        "--threshold-objective", parameters["ThresholdObjective"],
         "--bootstrap", str(bootstrap_resamples),
     ]
     for spec in GATE_PARAMETERS:
-        arguments += [spec.cli_flag, as_text(gate[spec.name])]
+        arguments += [spec.cli_flag, as_text(parameters[spec.name])]
     report = PropertyFile(
         name=PROPERTY_FILE_NAME, output_name=EVALUATION_OUTPUT, path=EVALUATION_FILE
     )
@@ -101,8 +90,8 @@ def create_evaluation_step(
         step_args=processor.run(
             inputs=[
                 s3_input("predictions", predictions_uri, PREDICTIONS_DIR),
-                code_input(code_uri),
-                s3_input("test-data", test_data_uri, TEST_DATA_DIR),
+                code_input(job),
+                s3_input("test-data", parameters["TestDataUrl"], TEST_DATA_DIR),
                 s3_input("model", model_data_uri, MODEL_DIR),
                 s3_input("context", context_uri, CONTEXT_DIR),
             ],

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sagemaker.core.workflow.parameters import ParameterString
-from sagemaker.core.workflow.pipeline_context import PipelineSession
+from typing import Mapping
+
+from sagemaker.core.workflow.parameters import Parameter
 from sagemaker.core.workflow.properties import Properties
 from sagemaker.mlops.workflow.lambda_step import LambdaStep
 
 from steps.function import function_step
+from steps.job import JobDefaults
 
 MODEL_DATA_OUTPUT = "ModelDataUrl"
 SHA256_OUTPUT = "ModelSha256"
@@ -34,25 +36,23 @@ class FreezeStep:
 
 
 def create_freeze_step(
+    job: JobDefaults,
     *,
     name: str,
     display_name: str,
     function_arn: str,
-    model_data_url: ParameterString,
+    parameters: Mapping[str, Parameter],
     output_prefix: str,
-    kms_key_id: str | None,
-    timeout_seconds: int,
-    session: PipelineSession,
 ) -> FreezeStep:
-    """Invoke the (already deployed) freezing function; the definition only names its ARN."""
+    """Invoke the (already deployed) freezing function on ``ModelDataUrl``; the definition only names its ARN."""
     step = function_step(
+        job,
         name=name,
         display_name=display_name,
         description="Copy ModelDataUrl to a key named by its SHA-256; later steps use only that copy.",
         function_arn=function_arn,
-        inputs={"ModelDataUrl": model_data_url, "OutputPrefix": output_prefix, "KmsKeyId": kms_key_id or ""},
+        inputs={"ModelDataUrl": parameters["ModelDataUrl"], "OutputPrefix": output_prefix,
+                "KmsKeyId": job.kms_key_id or ""},
         outputs=(MODEL_DATA_OUTPUT, SHA256_OUTPUT),
-        timeout_seconds=timeout_seconds,
-        session=session,
     )
     return FreezeStep(step=step)

@@ -4,11 +4,13 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from sagemaker.core.lambda_helper import Lambda
-from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+
+from steps.job import JobDefaults
 
 
 def function_step(
+    job: JobDefaults,
     *,
     name: str,
     display_name: str,
@@ -16,8 +18,6 @@ def function_step(
     function_arn: str,
     inputs: Mapping[str, object],
     outputs: Sequence[str],
-    timeout_seconds: int,
-    session: PipelineSession,
 ) -> LambdaStep:
     """A LambdaStep naming only the function's ARN (``pipeline.upsert`` deploys the code), so building the
     definition needs no AWS access; every output is a String."""
@@ -25,7 +25,7 @@ def function_step(
         name=name,
         display_name=display_name,
         description=description,
-        lambda_func=Lambda(function_arn=function_arn, timeout=timeout_seconds, session=session),
+        lambda_func=Lambda(function_arn=function_arn, timeout=job.function_timeout_seconds, session=job.session),
         inputs=dict(inputs),
         outputs=[LambdaOutput(output_name=output, output_type=LambdaOutputTypeEnum.String) for output in outputs],
     )

@@ -5,9 +5,10 @@ import logging
 
 from sagemaker.core import image_uris
 from sagemaker.core.workflow.properties import Properties
-from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.model_step import ModelStep
 from sagemaker.serve.model_builder import ModelBuilder
+
+from steps.job import JobDefaults
 
 # model.tar.gz carries its handlers in code/inference.py, so the container needs no repack step.
 SERVING_ENV = {
@@ -30,19 +31,14 @@ def sklearn_image_uri(*, region: str, version: str) -> str:
     )
 
 
-def create_model_builder(
-    *,
-    image_uri: str,
-    model_data_url: Properties,
-    role_arn: str,
-    session: PipelineSession,
-) -> ModelBuilder:
-    """The ModelBuilder shared by the CreateModel and RegisterModel steps (same image, env, data)."""
+def create_model_builder(job: JobDefaults, *, model_data_url: Properties) -> ModelBuilder:
+    """The ModelBuilder shared by the CreateModel and RegisterModel steps (the job's image and role, the
+    serving environment, ``model_data_url``)."""
     return ModelBuilder(
-        image_uri=image_uri,
+        image_uri=job.image_uri,
         s3_model_data_url=model_data_url,
-        role_arn=role_arn,
-        sagemaker_session=session,
+        role_arn=job.role_arn,
+        sagemaker_session=job.session,
         env_vars=dict(SERVING_ENV),
         # Its default, DEBUG, resets the SDK's shared utils logger on every build.
         log_level=logging.WARNING,

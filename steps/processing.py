@@ -6,7 +6,8 @@ from sagemaker.core.processing import Processor
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
 from sagemaker.core.workflow.functions import Join
 from sagemaker.core.workflow.parameters import ParameterString
-from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+from steps.job import JobDefaults
 
 CONTAINER_ROOT = "/opt/ml/processing"
 # The content-addressed code bundle (the processing_scripts package) is downloaded here and put on
@@ -15,29 +16,20 @@ CODE_DIR = f"{CONTAINER_ROOT}/input/code"
 PACKAGE = "processing_scripts"
 
 
-def script_processor(
-    *,
-    script: str,
-    image_uri: str,
-    role_arn: str,
-    instance_type: ParameterString,
-    volume_size_gb: int,
-    kms_key_id: str | None,
-    session: PipelineSession,
-) -> Processor:
-    """A one-instance Processor running ``python3 -m processing_scripts.<script>`` in ``image_uri``."""
+def script_processor(job: JobDefaults, *, script: str, instance_type: ParameterString) -> Processor:
+    """A one-instance Processor running ``python3 -m processing_scripts.<script>`` in the job's image."""
     return Processor(
-        role=role_arn,
-        image_uri=image_uri,
+        role=job.role_arn,
+        image_uri=job.image_uri,
         instance_count=1,
         instance_type=instance_type,
         entrypoint=["python3", "-m", f"{PACKAGE}.{script}"],
-        volume_size_in_gb=volume_size_gb,
-        volume_kms_key=kms_key_id,
-        output_kms_key=kms_key_id,
+        volume_size_in_gb=job.volume_size_gb,
+        volume_kms_key=job.kms_key_id,
+        output_kms_key=job.kms_key_id,
         # Python in the container must not buffer the progress lines CloudWatch shows.
         env={"PYTHONUNBUFFERED": "1", "PYTHONPATH": CODE_DIR},
-        sagemaker_session=session,
+        sagemaker_session=job.session,
     )
 
 
@@ -49,9 +41,9 @@ def s3_input(name: str, uri, local_path: str) -> ProcessingInput:
     )
 
 
-def code_input(code_uri: str) -> ProcessingInput:
-    """The code bundle, at CODE_DIR."""
-    return s3_input("code", code_uri, CODE_DIR)
+def code_input(job: JobDefaults) -> ProcessingInput:
+    """The job's code bundle (files named ``processing_scripts/...``), downloaded to CODE_DIR."""
+    return s3_input("code", job.code_uri, CODE_DIR)
 
 
 def s3_output(name: str, uri, local_path: str) -> ProcessingOutput:

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from sagemaker.core.transformer import Transformer
 from sagemaker.core.workflow.functions import Join
-from sagemaker.core.workflow.parameters import ParameterInteger, ParameterString
-from sagemaker.core.workflow.pipeline_context import PipelineSession
+from typing import Mapping
+
+from sagemaker.core.workflow.parameters import Parameter, ParameterInteger
 from sagemaker.core.workflow.properties import Properties
 from sagemaker.mlops.workflow.steps import TransformStep
+
+from steps.job import JobDefaults
 
 # Test CSV rows are `label,features...`: send only the features, join the score back onto the input
 # row, keep `label,score`. This is what keeps predictions aligned with labels.
@@ -35,39 +38,37 @@ class _TransformStep(TransformStep):
 
 
 def create_transform_step(
+    job: JobDefaults,
     *,
     name: str,
     display_name: str,
+    parameters: Mapping[str, Parameter],
     model_name: Properties,
-    test_data_url: ParameterString,
     output_path: Join,
-    instance_type: ParameterString,
-    instance_count: ParameterInteger,
     max_payload_mb: int,
-    kms_key_id: str | None,
-    session: PipelineSession,
 ) -> TransformStep:
-    """Transform ``test_data_url`` with the model, writing ``<file>.out`` lines ``label,score``."""
+    """Transform ``TestDataUrl`` with the model, writing ``<file>.out`` lines ``label,score``
+    (TransformInstanceType, TransformInstanceCount: the pipeline's parameters)."""
     transformer = Transformer(
         model_name=model_name,
-        instance_type=instance_type,
+        instance_type=parameters["TransformInstanceType"],
         instance_count=1,  # replaced by the parameter, see _TransformStep
         strategy="MultiRecord",
         max_payload=max_payload_mb,
         assemble_with="Line",
         accept=CONTENT_TYPE,
         output_path=output_path,
-        output_kms_key=kms_key_id,
-        volume_kms_key=kms_key_id,
-        sagemaker_session=session,
+        output_kms_key=job.kms_key_id,
+        volume_kms_key=job.kms_key_id,
+        sagemaker_session=job.session,
     )
     return _TransformStep(
         name=name,
         display_name=display_name,
         description="Score every test row without its label; output lines 'label,score' in input order.",
-        instance_count=instance_count,
+        instance_count=parameters["TransformInstanceCount"],
         step_args=transformer.transform(
-            data=test_data_url,
+            data=parameters["TestDataUrl"],
             data_type="S3Prefix",
             content_type=CONTENT_TYPE,
             split_type="Line",

@@ -18,7 +18,7 @@ def deploy_settings_variables() -> set[str]:
     """Every variable a setting is read from (CodeBuild sets them for the deploy; a project name there
     would rename every pipeline the tests build), but the region, which the tests set themselves."""
     from pipeline.config import ENV_VARS
-    from pipeline.upsert import SCHEDULER_ROLE_ENV
+    from pipeline.aws.schedule import SCHEDULER_ROLE_ENV
 
     return {*ENV_VARS.values(), SCHEDULER_ROLE_ENV} - {"AWS_DEFAULT_REGION"}
 os.environ["AWS_CONFIG_FILE"] = os.devnull
@@ -43,10 +43,11 @@ def test_config():
 @pytest.fixture(scope="session")
 def definition(test_config) -> dict:
     """The real definition, built once per worker (building takes about a second)."""
-    from pipeline.definition import build_definition, quiet_sdk_logging
+    from pipeline.pipelines import EVALUATION
+    from pipeline.sdk import quiet_sdk_logging
 
     quiet_sdk_logging()
-    return build_definition(test_config)
+    return EVALUATION.definition(test_config)
 
 
 def create_execution_role(session) -> str:

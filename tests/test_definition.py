@@ -12,7 +12,7 @@ import pytest
 
 from pipeline import definition as pdef
 from pipeline.code_bundle import processing_code_bundle
-from pipeline.validation import (
+from pipeline.aws.validation import (
     EXTENSIONS,
     DefinitionError,
     published_schema,
@@ -377,7 +377,7 @@ def test_sdk_config_is_still_validated_while_building():
 @pytest.mark.parametrize("which", ["evaluation", "monitoring"])
 def test_studio_shows_what_every_step_and_parameter_is(which, definition, test_config):
     from pipeline.monitoring import build_monitoring_definition
-    from pipeline.validation import validate_definition
+    from pipeline.aws.validation import validate_definition
 
     document = definition if which == "evaluation" else build_monitoring_definition(test_config)
     validate_definition(document)  # DisplayName follows the published StepName pattern

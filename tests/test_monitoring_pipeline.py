@@ -15,7 +15,7 @@ from pipeline import monitoring, upsert
 from pipeline.code_bundle import processing_code_bundle
 from pipeline.config import ConfigError
 from pipeline.local.__main__ import main as local_main
-from pipeline.validation import DefinitionError, validate_definition
+from pipeline.aws.validation import DefinitionError, validate_definition
 from processing_scripts import monitor as script
 from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN
 

@@ -381,7 +381,7 @@ def test_cli_end_to_end_against_moto_server(moto_server, definition):
 def test_functions_are_deployed_where_the_definition_points(aws, test_config, definition):
     run(test_config, aws)
     steps = {s["Name"]: s for s in definition["Steps"] if s["Type"] == "Lambda"}
-    from pipeline.functions import LAMBDA_STEP_LIMIT_SECONDS, code_sha256, function_zip
+    from pipeline.aws.functions import LAMBDA_STEP_LIMIT_SECONDS, code_sha256, function_zip
 
     for step_name, name, arn, handler in [
         ("FindChampion", test_config.champion_function_name, test_config.champion_function_arn,
@@ -402,7 +402,7 @@ def test_functions_are_deployed_where_the_definition_points(aws, test_config, de
 def test_the_package_holds_every_handler_module_and_imports_flat(tmp_path):
     import zipfile
 
-    from pipeline.functions import FUNCTIONS, function_zip
+    from pipeline.aws.functions import FUNCTIONS, function_zip
 
     (tmp_path / "package.zip").write_bytes(function_zip())
     with zipfile.ZipFile(tmp_path / "package.zip") as archive:
@@ -420,7 +420,7 @@ def test_the_package_holds_every_handler_module_and_imports_flat(tmp_path):
 def test_function_deploy_is_idempotent_and_follows_code_changes(aws, test_config, monkeypatch, tmp_path):
     import shutil
 
-    from pipeline import functions
+    from pipeline.aws import functions
 
     client = aws.client("lambda")
     assert [d.action for d in functions.deploy_functions(client, test_config)] == ["created", "created"]
@@ -440,7 +440,7 @@ def test_function_deploy_is_idempotent_and_follows_code_changes(aws, test_config
 
 
 def test_existing_functions_get_the_tags_they_lack_once(aws, test_config):
-    from pipeline import functions
+    from pipeline.aws import functions
 
     client = aws.client("lambda")
     functions.deploy_functions(client, test_config)  # untagged
@@ -452,7 +452,7 @@ def test_existing_functions_get_the_tags_they_lack_once(aws, test_config):
 
 
 def test_long_pipeline_names_give_valid_function_names_and_descriptions(aws, test_config):
-    from pipeline import functions
+    from pipeline.aws import functions
 
     config = test_config.with_overrides(pipeline_name="p" + "-x" * 120)
     for spec in functions.FUNCTIONS:

@@ -20,7 +20,7 @@ RUNTIME = "python3.12"
 # with a less clear error, so the function's own limit is the step's.
 LAMBDA_STEP_LIMIT_SECONDS = 600
 DESCRIPTION_LIMIT = 256  # Lambda's Description
-_PACKAGE_DIR = Path(__file__).parent / "lambdas"
+_PACKAGE_DIR = Path(__file__).parents[1] / "lambdas"
 
 
 @dataclass(frozen=True)
