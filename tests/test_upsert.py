@@ -467,11 +467,3 @@ def test_a_lambda_role_lambda_cannot_assume_is_one_line(aws, test_config):
     config = test_config.with_overrides(lambda_role_arn="arn:aws:iam::123456789012:role/NoSuchRole")
     with pytest.raises(upsert.UpsertError, match="^AWS refused CreateFunction: .*cannot be assumed by Lambda"):
         run(config, aws)
-
-
-def test_doctests():
-    """pytest collects doctests from processing_scripts/ and pipeline/config.py only; pipeline/upsert.py's here."""
-    import doctest
-
-    result = doctest.testmod(upsert)
-    assert result.attempted >= 2 and result.failed == 0
