@@ -346,7 +346,7 @@ def write_definition(definition: dict, out: str | None) -> None:
     """The definition JSON to ``out`` (atomically) or to standard output."""
     text = json.dumps(definition, indent=2) + "\n"
     if out:
-        from pipeline.atomic import write_text_atomic
+        from processing_scripts.outputs import write_text_atomic
 
         write_text_atomic(out, text)
     else:

@@ -555,7 +555,7 @@ def render(document: Mapping[str, Any]) -> str:
 
 def write_files(scope: Scope, roles: Sequence[str], out_dir: Path) -> list[Path]:
     """One file per policy, atomically; returns the paths written."""
-    from pipeline.atomic import write_text_atomic
+    from processing_scripts.outputs import write_text_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
