@@ -28,7 +28,8 @@ def _object(path: Path, data: bytes) -> Path:
     """The store keeps ``s3://bucket-1/k`` at ``<root>/s3/bucket-1/k``: root it so that is ``path``."""
     root = path.parent.parent.parent
     assert path.parent.parent.name == "s3"
-    return LocalObjectStore(root).path_for(LocalObjectStore(root).put_bytes(f"s3://{path.parent.name}/{path.name}", data))
+    store = LocalObjectStore(root)
+    return store.path_for(store.put_bytes(f"s3://{path.parent.name}/{path.name}", data))
 
 
 # Each writes ``data`` to ``path`` and returns the path written.
