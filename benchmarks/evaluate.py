@@ -91,10 +91,12 @@ def check_targets(rows: int, seconds: float, baseline_seconds: float | None, pea
     0
     """
     rss_limit = next((limit for up_to, limit in RSS_TARGETS_MB if rows <= up_to), None)
-    measured = [Measured("peak RSS of evaluate.py", peak_rss_mb, rss_limit, " MB")]
+    measured = [Measured("peak RSS of evaluate.py", peak_rss_mb, rss_limit, " MB",
+                         untargeted=f"no target above {RSS_TARGETS_MB[-1][0]:,} rows")]
     if baseline_seconds is not None:
         measured.insert(0, Measured("ratio (evaluate.py / scikit-learn)", ratio(seconds, baseline_seconds),
-                                    RATIO_TARGET if rows >= RATIO_FROM_ROWS else None))
+                                    RATIO_TARGET if rows >= RATIO_FROM_ROWS else None,
+                                    untargeted=f"no target below {RATIO_FROM_ROWS:,} rows"))
     return verdict(measured)
 
 

@@ -14,12 +14,13 @@ MET, MISSED = 0, 1
 
 @dataclass(frozen=True)
 class Measured:
-    """One measured quantity and the most it may be (``limit`` None: no target at this size)."""
+    """One measured quantity and the most it may be (``limit`` None: shown, with ``untargeted`` saying why)."""
 
     what: str
     value: float
     limit: float | None
     unit: str = ""
+    untargeted: str = "no target"
 
     @property
     def missed(self) -> bool:
@@ -35,7 +36,7 @@ class Measured:
         """
         shown = f"{self.value:.3f}" if abs(self.value) < 100 else f"{self.value:,.0f}"
         if self.limit is None:
-            return f"{self.what}: {shown}{self.unit}  (no target at this size)"
+            return f"{self.what}: {shown}{self.unit}  ({self.untargeted})"
         limit = f"{self.limit:g}" if abs(self.limit) < 100 else f"{self.limit:,.0f}"
         return f"{self.what}: {shown}{self.unit}  (target <= {limit}{self.unit}: {'MISSED' if self.missed else 'met'})"
 
@@ -54,7 +55,7 @@ def verdict(measured: Sequence[Measured], emit: Callable[[str], None] = print) -
 
     >>> verdict([Measured("ratio", 0.9, 1.0), Measured("ratio with 1 worker", 1.2, None)])
     ratio: 0.900  (target <= 1: met)
-    ratio with 1 worker: 1.200  (no target at this size)
+    ratio with 1 worker: 1.200  (no target)
     every target met
     0
     >>> verdict([Measured("ratio", 1.5, 1.0)])

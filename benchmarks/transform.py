@@ -102,7 +102,7 @@ def check_targets(concurrent_seconds: float, single_seconds: float, bare_seconds
 
     >>> check_targets(1.15, 1.58, 1.41, workers=2)
     ratio (transform / bare), 2 concurrent requests: 0.816  (target <= 1.3: met)
-    ratio (transform / bare), 1 request at a time: 1.121  (no target at this size)
+    ratio (transform / bare), 1 request at a time: 1.121  (no target)
     every target met
     0
     """
