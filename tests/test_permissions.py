@@ -33,6 +33,7 @@ from pipeline.lambdas.storage import StagingError
 from pipeline.registry import SageMakerRegistry
 from tests import aws_calls
 from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN, create_execution_role
+from tests.helpers import assert_one_line_error, run_main
 
 REGION = "us-east-1"
 FUNCTION_ROLE_ARN = "arn:aws:iam::123456789012:role/PipelineFunctionsRole"
@@ -449,9 +450,7 @@ def test_role_prints_that_policy_alone(capsys, monkeypatch):
 def test_bad_usage_exits_2_with_one_line(args, message, capsys, monkeypatch):
     for var in ("SAGEMAKER_PIPELINE_ROLE_ARN", "KMS_KEY_ID", "SCHEDULER_ROLE_ARN"):
         monkeypatch.delenv(var, raising=False)
-    assert permissions.main(args) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    assert_one_line_error(run_main(permissions.main, args, capsys), message)
 
 
 def test_console_script_and_readme_point_at_the_command():
