@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_sdk_logging(args.verbose)
     text = json.dumps(args.spec.definition(config), indent=2) + "\n"
     if args.out:
-        from pipeline.atomic import write_text_atomic
+        from processing_scripts.outputs import write_text_atomic
 
         write_text_atomic(args.out, text)
     else:

@@ -45,7 +45,7 @@ def make_demo_files(demo_dir: Path, *, seed: int = 0) -> dict[str, Path]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from pipeline.atomic import write_text_atomic
+    from processing_scripts.outputs import write_text_atomic
     from pipeline.package import build_model_archive
 
     data = load_breast_cancer()

@@ -89,7 +89,7 @@ def split_by_time(log: SensorLog) -> dict[str, np.ndarray]:
 
 def write_period(path: Path, log: SensorLog, mask: np.ndarray) -> Path:
     """A headerless, label-first CSV of the rows in ``mask``."""
-    from pipeline.atomic import write_text_atomic
+    from processing_scripts.outputs import write_text_atomic
 
     lines = [f"{label},{t:.4f},{p:.4f},{v:.4f},{load:.2f},{int(c)},{s}"
              for label, (t, p, v, load, c), s in zip(log.label[mask], log.numbers[mask], log.site[mask])]

@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
-import os
 import sys
 import tarfile
 from pathlib import Path
 from typing import Sequence
 
-from pipeline.atomic import write_bytes_atomic
 from pipeline.code_bundle import PROCESSING_SCRIPTS_DIR
+from processing_scripts.outputs import write_bytes_atomic
 
 INFERENCE_SOURCE = PROCESSING_SCRIPTS_DIR / "inference.py"
 MODEL_MEMBER = "model.joblib"
@@ -83,7 +82,6 @@ def build_model_archive(estimator_path: str | Path, out_path: str | Path) -> Pat
     compressed = gzip.compress(raw.getvalue(), compresslevel=6, mtime=0)
     try:
         path = write_bytes_atomic(out_path, compressed)
-        os.chmod(path, 0o644)  # a shareable artefact, not the private mode of the temporary file
     except OSError as error:
         raise PackageError(f"{out_path}: cannot write the archive ({error.strerror or error})") from None
     return path

@@ -1,5 +1,5 @@
 """Every AWS call the code under pipeline/ and steps/ can make, read from its source, and the IAM actions
-each one needs: what tests/test_permissions.py checks pipeline.permissions against.
+each one needs: what tests/test_permissions.py checks pipeline.aws.permissions against.
 
 A call is found where the code names a boto3 client operation:
 

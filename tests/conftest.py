@@ -1,33 +1,10 @@
-"""Test-wide environment: no real AWS can be reached, and the SDK imports without a configured region."""
+"""Fixtures shared by the tests (the environment is set in the root conftest.py; helpers in tests/helpers.py)."""
 from __future__ import annotations
 
-import os
+import pytest
 
-# Set before anything imports sagemaker.mlops/sagemaker.serve (they build a client at import).
-os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
-os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-os.environ["AWS_SESSION_TOKEN"] = "testing"
-os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"  # moto lacks iam:SimulatePrincipalPolicy
-for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION"):
-    os.environ.pop(_var, None)
-
-
-def deploy_settings_variables() -> set[str]:
-    """Every variable a setting is read from (CodeBuild sets them for the deploy; a project name there
-    would rename every pipeline the tests build), but the region, which the tests set themselves."""
-    from pipeline.config import ENV_VARS
-    from pipeline.aws.schedule import SCHEDULER_ROLE_ENV
-
-    return {*ENV_VARS.values(), SCHEDULER_ROLE_ENV} - {"AWS_DEFAULT_REGION"}
-os.environ["AWS_CONFIG_FILE"] = os.devnull
-os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-
-import pytest  # noqa: E402
-
-for _var in deploy_settings_variables():
-    os.environ.pop(_var, None)
+# The environment (no real AWS, a region for the SDK) is set in the root conftest.py: the doctests of
+# pipeline/ and steps/ import the SDK too.
 
 TEST_BUCKET = "test-artifacts-bucket"
 TEST_ROLE_ARN = "arn:aws:iam::123456789012:role/SageMakerPipelineExecutionRole"

@@ -104,11 +104,11 @@ def test_buildspec_keeps_the_schedules_parameters():
 
 def test_the_suite_runs_without_the_deploy_settings():
     """CodeBuild gives the deploy its settings in the environment; the suite must not see them (a project
-    name would rename every pipeline the tests build): tests/conftest.py clears each variable a setting
+    name would rename every pipeline the tests build): the root conftest.py clears each variable a setting
     is read from, whoever runs the suite."""
     from pipeline.config import ENV_VARS
     from pipeline.upsert import SCHEDULER_ROLE_ENV
-    from tests.conftest import deploy_settings_variables
+    from tests.helpers import deploy_settings_variables
 
     assert deploy_settings_variables() == {*ENV_VARS.values(), SCHEDULER_ROLE_ENV} - {"AWS_DEFAULT_REGION"}
     assert not deploy_settings_variables() & set(os.environ)

@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from processing_scripts import inference
+from tests.helpers import assert_one_line
 
 SCRIPT = Path(inference.__file__)
 
@@ -87,7 +88,7 @@ def test_input_fn_content_type_parameters(content_type):
 def test_input_fn_rejects(body, content_type, message):
     with pytest.raises(ValueError) as error:
         inference.input_fn(body, content_type)
-    assert message in str(error.value) and "\n" not in str(error.value)
+    assert_one_line(str(error.value), message)
 
 
 # --- predict_fn --------------------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ def test_output_fn_accept_types(accept, answers):
         with pytest.raises(ValueError, match=r"unsupported accept type .*: ask for text/csv .*"
                                              r"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=text/csv") as error:
             inference.output_fn(np.array([0.5]), accept)
-        assert "\n" not in str(error.value)
+        assert_one_line(str(error.value))
 
 
 # --- model_fn and the whole request ------------------------------------------------------------------------
@@ -185,7 +186,7 @@ def test_model_fn_errors(tmp_path):
     (tmp_path / "model.joblib").write_bytes(b"not a pickle")
     with pytest.raises(ValueError, match="model.joblib cannot be loaded") as error:
         inference.model_fn(str(tmp_path))
-    assert "\n" not in str(error.value)
+    assert_one_line(str(error.value))
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])

@@ -10,6 +10,7 @@ import pytest
 from pipeline import limits, monitoring, upsert
 from pipeline.config import ConfigError, PipelineConfig, check_limit
 from pipeline.monitoring import ScheduleError
+from tests.helpers import assert_one_line
 
 BUCKET = "test-artifacts-bucket"
 LIMITS = {name: value for name, value in vars(limits).items() if isinstance(value, limits.Limit)}
@@ -135,7 +136,7 @@ def test_each_length_limit_just_within_and_just_over(what, check, longest, error
     check(longest)
     with pytest.raises(error, match=re.escape(message)) as raised:
         check(longest + 1)
-    assert "\n" not in str(raised.value)
+    assert_one_line(str(raised.value))
 
 
 @pytest.mark.parametrize("what, check, shortest, error, message", [

@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from pipeline import package
 from pipeline.local.model_archive import load_serving_handlers
+from tests.helpers import assert_one_line, assert_one_line_error, run_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -121,9 +122,8 @@ def test_cli_rejects_bad_input_with_one_line(tmp_path, capsys, make, out, messag
     estimator = tmp_path / "est.joblib"
     if make:
         make(estimator)
-    assert package.main(["--estimator", str(estimator), "--out", str(tmp_path / out)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert_one_line_error(run_main(package.main, ["--estimator", str(estimator), "--out", str(tmp_path / out)], capsys),
+                          message)
     assert not (tmp_path / "m.tar.gz").exists()
 
 
@@ -219,7 +219,7 @@ def test_unreadable_archives_are_one_line(tmp_path, content, fitted):
                  lambda: load_serving_handlers(bad, tmp_path / "out2")):
         with pytest.raises(ModelArchiveError) as error:
             call()
-        assert "not a readable model.tar.gz" in str(error.value) and "\n" not in str(error.value)
+        assert_one_line(str(error.value), "not a readable model.tar.gz")
         assert "python -m pipeline.package" in str(error.value)
 
 
@@ -244,7 +244,7 @@ LOADER = b"import joblib, os\ndef model_fn(d):\n    return joblib.load(os.path.j
 def test_bad_serving_code_is_one_line(tmp_path, fitted, code, message):
     with pytest.raises(ModelArchiveError) as error:
         load_serving_handlers(_with_code(tmp_path, fitted[1], code), tmp_path / "model")
-    assert message in str(error.value) and "\n" not in str(error.value)
+    assert_one_line(str(error.value), message)
 
 
 def test_missing_program_is_named(tmp_path, fitted):

@@ -1,4 +1,4 @@
-"""pipeline.permissions against the code: every AWS call each role's code makes is in that role's policy.
+"""pipeline.aws.permissions against the code: every AWS call each role's code makes is in that role's policy.
 
 * Statically (tests/aws_calls.py): each boto3 call reachable from a role's entry points, mapped to its IAM
   actions with botocore's service models, is granted; nothing is granted that no call needs; every call
@@ -25,7 +25,12 @@ from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 from moto.iam import access_control
 
-from pipeline import permissions, upsert
+from pipeline import permissions as permissions_cli
+from pipeline import upsert
+from pipeline.aws import permissions
+from pipeline.aws.iam import MANAGED_POLICY_LIMIT, PermissionsError, policy_size
+from pipeline.aws.pipeline_role import steps_of
+from pipeline.aws.scope import Scope
 from pipeline.config import PipelineConfig
 from pipeline.lambdas import freeze_model, resolve_champion
 from pipeline.lambdas.champions import ChampionLookupError
@@ -33,6 +38,7 @@ from pipeline.lambdas.storage import StagingError
 from pipeline.registry import SageMakerRegistry
 from tests import aws_calls
 from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN, create_execution_role
+from tests.helpers import assert_one_line_error, run_main
 
 REGION = "us-east-1"
 FUNCTION_ROLE_ARN = "arn:aws:iam::123456789012:role/PipelineFunctionsRole"
@@ -57,8 +63,8 @@ def config() -> PipelineConfig:
 
 
 @pytest.fixture(scope="module")
-def scope(config) -> permissions.Scope:
-    return permissions.Scope(config, scheduler_role_arn=SCHEDULER_ROLE_ARN, data_buckets=(DATA_BUCKET,))
+def scope(config) -> Scope:
+    return Scope(config, scheduler_role_arn=SCHEDULER_ROLE_ARN, data_buckets=(DATA_BUCKET,))
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +125,7 @@ def test_every_call_of_a_roles_code_is_granted_to_it(role, policies):
     assert needs, f"no AWS call found for the {role} role: the analysis lost its entry points"
     missing = {action: [c.where for c in calls] for action, calls in needs.items()
                if action not in actions_of(policies[role])}
-    assert not missing, (f"the {role} policy lacks actions its code needs (add them to pipeline/permissions.py): "
+    assert not missing, (f"the {role} policy lacks actions its code needs (add them to pipeline/aws/permissions.py): "
                          f"{json.dumps(missing, indent=1)}")
 
 
@@ -130,8 +136,8 @@ def test_nothing_is_granted_that_the_code_does_not_call(role, policies):
 
 
 def test_kms_actions_only_with_a_key_and_only_where_s3_encrypts(scope):
-    plain = permissions.Scope(scope.config.with_overrides(kms_key_id=None), scheduler_role_arn=SCHEDULER_ROLE_ARN,
-                              _definitions=scope.definitions)
+    plain = Scope(scope.config.with_overrides(kms_key_id=None), scheduler_role_arn=SCHEDULER_ROLE_ARN,
+                  _definitions=scope.definitions)
     for role in ROLES_WITH_CODE:
         granted = {a for a in actions_of(permissions.policy(role, plain)) if a.startswith("kms:")}
         assert not granted, f"{role} has {granted} without a KMS key"
@@ -145,7 +151,7 @@ def test_every_aws_call_in_the_code_runs_as_some_role():
     orphans = [c.where for c in aws_calls.all_calls() if (c.module, c.function, c.line, c.operation) not in covered
                and (c.module, c.function) not in NOT_RUN_BY_ANY_ROLE]
     assert not orphans, ("AWS calls no role's entry point reaches: add their entry point to "
-                         f"pipeline.permissions.ENTRY_POINTS (or explain them here): {orphans}")
+                         f"pipeline.aws.permissions.ENTRY_POINTS (or explain them here): {orphans}")
     listed = {(c.module, c.function) for c in aws_calls.all_calls()}
     assert set(NOT_RUN_BY_ANY_ROLE) <= listed, "NOT_RUN_BY_ANY_ROLE names code that makes no AWS call any more"
 
@@ -207,7 +213,7 @@ STEP_OPERATIONS = {
 def test_each_step_type_gets_what_sagemaker_does_for_it(scope, policies):
     pipeline = policies["pipeline"]
     for definition in scope.definitions:
-        for step in permissions.steps_of(definition):
+        for step in steps_of(definition):
             assert step["Type"] in STEP_OPERATIONS, f"step type {step['Type']} unknown to this test"
             for service, operation in STEP_OPERATIONS[step["Type"]]:
                 call = aws_calls.Call("definition", step["Name"], 0, service, operation, step["Type"],
@@ -230,9 +236,9 @@ def test_each_step_type_gets_what_sagemaker_does_for_it(scope, policies):
 def test_a_step_type_without_declared_permissions_is_refused(scope):
     definition = copy.deepcopy(scope.definitions[0])
     definition["Steps"].append({"Name": "Train", "Type": "Training", "Arguments": {}})
-    odd = permissions.Scope(scope.config, scheduler_role_arn=SCHEDULER_ROLE_ARN,
-                            _definitions=(definition, scope.definitions[1]))
-    with pytest.raises(permissions.PermissionsError, match="STEP_PERMISSIONS"):
+    odd = Scope(scope.config, scheduler_role_arn=SCHEDULER_ROLE_ARN,
+                _definitions=(definition, scope.definitions[1]))
+    with pytest.raises(PermissionsError, match="STEP_PERMISSIONS"):
         permissions.policy("pipeline", odd)
 
 
@@ -242,7 +248,7 @@ FROZEN_SHA256 = "ab" * 32
 
 def s3_locations(definition: dict, parameters: dict[str, str]) -> list[tuple[str, str, str]]:
     """(step, "read"|"write", s3 URI) of every S3 location the steps touch, expressions resolved."""
-    steps = {step["Name"]: step for step in permissions.steps_of(definition)}
+    steps = {step["Name"]: step for step in steps_of(definition)}
     defaults = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
 
     def value(expression):
@@ -313,7 +319,7 @@ def test_every_s3_location_of_the_definitions_is_granted_to_the_role_that_uses_i
     for definition in scope.definitions:
         known = {p["Name"] for p in definition["Parameters"]}
         for step, mode, uri in s3_locations(definition, {k: v for k, v in parameters.items() if k in known}):
-            kind = next(s["Type"] for s in permissions.steps_of(definition) if s["Name"] == step)
+            kind = next(s["Type"] for s in steps_of(definition) if s["Name"] == step)
             role = "function" if kind == "Lambda" else "pipeline"
             bucket, key, arn = _object(uri, mode)
             action = "s3:GetObject" if mode == "read" else "s3:PutObject"
@@ -364,7 +370,7 @@ def test_documents_are_valid_iam_json(scope, policies):
                     assert resource == "*" or resource.startswith(("arn:aws:", "arn:aws:s3:::")), resource
                     if resource.startswith("arn:aws:") and ":s3:" not in resource and ":ecr:" not in resource:
                         assert ":123456789012:" in resource, resource  # the role's account
-            assert permissions.policy_size(document) <= permissions.MANAGED_POLICY_LIMIT
+            assert policy_size(document) <= MANAGED_POLICY_LIMIT
 
 
 def test_star_resources_only_where_iam_has_no_resource_type(policies):
@@ -381,8 +387,8 @@ def test_trust_policies_name_each_service_sharing_a_role(scope, config):
                         "codebuild": ["codebuild.amazonaws.com"], "scheduler": ["scheduler.amazonaws.com"]}
     assert trust["scheduler"]["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     # Defaults: one role for the pipeline, the functions and the schedule, trusted by all three services.
-    shared = permissions.Scope(config.with_overrides(lambda_role_arn=None), scheduler_role_arn=TEST_ROLE_ARN,
-                               _definitions=scope.definitions)
+    shared = Scope(config.with_overrides(lambda_role_arn=None), scheduler_role_arn=TEST_ROLE_ARN,
+                   _definitions=scope.definitions)
     assert permissions.trust_policy("function", shared)["Statement"][0]["Principal"]["Service"] == [
         "lambda.amazonaws.com", "sagemaker.amazonaws.com", "scheduler.amazonaws.com"]
     assert permissions.shared_roles(shared) == [
@@ -396,8 +402,8 @@ def test_trust_policies_name_each_service_sharing_a_role(scope, config):
     ("arn:aws:kms:eu-west-1:111122223333:alias/models", "arn:aws:kms:eu-west-1:111122223333:key/*", "alias/models"),
 ])
 def test_kms_key_forms(scope, key, resource, condition):
-    keyed = permissions.Scope(scope.config.with_overrides(kms_key_id=key), scheduler_role_arn=SCHEDULER_ROLE_ARN,
-                              _definitions=scope.definitions)
+    keyed = Scope(scope.config.with_overrides(kms_key_id=key), scheduler_role_arn=SCHEDULER_ROLE_ARN,
+                  _definitions=scope.definitions)
     statement = next(s for s in permissions.policy("function", keyed)["Statement"] if s["Sid"] == "UseKeyThroughS3")
     assert statement["Resource"] == [resource]
     assert statement["Condition"]["StringEquals"] == {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
@@ -414,9 +420,9 @@ def test_out_dir_writes_one_file_per_document_and_the_same_bytes_each_time(tmp_p
     for var in ("KMS_KEY_ID", "ARTIFACT_PREFIX", "PIPELINE_NAME", "MODEL_PACKAGE_GROUP_NAME"):
         monkeypatch.delenv(var, raising=False)
     first, second = tmp_path / "a", tmp_path / "b"
-    assert permissions.main([*BASE_ARGS, "--kms-key-id", KMS_KEY, "--data-bucket", DATA_BUCKET,
+    assert permissions_cli.main([*BASE_ARGS, "--kms-key-id", KMS_KEY, "--data-bucket", DATA_BUCKET,
                              "--out-dir", str(first)]) == 0
-    assert permissions.main([*BASE_ARGS, "--data-bucket", DATA_BUCKET, "--kms-key-id", KMS_KEY,
+    assert permissions_cli.main([*BASE_ARGS, "--data-bucket", DATA_BUCKET, "--kms-key-id", KMS_KEY,
                              "--out-dir", str(second)]) == 0
     names = sorted(p.name for p in first.iterdir())
     assert names == sorted([f"{r}-policy.json" for r in permissions.ROLES]
@@ -435,7 +441,7 @@ def _written_order() -> list[str]:
 
 def test_role_prints_that_policy_alone(capsys, monkeypatch):
     monkeypatch.delenv("KMS_KEY_ID", raising=False)
-    assert permissions.main([*BASE_ARGS, "--role", "scheduler"]) == 0
+    assert permissions_cli.main([*BASE_ARGS, "--role", "scheduler"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert [s["Sid"] for s in document["Statement"]] == ["StartMonitoringPipeline"]
 
@@ -449,9 +455,7 @@ def test_role_prints_that_policy_alone(capsys, monkeypatch):
 def test_bad_usage_exits_2_with_one_line(args, message, capsys, monkeypatch):
     for var in ("SAGEMAKER_PIPELINE_ROLE_ARN", "KMS_KEY_ID", "SCHEDULER_ROLE_ARN"):
         monkeypatch.delenv(var, raising=False)
-    assert permissions.main(args) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    assert_one_line_error(run_main(permissions_cli.main, args, capsys), message)
 
 
 def test_console_script_and_readme_point_at_the_command():
@@ -543,7 +547,7 @@ def function_world(config: PipelineConfig) -> dict:
     return {"admin": admin, "champion": package["ModelPackageArn"]}
 
 
-def lambda_events(scope: permissions.Scope) -> dict[str, dict]:
+def lambda_events(scope: Scope) -> dict[str, dict]:
     """Each Lambda step's event, as the evaluation pipeline sends it (parameters set, execution id filled)."""
     parameters = {"ModelDataUrl": f"s3://{DATA_BUCKET}/challengers/model.tar.gz",
                   "ValidationDataUrl": f"s3://{scope.config.bucket}/{scope.config.prefix}/input/validation.csv",
@@ -559,10 +563,10 @@ def lambda_events(scope: permissions.Scope) -> dict[str, dict]:
         return join["On"].join(value(v) for v in join["Values"])
 
     return {step["FunctionArn"].rsplit(":", 1)[-1]: {k: value(v) for k, v in step["Arguments"].items()}
-            for step in permissions.steps_of(scope.definitions[0]) if step["Type"] == "Lambda"}
+            for step in steps_of(scope.definitions[0]) if step["Type"] == "Lambda"}
 
 
-def run_functions(scope: permissions.Scope, document: dict) -> tuple[bool, str]:
+def run_functions(scope: Scope, document: dict) -> tuple[bool, str]:
     """Both handlers as the function role (fresh moto state); (everything staged, what went wrong)."""
     config = scope.config
     with mock_aws(), pytest.MonkeyPatch.context() as env:
@@ -611,7 +615,7 @@ def test_the_functions_run_under_their_generated_policy_and_not_without_any_chec
 
 
 def test_a_challenger_outside_the_prefix_needs_its_bucket_named(scope, checked):
-    narrow = permissions.Scope(scope.config, scheduler_role_arn=SCHEDULER_ROLE_ARN, _definitions=scope.definitions)
+    narrow = Scope(scope.config, scheduler_role_arn=SCHEDULER_ROLE_ARN, _definitions=scope.definitions)
     ok, problem = run_functions(scope, permissions.policy("function", narrow))
     assert not ok and DATA_BUCKET in problem and ("AccessDenied" in problem or "403" in problem), problem
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.config import ConfigError, PipelineConfig
+from tests.helpers import assert_one_line
 
 BASE = {"bucket": "test-artifacts-bucket", "region": "eu-west-1"}
 PROJECT = {"SAGEMAKER_PROJECT_NAME": "churn", "SAGEMAKER_PROJECT_ID": "p-abc123"}
@@ -51,7 +52,7 @@ def test_given_names_and_tags_are_kept_beside_the_projects():
 def test_inconsistent_project_settings_are_one_line_errors(env, overrides, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as raised:
         resolve(env, **overrides)
-    assert "\n" not in str(raised.value)
+    assert_one_line(str(raised.value))
 
 
 def test_a_config_built_by_hand_cannot_drop_the_project_conventions():

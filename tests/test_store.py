@@ -158,13 +158,3 @@ def test_split_uri_accepts_ordinary_keys():
     assert split_uri("s3://my.bucket-2/a b/c=d/e.csv") == ("my.bucket-2", "a b/c=d/e.csv")
     assert split_uri("s3://bucket-1/prefix/") == ("bucket-1", "prefix/")
     assert Path(LocalObjectStore("/r").path_for("s3://bucket-1/k")).as_posix() == "/r/s3/bucket-1/k"
-
-
-def test_doctests():
-    """pytest collects doctests from processing_scripts/ only; this module's run here."""
-    import doctest
-
-    from pipeline.local import store
-
-    result = doctest.testmod(store)
-    assert result.attempted >= 3 and result.failed == 0

@@ -14,6 +14,7 @@ from moto import mock_aws
 from pipeline import upsert
 from pipeline.code_bundle import processing_code_bundle
 from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN, create_execution_role
+from tests.helpers import assert_one_line_error, run_main
 
 PIPELINE = "binary-classifier-evaluation"
 
@@ -300,9 +301,7 @@ BASE = ["--bucket", TEST_BUCKET, "--region", "us-east-1"]
 def test_cli_bad_input(args, code, message, capsys, monkeypatch):
     for var in ("SAGEMAKER_PIPELINE_ROLE_ARN", "ARTIFACT_BUCKET", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(var, raising=False)
-    assert upsert.main(args) == code
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert_one_line_error(run_main(upsert.main, args, capsys), message, code=code)
 
 
 @pytest.mark.parametrize("args", [["--wait"], ["--param", "AucThreshold=0.8"]])
@@ -316,16 +315,14 @@ def test_cli_flag_combinations(args, capsys):
 def test_cli_without_credentials(capsys, monkeypatch):
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(var, raising=False)
-    assert upsert.main(BASE + ["--role-arn", TEST_ROLE_ARN]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("error: no AWS credentials found") and err.count("\n") == 1
+    assert_one_line_error(run_main(upsert.main, BASE + ["--role-arn", TEST_ROLE_ARN], capsys), code=1,
+                          start="error: no AWS credentials found")
 
 
 def test_cli_reports_aws_refusals_in_one_line(capsys):
     with mock_aws():  # no bucket: the code upload is refused
-        assert upsert.main(BASE + ["--role-arn", TEST_ROLE_ARN]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("error: AWS refused") and "NoSuchBucket" in err and err.count("\n") == 1
+        ran = run_main(upsert.main, BASE + ["--role-arn", TEST_ROLE_ARN], capsys)
+    assert_one_line_error(ran, "NoSuchBucket", code=1, start="error: AWS refused")
 
 
 @pytest.fixture
@@ -467,11 +464,3 @@ def test_a_lambda_role_lambda_cannot_assume_is_one_line(aws, test_config):
     config = test_config.with_overrides(lambda_role_arn="arn:aws:iam::123456789012:role/NoSuchRole")
     with pytest.raises(upsert.UpsertError, match="^AWS refused CreateFunction: .*cannot be assumed by Lambda"):
         run(config, aws)
-
-
-def test_doctests():
-    """pytest collects doctests from processing_scripts/ and pipeline/config.py only; pipeline/upsert.py's here."""
-    import doctest
-
-    result = doctest.testmod(upsert)
-    assert result.attempted >= 2 and result.failed == 0

@@ -1,2 +1,4 @@
-"""What only the cloud needs: deploying the pipelines, their Lambda functions and schedules, checking
-definitions against AWS's schema, and the IAM policies the roles need."""
+"""What only the cloud needs: deploying the pipelines (``upsert``), their Lambda functions (``functions``)
+and schedules (``schedule``), checking definitions against AWS's schema (``validation``), and the IAM
+policies of the roles it runs as (``permissions``: ``iam`` documents, ``scope`` resources, ``pipeline_role``
+step types)."""

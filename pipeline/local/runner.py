@@ -20,12 +20,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from pipeline.atomic import write_text_atomic
 from pipeline.local.expressions import ExpressionError, Scope, evaluate, referenced_steps
 from pipeline.local.model_archive import ModelArchiveError, load_serving_handlers
 from pipeline.local.store import LocalObjectStore
 from pipeline.local.transform import TransformError, run_transform
 from pipeline.parameters import resolve_parameters
+from processing_scripts.outputs import write_text_atomic
 
 CONTAINER_ROOT = "/opt/ml/processing"
 ACCOUNT = "000000000000"

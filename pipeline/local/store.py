@@ -1,19 +1,18 @@
 """A folder that behaves like S3 for the local runner: ``s3://bucket/key`` ↔ ``<root>/s3/bucket/key``.
 
 Objects are files; a prefix is a plain string prefix of the key, as in S3 (``s3://b/in`` matches
-``in/a.csv`` and ``input/b.csv``). Writes are atomic (temporary file beside the target, then rename),
-so a reader sees an object whole or not at all. URIs that could leave the store (``..``, ``.``, empty
-segments, absolute keys, backslashes, NUL) are refused, and so are paths that a symlink inside the
-store would send elsewhere.
+``in/a.csv`` and ``input/b.csv``). Writes are atomic (``processing_scripts.outputs``: a temporary file
+beside the target, fsync, rename), so a reader sees an object whole or not at all. URIs that could leave
+the store (``..``, ``.``, empty segments, absolute keys, backslashes, NUL) are refused, and so are paths
+that a symlink inside the store would send elsewhere.
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
+
+from processing_scripts.outputs import is_temporary, open_atomic
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
@@ -80,14 +79,14 @@ class LocalObjectStore:
     def put_bytes(self, uri: str, data: bytes) -> str:
         """Store ``data`` at ``uri`` (replacing it atomically); returns ``uri``."""
         path = self._object_path(uri)
-        with self._atomic(path) as handle:
+        with open_atomic(path) as handle:
             handle.write(data)
         return uri
 
     def put_file(self, uri: str, local_path: str | Path) -> str:
         """Copy a local file to ``uri`` without reading it into memory; returns ``uri``."""
         path = self._object_path(uri)
-        with open(local_path, "rb") as source, self._atomic(path) as handle:
+        with open(local_path, "rb") as source, open_atomic(path) as handle:
             shutil.copyfileobj(source, handle, 1 << 20)
         return uri
 
@@ -107,7 +106,7 @@ class LocalObjectStore:
             return []
         found = []
         for path in folder.rglob("*"):
-            if path.is_file() and not _is_temporary(path):
+            if path.is_file() and not is_temporary(path):
                 relative = path.relative_to(bucket_dir).as_posix()
                 if relative.startswith(key):
                     found.append(f"s3://{bucket}/{relative}")
@@ -146,22 +145,3 @@ class LocalObjectStore:
             self.put_file(uri, path)
             uploaded.append(uri)
         return uploaded
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _atomic(path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                yield handle
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
-
-
-def _is_temporary(path: Path) -> bool:
-    # Files being written atomically are not objects yet.
-    return path.name.startswith(".") and path.name.endswith(".tmp")
