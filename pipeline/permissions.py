@@ -47,7 +47,7 @@ TRUSTED_SERVICES = {
 # pipeline.functions.FUNCTIONS); tests/test_permissions.py checks every AWS call reachable from them.
 ENTRY_POINTS = {
     "codebuild": ("pipeline.upsert:main",),
-    "operator": ("pipeline.registry:main", "pipeline.monitor:main", "pipeline.evaluate_endpoint:main"),
+    "operator": ("pipeline.registry.cli:main", "pipeline.monitor:main", "pipeline.evaluate_endpoint:main"),
 }
 POLICY_VERSION = "2012-10-17"
 # A managed policy holds at most 6,144 characters (whitespace not counted); an inline one more.
