@@ -41,7 +41,7 @@ setup(
             "sm-eval-definition=pipeline.definition:main",
             "sm-eval-upsert=pipeline.upsert:main",
             "sm-eval-local=pipeline.local.__main__:main",
-            "sm-eval-registry=pipeline.registry:main",
+            "sm-eval-registry=pipeline.registry.cli:main",
             "sm-eval-package=pipeline.package:main",
             "sm-eval-demo=pipeline.demo:main",
             "sm-eval-endpoint=pipeline.evaluate_endpoint:main",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, make_dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, Mapping, Sequence
 
+from . import customer_metadata
 from .parameters import FIRST_MODEL_POLICIES, GATE_PARAMETERS, ParameterError  # noqa: F401 (re-exported)
 
 PASSED_PATH = "gate.passed"
@@ -67,9 +68,6 @@ GATE_METRICS: tuple[GateMetric, ...] = (
                "f1_threshold", "max_f1_regression"),
 )
 
-# CustomerMetadataProperties: keys and values match this pattern, values 1-256 characters.
-_METADATA_DISALLOWED = re.compile(r"[^\w\s.:/=+\-@]", re.UNICODE)
-METADATA_VALUE_MAX = 256
 RECORD_KEYS = (
     "gate_passed",
     "gate_checks",
@@ -241,18 +239,6 @@ def decide(
     }
 
 
-def metadata_value(text: Any) -> str:
-    """A CustomerMetadataProperties value: allowed characters only, 1-256 characters.
-
-    >>> metadata_value("auc>=0.75 (lower bound); ok")
-    'auc=0.75 lower bound ok'
-    >>> metadata_value("")
-    'none'
-    """
-    cleaned = re.sub(r"\s+", " ", _METADATA_DISALLOWED.sub("", str(text))).strip()
-    return cleaned[:METADATA_VALUE_MAX] or "none"
-
-
 def decision_record(document: Mapping[str, Any], decision: Mapping[str, Any]) -> dict[str, str]:
     """What a reviewer needs on the registered version, keyed by RECORD_KEYS (CustomerMetadata-safe)."""
     champion = decision.get("champion") or {}
@@ -294,7 +280,7 @@ def decision_record(document: Mapping[str, Any], decision: Mapping[str, Any]) ->
         "model_sha256": str((document.get("subject") or {}).get("model_sha256") or "none"),
     }
     assert tuple(record) == RECORD_KEYS
-    return {key: metadata_value(value) for key, value in record.items()}
+    return {key: customer_metadata.value(value) for key, value in record.items()}
 
 
 def parse_settings(values: Mapping[str, Any]) -> GateSettings:

@@ -3,6 +3,8 @@ each limit with a value just within and one just over, through the code that enf
 from __future__ import annotations
 
 import re
+import sys
+from datetime import datetime, timezone
 
 import botocore.loaders
 import pytest
@@ -10,6 +12,8 @@ import pytest
 from pipeline import limits, monitoring, upsert
 from pipeline.config import ConfigError, PipelineConfig, check_limit
 from pipeline.monitoring import ScheduleError
+from pipeline.registry import PackageRequest, RegistryError, review
+from processing_scripts import customer_metadata
 from tests.helpers import assert_one_line
 
 BUCKET = "test-artifacts-bucket"
@@ -78,6 +82,69 @@ def test_each_request_field_uses_the_shape_its_limit_names():
     assert shape("sagemaker", "DescribeProjectOutput")["members"]["ProjectId"]["shape"] == limits.PROJECT_ID.shape
 
 
+def test_customer_metadata_rules_are_what_botocore_declares():
+    key, value, properties = (shape("sagemaker", f"CustomerMetadata{n}") for n in ("Key", "Value", "Map"))
+    assert (key["min"], key["max"]) == (1, customer_metadata.KEY_MAX)
+    assert (value["min"], value["max"]) == (1, customer_metadata.VALUE_MAX)
+    assert properties["max"] == customer_metadata.MAX_ENTRIES
+    assert (properties["key"]["shape"], properties["value"]["shape"]) == ("CustomerMetadataKey", "CustomerMetadataValue")
+    for request in ("CreateModelPackageInput", "UpdateModelPackageInput"):
+        assert shape("sagemaker", request)["members"]["CustomerMetadataProperties"]["shape"] == "CustomerMetadataMap"
+    allowed = {charset_of(re.sub(r"\$\{1,\d+\}$", "", s["pattern"])) for s in (key, value)}
+    assert allowed == {limits.Charset("LZN", customer_metadata.EXTRA_CHARACTERS)}
+    # CHARACTER, a Python regex (no \p{...} there), admits exactly those characters, over all of Unicode.
+    [charset] = allowed
+    one = re.compile(customer_metadata.CHARACTER)
+    wrong = [hex(c) for c in range(sys.maxunicode + 1) if bool(one.fullmatch(chr(c))) != charset.allows(chr(c))]
+    assert not wrong, wrong[:20]
+
+
+def test_approval_descriptions_are_cut_to_what_botocore_allows():
+    declared = shape("sagemaker", shape("sagemaker", "UpdateModelPackageInput")["members"]["ApprovalDescription"]["shape"])
+    assert declared["max"] == review.APPROVAL_DESCRIPTION_MAX
+    package = {"ModelPackageArn": "arn", "CustomerMetadataProperties": {"gate_passed": "true"}}
+    decided = review.decide(package, approve=True, by="ana", reason="r" * 2000, now=datetime.now(timezone.utc))
+    assert len(decided.description) == review.APPROVAL_DESCRIPTION_MAX
+
+
+def package(metadata: dict) -> PackageRequest:
+    """A register request carrying ``metadata``: where both registries enforce SageMaker's rule."""
+    return PackageRequest("churn", model_data_url="s3://b/model.tar.gz", image_uri="image", customer_metadata=metadata)
+
+
+@pytest.mark.parametrize("metadata, message", [
+    ({"gate passed:/=+-@_.": "Évaluation 2026 ü 1 /=+-@_.:"}, None),  # letters, spaces, digits, _.:/=+-@
+    ({"gate!": "true"}, "the key has '!': only letters, digits, spaces and _.:/=+-@ are allowed"),
+    ({"gate": "auc<=0.7;"}, "the value has ';<'"),
+    ({"gate": "a\tb"}, "the value has '\\t'"),  # a tab is no space to SageMaker
+    ({"gate": "combining\u0301"}, "the value has"),  # marks (category M) are not letters
+    ({"gate": 1}, "the value is not a string (int)"),
+    ({2: "x"}, "the key is not a string (int)"),
+])
+def test_customer_metadata_characters(metadata, message):
+    if message is None:
+        package(metadata)
+    else:
+        with pytest.raises(RegistryError, match=re.escape(message)):
+            package(metadata)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("auc>=0.75 (lower bound); ok", "auc=0.75 lower bound ok"),
+    ("line one\n\tline two  ", "line one line two"),  # whitespace runs become one space
+    ("a < b", "a b"),
+    ("Évaluation ü", "Évaluation ü"),
+    ("", "none"),
+    ("<>;", "none"),
+    ("x" * 300, "x" * 256),
+    (0.75, "0.75"),
+])
+def test_metadata_values_are_made_to_fit(text, expected):
+    made = customer_metadata.value(text)
+    assert made == expected
+    assert customer_metadata.problem({"key": made}) is None
+
+
 def config(**settings) -> PipelineConfig:
     return PipelineConfig(bucket=BUCKET, **settings)
 
@@ -128,6 +195,12 @@ LENGTHS = [
      1024, ScheduleError, "more than 1024"),
     ("schedule expression", lambda n: monitoring.check_schedule_expression(f"rate(1{'0' * (n - 12)} days)"), 256,
      ScheduleError, "bad schedule"),
+    ("customer metadata key", lambda n: package({"k" * n: "v"}), 128, RegistryError,
+     "the key has 129 characters, not 1-128"),
+    ("customer metadata value", lambda n: package({"k": "v" * n}), 256, RegistryError,
+     "the value has 257 characters, not 1-256"),
+    ("customer metadata entries", lambda n: package({f"k{i}": "v" for i in range(n)}), 50, RegistryError,
+     "51 entries, more than 50"),
 ]
 
 
@@ -147,6 +220,8 @@ def test_each_length_limit_just_within_and_just_over(what, check, longest, error
     ("tag key", lambda n: config(tags=(("k" * n, "v"),)), 1, ConfigError, "bad tag key ''"),
     ("pipeline name", lambda n: config(pipeline_name="p" * n), 1, ConfigError, "bad pipeline name ''"),
     ("model package group", lambda n: config(model_package_group="g" * n), 1, ConfigError, "empty"),
+    ("customer metadata key", lambda n: package({"k" * n: "v"}), 1, RegistryError, "the key has 0 characters"),
+    ("customer metadata value", lambda n: package({"k": "v" * n}), 1, RegistryError, "the value has 0 characters"),
 ])
 def test_each_minimum_just_within_and_just_under(what, check, shortest, error, message):
     check(shortest)

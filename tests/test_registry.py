@@ -235,9 +235,13 @@ def test_cli_list(work, capsys):
     assert code == 0 and [(p["ModelPackageGroupName"], p["ModelPackageVersion"]) for p in listed] == [
         ("churn", 1), ("churn", 2), ("fraud", 1)]
     code, out, _ = run(capsys, "list", "--work-dir", str(work), "--group", "churn")
-    assert code == 0 and len(out.splitlines()) == 2
-    assert out.splitlines()[1].split()[:3] == ["churn", "v2", "PendingManualApproval"]
-    assert out.splitlines()[1].endswith("arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/2")
+    assert code == 0 and len(out.splitlines()) == 3  # a header, then one line a version
+    assert out.splitlines()[0].split() == ["GROUP", "VERSION", "STATUS", "CREATED", "ARN"]
+    assert out.splitlines()[2].split()[:3] == ["churn", "v2", "PendingManualApproval"]
+    assert out.splitlines()[2].endswith("arn:aws:sagemaker:us-east-1:000000000000:model-package/churn/2")
+    # The columns line up under the header.
+    header, *rows = out.splitlines()
+    assert all(row.index("arn:") == header.index("ARN") for row in rows)
 
 
 def test_cli_default_work_dir(work, capsys, monkeypatch):
@@ -339,7 +343,8 @@ def test_cli_bad_input(work, capsys, args, message):
 def test_cli_usage_errors_exit_2(work, capsys, args):
     with pytest.raises(SystemExit) as exit_info:
         main([*args, "--work-dir", str(work)])
-    assert exit_info.value.code == 2 and "usage:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "usage:" in err and err.startswith("error: ") and err.count("\n") == 1, err
 
 
 def test_cli_without_a_registry(tmp_path, capsys):
@@ -387,16 +392,16 @@ def test_cli_sagemaker_backend_needs_a_region(capsys, monkeypatch, fake_aws):
 def test_module_runs_as_a_command(work):
     result = subprocess.run([sys.executable, "-m", "pipeline.registry", "list", "--work-dir", str(work)],
                             capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0 and len(result.stdout.splitlines()) == 3, result.stderr
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 4, result.stderr  # header + 3 versions
 
 
-def test_doctests():
-    """pytest collects doctests from processing_scripts/ only; this module's run here."""
+@pytest.mark.parametrize("module", ["base", "review", "cli"])
+def test_doctests(module):
+    """pytest collects doctests from processing_scripts/ only; the registry package's run here."""
     import doctest
+    import importlib
 
-    from pipeline import registry
-
-    result = doctest.testmod(registry)
+    result = doctest.testmod(importlib.import_module(f"pipeline.registry.{module}"))
     assert result.attempted >= 1 and result.failed == 0
 
 
@@ -418,3 +423,161 @@ def test_cli_baseline_of_the_approved_version(tmp_path, capsys):
     assert json.loads(out)["Constraints"] == "s3://b/runs/1/baseline/constraints.json"
     code, _, err = run(capsys, "baseline", *work, "--group", "churn", "--version", "2")
     assert code == 2 and "has no data-quality DriftCheckBaselines" in err
+
+
+# --- the register request, SageMaker's metadata rule, the review policy ---------------------------------
+
+
+def test_the_register_request_is_declared_once(registry):
+    from pipeline.registry import PackageRequest
+
+    request = PackageRequest("churn", model_data_url="s3://b/model.tar.gz", image_uri=IMAGE, model_metrics=METRICS)
+    assert request.model_metrics == {"ModelQuality": QUALITY} and request.content_types == ("text/csv",)
+    with pytest.raises(AttributeError):
+        request.group = "fraud"  # frozen
+    added = registry.add_package(request)
+    assert added["ModelMetrics"] == register(registry)["ModelMetrics"] == {"ModelQuality": QUALITY}
+    with pytest.raises(TypeError, match="colour"):
+        register(registry, colour="red")
+
+
+@pytest.mark.parametrize(
+    "metadata, message",
+    [
+        # The local registry stored these, which SageMaker refuses: the same rule now refuses them in both.
+        ({"note": ""}, "the value has 0 characters, not 1-256"),
+        ({"note": "a<b"}, "the value has '<'"),
+        ({"": "x"}, "the key has 0 characters, not 1-128"),
+        ({"k" * 129: "x"}, "the key has 129 characters"),
+        ({"note": "v" * 257}, "the value has 257 characters"),
+        ({f"k{i}": "v" for i in range(51)}, "51 entries, more than 50"),
+    ],
+)
+def test_metadata_sagemaker_refuses_is_refused(registry, metadata, message):
+    with pytest.raises(RegistryError, match=re.escape(message)):
+        register(registry, customer_metadata=metadata)
+    assert registry.list_packages() == []
+
+
+def test_metadata_at_sagemakers_limits_is_kept(registry):
+    metadata = {"k" * 128: "Évaluation ü 1 /=+-@_.:" + "v" * 233, **{f"k{i}": "v" for i in range(49)}}
+    assert register(registry, customer_metadata=metadata)["CustomerMetadataProperties"] == metadata
+
+
+def test_a_review_that_would_overflow_the_metadata_is_refused(registry):
+    arn = register(registry, customer_metadata={**PASSED, **{f"k{i}": "v" for i in range(47)}})["ModelPackageArn"]
+    with pytest.raises(RegistryError, match="51 entries, more than 50"):
+        registry.review(arn, approve=True, by="ana", reason=None)  # + review_by, review_forced
+    assert registry.describe(arn)["ModelApprovalStatus"] == "PendingManualApproval"
+
+
+@pytest.mark.parametrize("by, recorded", [("ana <ana@example.com>", "ana ana@example.com"), ("!!!", "unknown"),
+                                          ("  ana\tb  ", "ana b")])
+def test_the_reviewer_is_recorded_as_metadata_sagemaker_accepts(registry, by, recorded):
+    arn = register(registry, customer_metadata=PASSED)["ModelPackageArn"]
+    approved = registry.review(arn, approve=True, by=by, reason=None)
+    assert approved["CustomerMetadataProperties"]["review_by"] == recorded
+    assert approved["ApprovalDescription"].startswith(f"Approved by {by.strip()} at ")
+
+
+@pytest.mark.parametrize(
+    "approve, passed, reason, force, outcome",
+    [
+        # (approve?, gate_passed, --reason, --force) -> the status set, or the error
+        (True, "true", None, False, "Approved"),  # a reason is optional for a passing version
+        (True, "true", "ok", False, "Approved"),
+        (False, "true", None, False, "Rejected"),  # and for a rejection
+        (False, "false", "bad", False, "Rejected"),
+        (True, "false", "ok", False, "failed its quality gate"),
+        (True, None, "ok", False, "has no recorded quality-gate decision"),
+        (True, "false", None, True, "--force needs --reason"),
+        (True, "false", "   ", True, "--force needs --reason"),  # a blank reason is none
+        (True, "false", "risk accepted", True, "Approved"),
+        (True, "true", "x", True, "--force only applies"),
+        (False, "false", "x", True, "--force only applies"),
+    ],
+)
+def test_review_policy(approve, passed, reason, force, outcome):
+    from pipeline.registry import review
+
+    metadata = {"gate_passed": passed, "gate_checks": "auc_threshold=fail"} if passed else {}
+    package = {"ModelPackageArn": "arn:p/1", "CustomerMetadataProperties": metadata}
+    if outcome not in ("Approved", "Rejected"):
+        with pytest.raises(RegistryError, match=re.escape(outcome)):
+            review.decide(package, approve=approve, by="ana", reason=reason, force=force)
+        return
+    decided = review.decide(package, approve=approve, by="ana", reason=reason, force=force)
+    assert decided.status == outcome
+    assert (f": {reason}" in decided.description) == bool(reason)
+    assert ("[FORCED:" in decided.description) == force
+    assert decided.metadata == {"review_by": "ana", "review_forced": "true" if force else "false"}
+
+
+# --- CLI: the rules before any lookup, --help, one-line errors ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        # Checked before the registry is read: version 9 does not exist, and that is not what is said.
+        (["approve", "--group", "churn", "--version", "9", "--force"], "--force needs --reason"),
+        (["approve", "--group", "churn", "--version", "9", "--force", "--reason", " "], "--force needs --reason"),
+        (["reject", "--group", "churn", "--version", "9", "--force", "--reason", "x"], "--force only applies"),
+    ],
+)
+def test_cli_review_rules_come_first(work, capsys, args, message):
+    code, out, err = run(capsys, *args, "--work-dir", str(work))
+    assert code == 2 and out == "" and message in err and err.count("\n") == 1, err
+
+
+def test_cli_approve_of_a_passing_version_needs_no_reason(work, capsys):
+    code, out, _ = run(capsys, "approve", "--work-dir", str(work), "--group", "churn", "--version", "1", "--by", "ana")
+    assert code == 0 and out.strip().endswith(": Approved")
+    approved = LocalRegistry(work / "registry.db").describe("churn/1")
+    assert re.fullmatch(r"Approved by ana at \S+", approved["ApprovalDescription"])
+
+
+def test_cli_help_says_where_reason_is_needed(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert exit_info.value.code == 0
+    assert "why, stored in ApprovalDescription; optional, except with --force, which requires it" in text
+    assert "approve only: approve a version whose quality gate did not pass" in text
+    for command in ("list", "describe", "approve", "reject", "baseline"):
+        assert f" {command} " in text
+
+
+def test_cli_list_of_an_empty_registry_prints_the_header(tmp_path, capsys):
+    LocalRegistry(tmp_path / "registry.db")
+    code, out, _ = run(capsys, "list", "--work-dir", str(tmp_path))
+    assert code == 0 and out.split() == ["GROUP", "VERSION", "STATUS", "CREATED", "ARN"]
+
+
+def test_a_denied_aws_call_is_an_aws_failure_not_an_unknown_package(fake_aws, capsys, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from pipeline.registry import AwsError, cli
+
+    arn = register(SageMakerRegistry(fake_aws))["ModelPackageArn"]
+
+    def denied(**request):  # as for a role without sagemaker:DescribeModelPackage
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+                          "DescribeModelPackage")
+
+    monkeypatch.setattr(fake_aws, "describe_model_package", denied)
+    refusing = SageMakerRegistry(fake_aws)
+    with pytest.raises(AwsError, match="AccessDeniedException: not authorized"):
+        refusing.describe(arn)
+    monkeypatch.setattr(cli, "open_registry", lambda *args, **kwargs: refusing)
+    code, _, err = run(capsys, "describe", "--backend", "sagemaker", "--arn", arn)
+    assert code == 1 and "AccessDeniedException" in err and err.count("\n") == 1
+
+
+def test_cli_sagemaker_backend_reads_aws_region(capsys, monkeypatch, fake_aws):
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    register(SageMakerRegistry(boto3.client("sagemaker", region_name="eu-west-1")))
+    code, out, _ = run(capsys, "list", "--backend", "sagemaker", "--output", "json")
+    assert code == 0 and json.loads(out)["ModelPackageSummaryList"][0]["ModelPackageArn"].startswith(
+        "arn:aws:sagemaker:eu-west-1:")

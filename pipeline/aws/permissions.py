@@ -38,7 +38,7 @@ TRUSTED_SERVICES = {
 # pipeline.functions.FUNCTIONS); tests/test_permissions.py checks every AWS call reachable from them.
 ENTRY_POINTS = {
     "codebuild": ("pipeline.upsert:main",),
-    "operator": ("pipeline.registry:main", "pipeline.monitor:main", "pipeline.evaluate_endpoint:main"),
+    "operator": ("pipeline.registry.cli:main", "pipeline.monitor:main", "pipeline.evaluate_endpoint:main"),
 }
 
 

@@ -15,6 +15,8 @@ from typing import Callable
 
 import jsonschema
 
+from processing_scripts import customer_metadata
+
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "pipeline-definition.schema.json"
 ARGUMENT_VALUE_TYPES = ("StringArgumentValue", "IntegerArgumentValue", "FloatArgumentValue", "BooleanArgumentValue")
 
@@ -131,13 +133,12 @@ def _add_register_fields(schema: dict) -> None:
         },
         "additionalProperties": False,
     }
-    # CreateModelPackage's key/value metadata (keys 1-128 characters), where the gate's decision record goes.
+    # CreateModelPackage's key/value metadata, where the gate's decision record goes (keys: SageMaker's rule).
     args["CustomerMetadataProperties"] = {
         "type": "object",
-        # The API's key pattern is ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$; Python's re lacks \p, \w\s is its equivalent.
-        "propertyNames": {"pattern": r"^[\w\s.:/=+\-@]*$", "minLength": 1, "maxLength": 128},
+        "propertyNames": {"pattern": customer_metadata.KEY_PATTERN},
         "additionalProperties": _ref("StringArgumentValue"),
-        "maxProperties": 50,
+        "maxProperties": customer_metadata.MAX_ENTRIES,
     }
     container = args["InferenceSpecification"]["properties"]["Containers"]["items"]
     container["properties"]["Environment"] = {

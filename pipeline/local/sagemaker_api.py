@@ -25,7 +25,7 @@ class LocalSageMakerApi:
         try:
             return self.registry.describe_group(ModelPackageGroupName)
         except RegistryError:
-            arn = self.registry._group_arn(ModelPackageGroupName)
+            arn = self.registry.group_arn(ModelPackageGroupName)
             raise _validation("DescribeModelPackageGroup", f"ModelPackageGroup {arn} does not exist.") from None
 
     def list_model_packages(self, *, ModelPackageGroupName: str, ModelApprovalStatus: str | None = None,
