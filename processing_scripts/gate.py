@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Mapping, Sequence
 
+from .metric_catalog import spec
+
 FIRST_MODEL_POLICIES = ("absolute-thresholds-only", "reject")
 PASSED_PATH = "gate.passed"
 SUMMARY_PATH = "gate.summary"
@@ -112,10 +114,8 @@ class GateMetric:
 
 
 GATE_METRICS: tuple[GateMetric, ...] = (
-    GateMetric("auc", "binary_classification_metrics.auc.value", "confidence_intervals.auc_delong.lower",
-               "auc_threshold", "max_auc_regression"),
-    GateMetric("f1", "binary_classification_metrics.f1.value", "confidence_intervals.metrics.f1.lower",
-               "f1_threshold", "max_f1_regression"),
+    GateMetric("auc", spec("auc").value_path, spec("auc").lower_bound_path, "auc_threshold", "max_auc_regression"),
+    GateMetric("f1", spec("f1").value_path, spec("f1").lower_bound_path, "f1_threshold", "max_f1_regression"),
 )
 
 # CustomerMetadataProperties: keys and values match this pattern, values 1-256 characters.
