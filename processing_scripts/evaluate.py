@@ -98,11 +98,11 @@ def evaluate(
 
     ``dataset`` is added to the document's ``dataset`` (``files``, ``sha256``: where the pairs came
     from); ``threshold_choice`` says where the threshold came from (evaluation.json's
-    ``operating_point``; default: the parameter);
-    ``subject`` what was evaluated (default: nothing recorded); ``sections`` are added as they are.
-    ``decide_gate(document)`` returns the ``gate`` section; ``champion_evaluation`` is the champion's
-    recorded evaluation.json, overlaid on the plots. Raises ``metrics.InputError`` (a ValueError) for
-    pairs no metric can be computed from.
+    ``operating_point``; default: the parameter); ``subject`` what was evaluated (default: nothing
+    recorded); ``sections`` are added to evaluation.json as they are (the report shows the standard
+    sections only). ``decide_gate(document)`` returns the ``gate`` section; ``champion_evaluation`` is
+    the champion's recorded evaluation.json, overlaid on the plots. Raises ``metrics.InputError`` (a
+    ValueError) for pairs no metric can be computed from.
 
     >>> result = evaluate([0, 1, 0, 1], [0.2, 0.9, 0.6, 0.4], EvaluationSettings(n_bootstrap=0), dataset={})
     >>> sorted(result.files), result.document["subject"]["model_sha256"]
@@ -135,8 +135,19 @@ class UsageParser(argparse.ArgumentParser):
     def error(self, message: str):
         raise UsageError(f"{message} (see --help)")
 
+    def parse_or_exit_code(self, argv: Sequence[str] | None) -> argparse.Namespace | int:
+        """The parsed arguments, or the exit code when there is nothing to run: 0 after ``--help``, 2
+        (the one-line error printed on stderr) for unusable arguments."""
+        try:
+            return self.parse_args(argv)
+        except SystemExit as exit_:  # --help
+            return 2 if exit_.code else 0
+        except UsageError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser() -> UsageParser:
     parser = UsageParser(prog="evaluate.py", description="Evaluate binary-classifier predictions.")
     parser.add_argument("--predictions", default="/opt/ml/processing/input/predictions",
                         help="transform output: a file or a folder of label,score files")
@@ -239,13 +250,9 @@ def choose_operating_point(args: argparse.Namespace, context, scratch: Path) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation; 0 when the outputs are written (gate passed or not), 2 on unusable input."""
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_:  # --help
-        return 2 if exit_.code else 0
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    args = build_parser().parse_or_exit_code(argv)
+    if isinstance(args, int):
+        return args
     scratch = Path(tempfile.mkdtemp(prefix="evaluate-"))
     try:
         evaluation = _evaluate(args, scratch)

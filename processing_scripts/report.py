@@ -277,10 +277,6 @@ def _subject_html(document: Mapping[str, Any]) -> str:
         else:
             shown = f"<code>{html.escape(str(value))}</code>"
         rows.append(f"<tr><th scope=\"row\">{label}</th><td>{shown}</td></tr>")
-    endpoint = document.get("endpoint")
-    if isinstance(endpoint, Mapping):
-        rows.append(f"<tr><th scope=\"row\">Endpoint</th><td><code>{html.escape(str(endpoint.get('name')))}</code> "
-                    f"({html.escape(str(endpoint.get('region')))})</td></tr>")
     return f'<table class="subject"><caption>What was evaluated</caption>{"".join(rows)}</table>'
 
 

@@ -171,11 +171,16 @@ def test_delong_matches_the_textbook_formula():
     assert se == pytest.approx(expected, rel=1e-12)
 
 
-def test_bootstrap_sd_of_accuracy_is_close_to_the_binomial_sd():
-    rng = np.random.default_rng(0)
-    n = 5000
+def noisy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Balanced labels and scores that separate the classes a little."""
+    rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
-    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1)
+    return y, np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1)
+
+
+def test_bootstrap_sd_of_accuracy_is_close_to_the_binomial_sd():
+    n = 5000
+    y, s = noisy(n, 0)
     doc = build_document(y, s, n_bootstrap=2000, seed=1)
     accuracy = doc["binary_classification_metrics"]["accuracy"]
     binomial_sd = math.sqrt(accuracy["value"] * (1 - accuracy["value"]) / n)
@@ -344,10 +349,7 @@ def test_extreme_imbalance_at_100k_rows():
 
 
 def test_histogram_bootstrap_is_centred_on_the_exact_value():
-    rng = np.random.default_rng(11)
-    n = 50_000
-    y = rng.integers(0, 2, n)
-    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1)
+    y, s = noisy(50_000, 11)
     doc = build_document(y, s, n_bootstrap=500, seed=3)
     assert "-bin score histogram" in doc["confidence_intervals"]["method"]
     for name in ("auc", "average_precision", "log_loss", "brier_score"):
@@ -373,9 +375,7 @@ def test_every_declared_metric_has_a_formula_and_every_formula_is_declared():
 def test_the_document_and_its_intervals_hold_exactly_the_declared_metrics():
     from processing_scripts import metric_catalog as catalog
 
-    rng = np.random.default_rng(8)
-    y = rng.integers(0, 2, 400)
-    doc = build_document(y, np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1), n_bootstrap=20)
+    doc = build_document(*noisy(400, 8), n_bootstrap=20)
     body = doc["binary_classification_metrics"]
     constants = [catalog.best_constant_name(n) for n in catalog.names(best_constant=True)]
     scalars = [k for k, v in body.items() if isinstance(v, dict) and "value" in v]
@@ -391,9 +391,7 @@ def test_the_document_and_its_intervals_hold_exactly_the_declared_metrics():
 
 
 def test_the_delong_interval_uses_the_declared_confidence_level():
-    rng = np.random.default_rng(9)
-    y = rng.integers(0, 2, 300)
-    doc = build_document(y, np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1), n_bootstrap=0)
+    doc = build_document(*noisy(300, 9), n_bootstrap=0)
     auc, delong = doc["binary_classification_metrics"]["auc"]["value"], doc["confidence_intervals"]["auc_delong"]
     z = NormalDist().inv_cdf(0.5 + uncertainty.CONFIDENCE_LEVEL / 2)
     assert doc["confidence_intervals"]["level"] == uncertainty.CONFIDENCE_LEVEL
