@@ -161,12 +161,12 @@ def paired_threshold_difference(
     seed: int = 0,
     level: float = CONFIDENCE_LEVEL,
 ) -> dict[str, dict]:
-    """Accuracy, precision, recall and F1 of each model at its threshold, and the paired differences.
+    """The compared threshold metrics of each model at its threshold, and the paired differences.
 
     Returns ``{metric: {"a", "b", "difference", "standard_deviation", "lower", "upper"}}`` for each of
     :data:`PAIRED_THRESHOLD_METRICS`; the last three describe the percentile bootstrap of ``a - b``
     (rows resampled jointly for both models). They are NaN below ``uncertainty.MIN_ROWS_FOR_STD`` rows,
-    with fewer than 2 resamples, or when a resample holds a single class (as in :mod:`metrics`).
+    with fewer than 2 resamples, or when a resample holds a single class (as in :mod:`uncertainty`).
 
     >>> y = np.arange(400) % 2
     >>> s = np.linspace(0, 1, 400)
