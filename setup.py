@@ -44,7 +44,7 @@ setup(
             "sm-eval-registry=pipeline.registry.cli:main",
             "sm-eval-package=pipeline.package:main",
             "sm-eval-demo=pipeline.demo:main",
-            "sm-eval-endpoint=pipeline.evaluate_endpoint:main",
+            "sm-eval-endpoint=pipeline.endpoint.cli:main",
             "sm-eval-monitor=pipeline.monitor:main",
             "sm-eval-monitoring-definition=pipeline.monitoring:main",
             "sm-eval-drift-demo=pipeline.drift_demo:main",

@@ -23,10 +23,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import metrics, model_archive, paired, scoring
+from . import metric_catalog, metrics, model_archive, paired, scoring
 
 CONTEXT_FILE = "context.json"
-COMPARED_METRICS = ("auc", "f1", "accuracy", "precision", "recall")
+COMPARED_METRICS = metric_catalog.COMPARED_METRICS
 
 
 class ContextError(ValueError):

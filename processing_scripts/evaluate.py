@@ -20,6 +20,9 @@ set (``--threshold-objective``) and frozen before the test metrics are computed.
 Exit 0 with the outputs written (whatever the gate says: the pipeline's ConditionStep branches on
 ``gate.passed``); exit 2 with one line on stderr, and nothing written, when the input or arguments are
 unusable.
+
+From Python, :func:`evaluate` turns labels and scores (arrays) and :class:`EvaluationSettings` into the
+same document and files (``pipeline.endpoint`` evaluates a live endpoint's scores with it).
 """
 from __future__ import annotations
 
@@ -29,168 +32,123 @@ import math
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
-
-import numpy as np
+from typing import Any, Callable, Mapping, Sequence
 
 from . import champion, gate, metrics, model_archive, operating_point, predictions, report, scoring
+from .evaluation_document import build_document, to_json
 from .outputs import write_outputs
-
-MAX_CURVE_POINTS = 1000
-CONFIDENCE_LEVEL = 0.95
-
-
-def _value(intervals: Mapping[str, dict], name: str, value: float, n_rows: int) -> dict:
-    """``{"value", "standard_deviation"}``; the SD is NaN below SageMaker's minimum of rows."""
-    sd = intervals.get(name, {}).get("standard_deviation", math.nan)
-    return {"value": float(value), "standard_deviation": math.nan if n_rows < metrics.MIN_ROWS_FOR_STD else sd}
-
-
-def build_document(
-    y_true,
-    y_score,
-    *,
-    threshold: float = 0.5,
-    n_bootstrap: int = 1000,
-    seed: int = 0,
-    max_curve_points: int = MAX_CURVE_POINTS,
-) -> dict[str, Any]:
-    """The evaluation document (numbers may be NaN; :func:`to_json` renders them as "NaN").
-
-    >>> doc = build_document([0, 1, 0, 1], [0.2, 0.9, 0.6, 0.4], n_bootstrap=0)
-    >>> doc["binary_classification_metrics"]["confusion_matrix"]
-    {'0': {'0': 1, '1': 1}, '1': {'0': 1, '1': 1}}
-    >>> doc["binary_classification_metrics"]["auc"]
-    {'value': 0.75, 'standard_deviation': nan}
-    """
-    scores = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(y_true, y_score))
-    return evaluate_scores(
-        scores, threshold=threshold, n_bootstrap=n_bootstrap, seed=seed, max_curve_points=max_curve_points
-    )
-
-
-def evaluate_scores(
-    scores: metrics.ScoreTable,
-    *,
-    threshold: float = 0.5,
-    n_bootstrap: int = 1000,
-    seed: int = 0,
-    max_curve_points: int = MAX_CURVE_POINTS,
-) -> dict[str, Any]:
-    """:func:`build_document` from already sorted scores (the raw arrays can be freed first)."""
-    n_pos, n_neg = scores.n_pos, scores.n_neg
-    n = n_pos + n_neg
-    tn, fp, fn, tp = metrics.confusion_counts(scores, threshold)
-    point = {k: float(v) for k, v in metrics.threshold_metrics(tn, fp, fn, tp).items()}
-    auc, auc_se = metrics.delong(scores)  # the same AUC as roc_auc(), with its DeLong standard error
-    extra = {
-        "log_loss": metrics.log_loss(scores),
-        "brier_score": metrics.brier_score(scores),
-        "average_precision": metrics.average_precision(scores),
-    }
-    cells = metrics.score_cells(scores)
-    replicates = (
-        metrics.bootstrap(scores, threshold, n_resamples=n_bootstrap, seed=seed, cells=cells) if n_bootstrap > 1 else {}
-    )
-    constant = {k: float(v) for k, v in metrics.best_constant_metrics(n_pos, n_neg).items()}
-    intervals = {}
-    for name, values in replicates.items():
-        sd, lower, upper = metrics.summarize_replicates(values, level=CONFIDENCE_LEVEL)
-        intervals[name] = {"lower": lower, "upper": upper, "standard_deviation": sd}
-
-    body: dict[str, Any] = {
-        "confusion_matrix": {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}},
-    }
-    for name in ("accuracy", "precision", "recall", "f0_5", "f1", "f2"):
-        body[name] = _value(intervals, name, point[name], n)
-    body["auc"] = _value(intervals, "auc", auc, n)
-    for name in ("true_positive_rate", "true_negative_rate", "false_positive_rate", "false_negative_rate"):
-        body[name] = _value(intervals, name, point[name], n)
-    for name in ("accuracy", "precision", "recall", "f0_5", "f1", "f2"):
-        key = f"{name}_best_constant_classifier"
-        body[key] = _value(intervals, key, constant[name], n)
-    roc = metrics.roc_curve_points(scores, max_points=max_curve_points)
-    pr = metrics.precision_recall_points(scores, max_points=max_curve_points)
-    body["receiver_operating_characteristic_curve"] = {
-        "false_positive_rates": _close_roc(roc["false_positive_rates"]),
-        "true_positive_rates": _close_roc(roc["true_positive_rates"]),
-    }
-    body["precision_recall_curve"] = {"precisions": pr["precisions"].tolist(), "recalls": pr["recalls"].tolist()}
-
-    z = 1.959963984540054
-    return {
-        "version": 0.0,
-        "binary_classification_metrics": body,
-        "threshold": float(threshold),
-        "dataset": {
-            "rows": n,
-            "positives": n_pos,
-            "negatives": n_neg,
-            "prevalence": n_pos / n,
-        },
-        **extra,
-        "confidence_intervals": {
-            "level": CONFIDENCE_LEVEL,
-            "method": (
-                f"percentile bootstrap, {n_bootstrap} resamples (seed {seed}); threshold metrics from "
-                "multinomial confusion counts (exact); ranking and probability metrics from "
-                + ("per-score" if cells.exact else f"{len(cells.table.values)}-bin score histogram")
-                + " cell counts"
-            ),
-            "resamples": n_bootstrap,
-            "seed": seed,
-            "metrics": intervals,
-            "auc_delong": {
-                "standard_deviation": auc_se,
-                "lower": max(0.0, auc - z * auc_se),
-                "upper": min(1.0, auc + z * auc_se),
-            },
-        },
-        "calibration": metrics.calibration_table(scores),
-        "operating_points": metrics.operating_points(scores),
-    }
-
-
-def _close_roc(values: np.ndarray) -> list[float]:
-    # The curve always ends at (1, 1): the lowest threshold predicts every row positive.
-    values = values.tolist()
-    return values if values[-1] == 1.0 else values + [1.0]
-
-
-def to_json(document: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become strings (JSON has no literal for them).
-
-    >>> to_json({"a": float("nan"), "b": [np.float64(1.5), np.int64(2)], "_private": 1})
-    {'a': 'NaN', 'b': [1.5, 2]}
-    """
-    if isinstance(document, dict):
-        return {k: to_json(v) for k, v in document.items() if not k.startswith("_")}
-    if isinstance(document, (list, tuple)):
-        return [to_json(v) for v in document]
-    if isinstance(document, (float, np.floating)):
-        value = float(document)
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
-    if isinstance(document, np.integer):
-        return int(document)
-    return document
 
 
 class UsageError(ValueError):
     """Unusable command-line arguments."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would print usage and the message on two lines
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How the label,score pairs are evaluated: the decision threshold and the bootstrap."""
+
+    threshold: float = 0.5  # predict positive when score >= threshold
+    n_bootstrap: int = 1000  # resamples; 0 or 1: no bootstrap intervals
+    seed: int = 0
+
+    def check(self) -> None:
+        """UsageError for a threshold outside [0, 1], a negative resample count or seed, in the words of
+        the flags (``--threshold``, ``--bootstrap``, ``--seed``) every evaluating command shares.
+
+        >>> EvaluationSettings(threshold=1.5).check()
+        Traceback (most recent call last):
+        ...
+        processing_scripts.evaluate.UsageError: --threshold 1.5 must be between 0 and 1
+        """
+        if not math.isfinite(self.threshold) or not 0.0 <= self.threshold <= 1.0:
+            raise UsageError(f"--threshold {self.threshold} must be between 0 and 1")
+        if self.n_bootstrap < 0:
+            raise UsageError(f"--bootstrap {self.n_bootstrap} must be 0 or more")
+        if self.seed < 0:
+            raise UsageError(f"--seed {self.seed} must be 0 or more")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """An evaluation's document (numbers may be NaN) and the files that show it."""
+
+    document: dict[str, Any]
+    files: dict[str, bytes]  # evaluation.json, the plots, report.html
+
+    def write(self, output_dir: Path) -> None:
+        """Every file into ``output_dir`` at once (no half-written set); OSError when it cannot."""
+        write_outputs(output_dir, self.files)
+
+
+def evaluate(
+    y_true,
+    y_score,
+    settings: EvaluationSettings,
+    *,
+    dataset: Mapping[str, Any],
+    threshold_choice: Mapping[str, Any] | None = None,
+    subject: Mapping[str, Any] | None = None,
+    sections: Mapping[str, Any] | None = None,
+    decide_gate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    champion_evaluation: Mapping[str, Any] | None = None,
+) -> Evaluation:
+    """Evaluate labels and scores (arrays, one pair a row): evaluation.json, the plots and report.html.
+
+    ``dataset`` is added to the document's ``dataset`` (``files``, ``sha256``: where the pairs came
+    from); ``threshold_choice`` says where the threshold came from (evaluation.json's
+    ``operating_point``; default: the parameter); ``subject`` what was evaluated (default: nothing
+    recorded); ``sections`` are added to evaluation.json as they are (the report shows the standard
+    sections only). ``decide_gate(document)`` returns the ``gate`` section; ``champion_evaluation`` is
+    the champion's recorded evaluation.json, overlaid on the plots. Raises ``metrics.InputError`` (a
+    ValueError) for pairs no metric can be computed from.
+
+    >>> result = evaluate([0, 1, 0, 1], [0.2, 0.9, 0.6, 0.4], EvaluationSettings(n_bootstrap=0), dataset={})
+    >>> sorted(result.files), result.document["subject"]["model_sha256"]
+    (['calibration.svg', 'confusion_matrix.svg', 'evaluation.json', 'pr.svg', 'report.html', 'roc.svg'], None)
+    """
+    document = build_document(y_true, y_score, threshold=settings.threshold, n_bootstrap=settings.n_bootstrap,
+                              seed=settings.seed)
+    document["operating_point"] = dict(threshold_choice or {"source": "parameter", "threshold": settings.threshold})
+    document["subject"] = dict(subject or {key: None for key, _ in report.SUBJECT_FIELDS})
+    document["dataset"].update(dataset)
+    document.update(sections or {})
+    if decide_gate is not None:
+        document["gate"] = decide_gate(document)
+    return Evaluation(document, output_files(document, champion_evaluation))
+
+
+def output_files(document: Mapping[str, Any], champion_evaluation: Mapping[str, Any] | None = None) -> dict[str, bytes]:
+    """evaluation.json (NaN as "NaN"), each plot as an SVG file, and report.html, by file name."""
+    plots = report.render_plots(document, champion_evaluation)
+    files = {"evaluation.json": (json.dumps(to_json(document), indent=2, allow_nan=False) + "\n").encode()}
+    files.update(report.plot_files(plots))
+    files["report.html"] = report.render_html(document, plots).encode()
+    return files
+
+
+class UsageParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one-line UsageErrors (argparse prints usage and the message on
+    two lines, and exits)."""
+
+    def error(self, message: str):
         raise UsageError(f"{message} (see --help)")
 
+    def parse_or_exit_code(self, argv: Sequence[str] | None) -> argparse.Namespace | int:
+        """The parsed arguments, or the exit code when there is nothing to run: 0 after ``--help``, 2
+        (the one-line error printed on stderr) for unusable arguments."""
+        try:
+            return self.parse_args(argv)
+        except SystemExit as exit_:  # --help
+            return 2 if exit_.code else 0
+        except UsageError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="evaluate.py", description="Evaluate binary-classifier predictions.")
+
+def build_parser() -> UsageParser:
+    parser = UsageParser(prog="evaluate.py", description="Evaluate binary-classifier predictions.")
     parser.add_argument("--predictions", default="/opt/ml/processing/input/predictions",
                         help="transform output: a file or a folder of label,score files")
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation", help="where evaluation.json goes")
@@ -214,20 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_evaluation_options(*, threshold: float, bootstrap: int, seed: int) -> None:
-    """UsageError for a threshold outside [0, 1], a negative resample count or seed (shared with the
-    endpoint evaluator, so both say the same thing)."""
-    if not math.isfinite(threshold) or not 0.0 <= threshold <= 1.0:
-        raise UsageError(f"--threshold {threshold} must be between 0 and 1")
-    if bootstrap < 0:
-        raise UsageError(f"--bootstrap {bootstrap} must be 0 or more")
-    if seed < 0:
-        raise UsageError(f"--seed {seed} must be 0 or more")
-
-
 def _check_arguments(args: argparse.Namespace) -> "gate.GateSettings | None":
     """Raise UsageError for unusable values; return the gate settings (None: no gate asked for)."""
-    check_evaluation_options(threshold=args.threshold, bootstrap=args.bootstrap, seed=args.seed)
+    EvaluationSettings(threshold=args.threshold, n_bootstrap=args.bootstrap, seed=args.seed).check()
     try:
         operating_point.parse_objective(args.threshold_objective)
     except ValueError as error:
@@ -303,62 +250,55 @@ def choose_operating_point(args: argparse.Namespace, context, scratch: Path) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation; 0 when the outputs are written (gate passed or not), 2 on unusable input."""
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_:  # --help
-        return 2 if exit_.code else 0
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    args = build_parser().parse_or_exit_code(argv)
+    if isinstance(args, int):
+        return args
     scratch = Path(tempfile.mkdtemp(prefix="evaluate-"))
     try:
-        settings = _check_arguments(args)
-        subject = evaluated_subject(args)
-        context = champion.read_context(args.context) if args.context else None
-        point = choose_operating_point(args, context, scratch)
-        threshold = point["threshold"]
-        tests = test_data_files(args.test_data)
-        data = predictions.read_predictions(args.predictions)
-        files, sha256 = list(data.files), data.sha256
-        y_true, y_score = metrics.check_binary_inputs(data.y_true, data.y_score)
-        scores = metrics.ScoreTable.from_arrays(y_true, y_score)
-        del data
-        # The raw arrays are kept only for a paired comparison with the champion's scores.
-        keep = context is not None and context.champion_model is not None
-        if not keep:
-            y_true = y_score = None
-        document = evaluate_scores(scores, threshold=threshold, n_bootstrap=args.bootstrap, seed=args.seed)
-        document["operating_point"] = point
-        document["subject"] = subject
-        document["dataset"].update(files=files, sha256=sha256)
-        if tests:
-            document["dataset"]["test_data_sha256"] = predictions.files_sha256(tests)
-        if settings is not None:
-            section = champion.champion_section(
-                context, document=document, y_true=y_true, y_score=y_score, test_files=tests, scratch=scratch,
-                n_resamples=max(args.bootstrap, 200), seed=args.seed,
-            )
-            decision = gate.decide(document, settings, section)
-            decision["record"] = gate.decision_record(document, decision)
-            document["gate"] = decision
+        evaluation = _evaluate(args, scratch)
     except (ValueError, OSError) as error:  # UsageError, InputError, ContextError... are ValueErrors
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    # The champion's recorded curves can be overlaid when its evaluation.json was staged.
-    recorded = champion.read_champion_evaluation(context)[0] if context is not None else None
-    plots = report.render_plots(document, recorded)
-    outputs = {"evaluation.json": (json.dumps(to_json(document), indent=2, allow_nan=False) + "\n").encode()}
-    outputs.update(report.plot_files(plots))
-    outputs["report.html"] = report.render_html(document, plots).encode()
     try:
-        write_outputs(Path(args.output_dir), outputs)
+        evaluation.write(Path(args.output_dir))
     except OSError as error:
         print(f"error: cannot write the outputs to {args.output_dir}: {error.strerror or error}; "
               "pass a writable --output-dir", file=sys.stderr)
         return 2
     return 0
+
+
+def _evaluate(args: argparse.Namespace, scratch: Path) -> Evaluation:
+    """The evaluation the arguments ask for, gate included; nothing is written."""
+    gate_settings = _check_arguments(args)
+    subject = evaluated_subject(args)
+    context = champion.read_context(args.context) if args.context else None
+    point = choose_operating_point(args, context, scratch)
+    tests = test_data_files(args.test_data)
+    data = predictions.read_predictions(args.predictions)
+    dataset = {"files": list(data.files), "sha256": data.sha256}
+    if tests:
+        dataset["test_data_sha256"] = predictions.files_sha256(tests)
+    # The raw arrays are compared with the champion's scores only when its model was staged.
+    paired = context is not None and context.champion_model is not None
+
+    def decide_gate(document: dict[str, Any]) -> dict[str, Any]:
+        section = champion.champion_section(
+            context, document=document, y_true=data.y_true if paired else None,
+            y_score=data.y_score if paired else None, test_files=tests, scratch=scratch,
+            n_resamples=max(args.bootstrap, 200), seed=args.seed,
+        )
+        decision = gate.decide(document, gate_settings, section)
+        decision["record"] = gate.decision_record(document, decision)
+        return decision
+
+    # The champion's recorded curves can be overlaid when its evaluation.json was staged.
+    recorded = champion.read_champion_evaluation(context)[0] if context is not None else None
+    settings = EvaluationSettings(threshold=point["threshold"], n_bootstrap=args.bootstrap, seed=args.seed)
+    return evaluate(data.y_true, data.y_score, settings, dataset=dataset, threshold_choice=point, subject=subject,
+                    decide_gate=decide_gate if gate_settings is not None else None, champion_evaluation=recorded)
 
 
 if __name__ == "__main__":

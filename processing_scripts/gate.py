@@ -18,6 +18,7 @@ from dataclasses import field as dataclass_field
 from typing import Any, Mapping, Sequence
 
 from . import customer_metadata
+from .metric_catalog import spec
 from .parameters import FIRST_MODEL_POLICIES, GATE_PARAMETERS, ParameterError  # noqa: F401 (re-exported)
 
 PASSED_PATH = "gate.passed"
@@ -62,10 +63,8 @@ class GateMetric:
 
 
 GATE_METRICS: tuple[GateMetric, ...] = (
-    GateMetric("auc", "binary_classification_metrics.auc.value", "confidence_intervals.auc_delong.lower",
-               "auc_threshold", "max_auc_regression"),
-    GateMetric("f1", "binary_classification_metrics.f1.value", "confidence_intervals.metrics.f1.lower",
-               "f1_threshold", "max_f1_regression"),
+    GateMetric("auc", spec("auc").value_path, spec("auc").lower_bound_path, "auc_threshold", "max_auc_regression"),
+    GateMetric("f1", spec("f1").value_path, spec("f1").lower_bound_path, "f1_threshold", "max_f1_regression"),
 )
 
 RECORD_KEYS = (

@@ -1,4 +1,4 @@
-"""Binary-classification metrics: exact point values, bootstrap and DeLong uncertainty. Pure numpy.
+"""Binary-classification point metrics, exact, from one :class:`ScoreTable`. Pure numpy.
 
 Conventions (as in scikit-learn's ``sklearn.metrics``):
 
@@ -7,12 +7,12 @@ Conventions (as in scikit-learn's ``sklearn.metrics``):
 - A ratio with a zero denominator is 0.0: what scikit-learn returns with its default
   ``zero_division="warn"`` (e.g. precision when nothing is predicted positive). Both classes must be
   present (see :func:`check_binary_inputs`), so recall, the rates and AUC are always defined.
-- A standard deviation that cannot be estimated is ``nan`` here and the string ``"NaN"`` in JSON.
 
 Everything works from one :class:`ScoreTable`: the distinct scores in ascending order with the number
 of positive and negative rows at each. One sort builds it; every threshold metric, both curves, AUC,
-average precision, DeLong's variance, the losses, calibration and the bootstrap cells are then linear
-passes over that table, which is much shorter than the data whenever scores repeat.
+average precision, the losses and calibration here, and DeLong's variance and the bootstrap cells
+(uncertainty.py), are then linear passes over that table, which is much shorter than the data
+whenever scores repeat. Which metrics evaluation.json reports, and how, is metric_catalog.py.
 """
 from __future__ import annotations
 
@@ -21,13 +21,9 @@ from functools import cached_property
 
 import numpy as np
 
-# SageMaker estimates a standard deviation only from this many rows on.
-MIN_ROWS_FOR_STD = 200
+from . import metric_catalog
+
 FBETAS = {"f0_5": 0.5, "f1": 1.0, "f2": 2.0}
-THRESHOLD_METRICS = (
-    "accuracy", "precision", "recall", "f0_5", "f1", "f2",
-    "true_positive_rate", "true_negative_rate", "false_positive_rate", "false_negative_rate",
-)
 _SIGN = np.uint64(1 << 63)
 
 
@@ -220,8 +216,9 @@ def threshold_metrics(tn, fp, fn, tp) -> dict[str, np.ndarray]:
 def best_constant_metrics(n_pos, n_neg) -> dict[str, np.ndarray]:
     """Metrics of the best constant classifier, for comparison (vectorised over count arrays).
 
-    Accuracy: always predicting the majority class. Precision, recall and F-scores: always predicting
-    positive, the constant that maximises them (always negative scores 0 on each).
+    For the metrics metric_catalog marks ``best_constant``. Accuracy: always predicting the majority
+    class. Precision, recall and F-scores: always predicting positive, the constant that maximises them
+    (always negative scores 0 on each).
 
     >>> m = best_constant_metrics(1, 3)
     >>> float(m["accuracy"]), float(m["recall"]), float(m["precision"])
@@ -230,10 +227,8 @@ def best_constant_metrics(n_pos, n_neg) -> dict[str, np.ndarray]:
     n_pos = np.asarray(n_pos, dtype=np.float64)
     n_neg = np.asarray(n_neg, dtype=np.float64)
     always_positive = threshold_metrics(0, n_neg, 0, n_pos)
-    return {
-        "accuracy": np.maximum(n_pos, n_neg) / (n_pos + n_neg),
-        **{k: always_positive[k] for k in ("precision", "recall", "f0_5", "f1", "f2")},
-    }
+    always_positive["accuracy"] = np.maximum(n_pos, n_neg) / (n_pos + n_neg)
+    return {name: always_positive[name] for name in metric_catalog.names(best_constant=True)}
 
 
 def roc_auc(table: ScoreTable) -> float:
@@ -248,25 +243,6 @@ def roc_auc(table: ScoreTable) -> float:
     neg_below = table.n_neg - table.fp[:-1]
     twice_wins = int(np.dot(table.pos, 2 * neg_below + table.neg))
     return twice_wins / (2 * table.n_pos * table.n_neg)
-
-
-def delong(table: ScoreTable) -> tuple[float, float]:
-    """(AUC, its standard error) by DeLong's method, from the placement values of the distinct scores.
-
-    >>> auc, se = delong(ScoreTable.from_arrays(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9])))
-    >>> auc, round(se, 4)
-    (0.75, 0.3536)
-    """
-    m, n = table.n_pos, table.n_neg
-    auc = roc_auc(table)
-    if m < 2 or n < 2:
-        return auc, float("nan")
-    # v10: share of negatives each positive outranks; v01: share of positives outranking each negative.
-    v10 = (2.0 * (n - table.fp[:-1]) + table.neg) / (2.0 * n)
-    v01 = (2.0 * table.tp[1:] + table.pos) / (2.0 * m)
-    s10 = np.dot(table.pos, (v10 - auc) ** 2) / (m - 1)
-    s01 = np.dot(table.neg, (v01 - auc) ** 2) / (n - 1)
-    return auc, float(np.sqrt(s10 / m + s01 / n))
 
 
 def _curve_indices(table: ScoreTable, max_points: int | None) -> np.ndarray:
@@ -330,7 +306,8 @@ def average_precision(table: ScoreTable) -> float:
     return float(np.sum(table.pos[has_pos] / table.n_pos * (tp / (tp + fp))))
 
 
-def _clipped(values: np.ndarray) -> np.ndarray:
+def clipped(values: np.ndarray) -> np.ndarray:
+    """Scores clipped to [eps, 1 - eps], so that their logarithms are finite."""
     eps = np.finfo(np.float64).eps  # as sklearn.metrics.log_loss clips float64 scores
     return np.clip(values, eps, 1 - eps)
 
@@ -341,7 +318,7 @@ def log_loss(table: ScoreTable) -> float:
     >>> round(log_loss(ScoreTable.from_arrays(np.array([0, 1]), np.array([0.2, 0.7]))), 6)
     0.289909
     """
-    p = _clipped(table.values)
+    p = clipped(table.values)
     return float((np.dot(table.pos, -np.log(p)) + np.dot(table.neg, -np.log1p(-p))) / table.n)
 
 
@@ -353,6 +330,20 @@ def brier_score(table: ScoreTable) -> float:
     """
     v = table.values
     return float((np.dot(table.pos, (v - 1.0) ** 2) + np.dot(table.neg, v**2)) / table.n)
+
+
+def score_metrics(table: ScoreTable) -> dict[str, float]:
+    """Every metric of the scores themselves (metric_catalog's SCORE kind), by name.
+
+    >>> sorted(score_metrics(ScoreTable.from_arrays(np.array([0, 1]), np.array([0.2, 0.7]))))
+    ['auc', 'average_precision', 'brier_score', 'log_loss']
+    """
+    return {
+        "auc": roc_auc(table),
+        "log_loss": log_loss(table),
+        "brier_score": brier_score(table),
+        "average_precision": average_precision(table),
+    }
 
 
 def calibration_table(table: ScoreTable, *, n_bins: int = 10) -> dict:
@@ -384,47 +375,6 @@ def calibration_table(table: ScoreTable, *, n_bins: int = 10) -> dict:
     return {"strategy": "uniform", "bins": bins, "expected_calibration_error": float(ece)}
 
 
-def operating_points(table: ScoreTable, *, recall_targets=(0.5, 0.8, 0.9, 0.95)) -> dict:
-    """Thresholds worth knowing: maximum F1, maximum Youden's J (TPR − FPR), and the best precision
-    at each recall target. Candidates are the distinct scores (predict positive when score >= it);
-    ties go to the highest threshold.
-
-    >>> ops = operating_points(ScoreTable.from_arrays(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9])))
-    >>> ops["max_f1"]["threshold"], ops["max_youden_j"]["threshold"]
-    (0.4, 0.9)
-    """
-    tp, fp = table.tp[:-1][::-1], table.fp[:-1][::-1]  # descending thresholds
-    thresholds = table.values[::-1]
-    precision = tp / (tp + fp)  # never 0/0: every distinct score has a row at it
-    recall = tp / table.n_pos
-    fpr = fp / table.n_neg
-    f1 = 2.0 * tp / (tp + fp + table.n_pos)
-    youden = recall - fpr
-
-    def point(i: int) -> dict:
-        return {
-            "threshold": float(thresholds[i]),
-            "precision": float(precision[i]),
-            "recall": float(recall[i]),
-            "f1": float(f1[i]),
-            "false_positive_rate": float(fpr[i]),
-        }
-
-    at_recall = []
-    for target in recall_targets:
-        # Recall rises as the threshold falls: the eligible thresholds are a suffix.
-        first = int(np.searchsorted(recall, target, side="left"))
-        if first < len(recall):
-            best = first + int(np.argmax(precision[first:]))
-            at_recall.append({"recall_at_least": target, **point(best)})
-    best_j = int(np.argmax(youden))
-    return {
-        "max_f1": point(int(np.argmax(f1))),
-        "max_youden_j": {**point(best_j), "youden_j": float(youden[best_j])},
-        "precision_at_recall": at_recall,
-    }
-
-
 def downsample_indices(length: int, max_points: int) -> np.ndarray:
     """Up to ``max_points`` indices spread evenly over ``range(length)``, both ends included.
 
@@ -434,141 +384,3 @@ def downsample_indices(length: int, max_points: int) -> np.ndarray:
     if length <= max_points:
         return np.arange(length)
     return np.unique(np.linspace(0, length - 1, max_points).round().astype(np.int64))
-
-
-# --- bootstrap ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cells:
-    """Rows grouped by (class, score bin): what the ranking/probability bootstrap resamples."""
-
-    table: ScoreTable  # bins as a table: one "value" (mean score) per bin, positives and negatives
-    pos_log: np.ndarray  # Σ -log(p) of the positives in each bin
-    neg_log: np.ndarray  # Σ -log(1-p) of the negatives in each bin
-    pos_sq: np.ndarray  # Σ (p-1)² of the positives in each bin
-    neg_sq: np.ndarray  # Σ p² of the negatives in each bin
-    exact: bool  # one bin per distinct score: resampled ranking metrics are exact
-
-
-def score_cells(table: ScoreTable, *, max_bins: int = 1024) -> Cells:
-    """Group the distinct scores into at most ``max_bins`` bins of about equal row counts.
-
-    With at most ``max_bins`` distinct scores every score is its own bin (exact). Otherwise rows tied
-    within a bin are treated as tied by the bootstrap: a histogram approximation.
-
-    >>> score_cells(ScoreTable.from_arrays(np.array([0, 1, 1]), np.array([0.2, 0.7, 0.7]))).exact
-    True
-    """
-    k = len(table.values)
-    exact = k <= max_bins
-    if exact:
-        bin_of = np.arange(k)
-    else:
-        # Bin by the rank of each distinct score's first row: equal-count (quantile) bins.
-        rows_before = np.cumsum(table.pos + table.neg) - (table.pos + table.neg)
-        ids = rows_before * max_bins // table.n  # non-decreasing: number its distinct runs
-        bin_of = np.concatenate([[0], np.cumsum(ids[1:] != ids[:-1])])
-    bins = int(bin_of[-1]) + 1
-
-    def per_bin(weights) -> np.ndarray:
-        return np.bincount(bin_of, weights=weights, minlength=bins)
-
-    p = _clipped(table.values)
-    pos, neg = per_bin(table.pos), per_bin(table.neg)
-    mean_score = per_bin((table.pos + table.neg) * table.values) / (pos + neg)
-    binned = ScoreTable(mean_score, pos.astype(np.int64), neg.astype(np.int64))
-    return Cells(
-        binned,
-        per_bin(table.pos * -np.log(p)),
-        per_bin(table.neg * -np.log1p(-p)),
-        per_bin(table.pos * (table.values - 1.0) ** 2),
-        per_bin(table.neg * table.values**2),
-        exact,
-    )
-
-
-def _auc_from_counts(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """AUC per resample from per-bin counts (rows: resamples; bins ascending by score)."""
-    neg_below = np.cumsum(neg, axis=1) - neg
-    wins = (pos * (neg_below + 0.5 * neg)).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return wins / (pos.sum(axis=1) * neg.sum(axis=1))
-
-
-def _ap_from_counts(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """Average precision per resample from per-bin counts (bins ascending by score)."""
-    tp = np.cumsum(pos[:, ::-1], axis=1)
-    fp = np.cumsum(neg[:, ::-1], axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        return (pos[:, ::-1] * precision).sum(axis=1) / tp[:, -1]
-
-
-def _per_row(total: np.ndarray, count: np.ndarray) -> np.ndarray:
-    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
-
-
-def bootstrap(
-    table: ScoreTable,
-    threshold: float,
-    *,
-    n_resamples: int,
-    seed: int,
-    cells: Cells | None = None,
-) -> dict[str, np.ndarray]:
-    """Bootstrap replicates of every metric, without resampling rows one by one.
-
-    Threshold metrics depend only on the four confusion counts, whose bootstrap distribution is
-    Multinomial(n, counts/n): drawn exactly. Ranking and probability metrics are drawn from the
-    (class, score-bin) cell counts, Multinomial(n, cells/n): exact when bins are the distinct scores.
-    With a histogram the replicates are shifted by (exact − binned) full-sample value so intervals
-    centre on the exact metric. Replicates whose resample holds a single class are NaN.
-
-    >>> t = ScoreTable.from_arrays(np.arange(400) % 2, np.linspace(0, 1, 400))
-    >>> r = bootstrap(t, 0.5, n_resamples=50, seed=0)
-    >>> r["auc"].shape, bool(np.all((r["auc"] > 0.4) & (r["auc"] < 0.6)))
-    ((50,), True)
-    """
-    rng = np.random.default_rng(seed)
-    n = table.n
-    tn, fp, fn, tp = confusion_counts(table, threshold)
-    draws = rng.multinomial(n, np.array([tn, fp, fn, tp], dtype=np.float64) / n, size=n_resamples)
-    btn, bfp, bfn, btp = draws.T
-    one_class = (btp + bfn == 0) | (btn + bfp == 0)
-    replicates = {k: np.where(one_class, np.nan, v) for k, v in threshold_metrics(btn, bfp, bfn, btp).items()}
-    for k, v in best_constant_metrics(btp + bfn, btn + bfp).items():
-        replicates[f"{k}_best_constant_classifier"] = np.where(one_class, np.nan, v)
-
-    cells = cells or score_cells(table)
-    binned = cells.table
-    k = len(binned.values)
-    drawn = rng.multinomial(n, np.concatenate([binned.pos, binned.neg]) / n, size=n_resamples).astype(np.float64)
-    pos, neg = drawn[:, :k], drawn[:, k:]
-    single = (pos.sum(axis=1) == 0) | (neg.sum(axis=1) == 0)
-    ranking = {
-        "auc": (_auc_from_counts(pos, neg), roc_auc),
-        "average_precision": (_ap_from_counts(pos, neg), average_precision),
-    }
-    for name, (values, exact_metric) in ranking.items():
-        if not cells.exact:
-            values = values + (exact_metric(table) - exact_metric(binned))
-        replicates[name] = np.where(single, np.nan, values)
-    # Losses are means of per-row terms: each resampled row carries its bin's mean term.
-    replicates["log_loss"] = (pos @ _per_row(cells.pos_log, binned.pos) + neg @ _per_row(cells.neg_log, binned.neg)) / n
-    replicates["brier_score"] = (pos @ _per_row(cells.pos_sq, binned.pos) + neg @ _per_row(cells.neg_sq, binned.neg)) / n
-    return replicates
-
-
-def summarize_replicates(replicates: np.ndarray, *, level: float = 0.95) -> tuple[float, float, float]:
-    """(standard deviation, lower, upper) of bootstrap replicates; NaN when any replicate is NaN.
-
-    >>> sd, lo, hi = summarize_replicates(np.arange(101.0), level=0.9)
-    >>> round(sd, 3), round(lo, 9), round(hi, 9)
-    (29.3, 5.0, 95.0)
-    """
-    if len(replicates) < 2 or np.isnan(replicates).any():
-        return float("nan"), float("nan"), float("nan")
-    alpha = (1 - level) / 2
-    lower, upper = np.quantile(replicates, [alpha, 1 - alpha])
-    return float(np.std(replicates, ddof=1)), float(lower), float(upper)

@@ -1,4 +1,5 @@
-"""Choose the decision threshold on a validation set, to be frozen and used on the test set.
+"""Operating points: the thresholds worth knowing on the test set, and the decision threshold chosen
+on a validation set (to be frozen and used on the test set).
 
 Objectives (the ``ThresholdObjective`` pipeline parameter):
 
@@ -6,10 +7,12 @@ Objectives (the ``ThresholdObjective`` pipeline parameter):
 * ``min-precision:P``: the highest recall among thresholds whose precision is at least P;
 * ``min-recall:R``: the highest precision among thresholds whose recall is at least R.
 
-Candidates are the distinct validation scores (a row is positive when its score is at or above the
-threshold); ties go to the highest threshold, the most conservative choice.
+Candidates are the distinct scores (a row is positive when its score is at or above the threshold);
+ties go to the highest threshold, the most conservative choice.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,6 +45,63 @@ def parse_objective(text: str) -> tuple[str, float | None]:
     raise ValueError(f"threshold objective {text!r} is not one of {OBJECTIVE_HELP}")
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """Every distinct score as a threshold, highest first, with the metrics it gives."""
+
+    thresholds: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    false_positive_rate: np.ndarray
+
+    @classmethod
+    def of(cls, table: metrics.ScoreTable) -> "Candidates":
+        tp, fp = table.tp[:-1][::-1], table.fp[:-1][::-1]  # descending thresholds
+        return cls(
+            thresholds=table.values[::-1],
+            precision=tp / (tp + fp),  # never 0/0: every distinct score has a row at it
+            recall=tp / table.n_pos,
+            f1=2.0 * tp / (tp + fp + table.n_pos),
+            false_positive_rate=fp / table.n_neg,
+        )
+
+    def point(self, i: int) -> dict:
+        """The metrics at candidate ``i``, as evaluation.json's ``operating_points`` lists them."""
+        return {
+            "threshold": float(self.thresholds[i]),
+            "precision": float(self.precision[i]),
+            "recall": float(self.recall[i]),
+            "f1": float(self.f1[i]),
+            "false_positive_rate": float(self.false_positive_rate[i]),
+        }
+
+
+def operating_points(table: metrics.ScoreTable, *, recall_targets=(0.5, 0.8, 0.9, 0.95)) -> dict:
+    """Thresholds worth knowing: maximum F1, maximum Youden's J (TPR − FPR), and the best precision
+    at each recall target.
+
+    >>> ops = operating_points(metrics.ScoreTable.from_arrays(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9])))
+    >>> ops["max_f1"]["threshold"], ops["max_youden_j"]["threshold"]
+    (0.4, 0.9)
+    """
+    at = Candidates.of(table)
+    youden = at.recall - at.false_positive_rate
+    at_recall = []
+    for target in recall_targets:
+        # Recall rises as the threshold falls: the eligible thresholds are a suffix.
+        first = int(np.searchsorted(at.recall, target, side="left"))
+        if first < len(at.recall):
+            best = first + int(np.argmax(at.precision[first:]))
+            at_recall.append({"recall_at_least": target, **at.point(best)})
+    best_j = int(np.argmax(youden))
+    return {
+        "max_f1": at.point(int(np.argmax(at.f1))),
+        "max_youden_j": {**at.point(best_j), "youden_j": float(youden[best_j])},
+        "precision_at_recall": at_recall,
+    }
+
+
 def select_threshold(table: metrics.ScoreTable, objective: str = DEFAULT_OBJECTIVE) -> dict:
     """The threshold meeting ``objective`` on ``table``, with the validation metrics it gives.
 
@@ -52,11 +112,8 @@ def select_threshold(table: metrics.ScoreTable, objective: str = DEFAULT_OBJECTI
     (0.9, 0.35)
     """
     kind, target = parse_objective(objective)
-    tp, fp = table.tp[:-1][::-1], table.fp[:-1][::-1]  # descending thresholds
-    thresholds = table.values[::-1]
-    precision = tp / (tp + fp)  # never 0/0: every distinct score has a row at it
-    recall = tp / table.n_pos
-    f1 = 2.0 * tp / (tp + fp + table.n_pos)
+    at = Candidates.of(table)
+    precision, recall, f1 = at.precision, at.recall, at.f1
     if kind == "max-f1":
         best = int(np.argmax(f1))  # argmax takes the first: the highest threshold among ties
     else:
@@ -71,7 +128,7 @@ def select_threshold(table: metrics.ScoreTable, objective: str = DEFAULT_OBJECTI
         best = int(eligible[np.argmax(goal[eligible])])
     return {
         "objective": objective,
-        "threshold": float(thresholds[best]),
+        "threshold": float(at.thresholds[best]),
         "validation_precision": float(precision[best]),
         "validation_recall": float(recall[best]),
         "validation_f1": float(f1[best]),

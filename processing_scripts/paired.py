@@ -16,19 +16,13 @@ A standard error / deviation that cannot be estimated is ``nan`` (``"NaN"`` in J
 """
 from __future__ import annotations
 
-from statistics import NormalDist
-
 import numpy as np
 
-from . import metrics
+from . import metric_catalog, metrics, uncertainty
+from .uncertainty import CONFIDENCE_LEVEL
 
-PAIRED_THRESHOLD_METRICS = ("accuracy", "precision", "recall", "f1")
-
-
-def _check_level(level: float) -> float:
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level {level!r} is not between 0 and 1; pass e.g. level=0.95")
-    return float(level)
+# The threshold metrics compared with the champion's on the same rows.
+PAIRED_THRESHOLD_METRICS = metric_catalog.names(kind=metric_catalog.THRESHOLD, compared=True)
 
 
 def check_paired_inputs(y_true, score_a, score_b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -92,7 +86,7 @@ def _placements(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return v10, v01
 
 
-def paired_auc_difference(y_true, score_a, score_b, *, level: float = 0.95) -> dict:
+def paired_auc_difference(y_true, score_a, score_b, *, level: float = CONFIDENCE_LEVEL) -> dict:
     """AUC of each model, their difference ``a - b`` and its paired DeLong interval.
 
     Returns ``{"auc_a", "auc_b", "difference", "standard_error", "lower", "upper", "method"}``. The
@@ -108,7 +102,7 @@ def paired_auc_difference(y_true, score_a, score_b, *, level: float = 0.95) -> d
     >>> paired_auc_difference([0, 1, 0, 1], [0.2, 0.9, 0.3, 0.6], [0.2, 0.9, 0.3, 0.6])["standard_error"]
     0.0
     """
-    level = _check_level(level)
+    level = uncertainty.check_level(level)
     y, a, b = check_paired_inputs(y_true, score_a, score_b)
     # Exact AUCs (integer numerators) as metrics.roc_auc computes them: equal to roc_auc_score.
     auc_a = metrics.roc_auc(metrics.ScoreTable.from_arrays(y, a))
@@ -125,9 +119,7 @@ def paired_auc_difference(y_true, score_a, score_b, *, level: float = 0.95) -> d
         # per-row differences of the components, which is exactly 0 for identical scores.
         variance = np.var(a10 - b10, ddof=1) / m + np.var(a01 - b01, ddof=1) / n
         standard_error = float(np.sqrt(variance))
-        z = NormalDist().inv_cdf(0.5 + level / 2)
-        lower = max(-1.0, difference - z * standard_error)
-        upper = min(1.0, difference + z * standard_error)
+        lower, upper = uncertainty.normal_interval(difference, standard_error, low=-1.0, high=1.0, level=level)
     return {
         "auc_a": auc_a,
         "auc_b": auc_b,
@@ -167,14 +159,14 @@ def paired_threshold_difference(
     threshold_b: float,
     n_resamples: int = 1000,
     seed: int = 0,
-    level: float = 0.95,
+    level: float = CONFIDENCE_LEVEL,
 ) -> dict[str, dict]:
-    """Accuracy, precision, recall and F1 of each model at its threshold, and the paired differences.
+    """The compared threshold metrics of each model at its threshold, and the paired differences.
 
     Returns ``{metric: {"a", "b", "difference", "standard_deviation", "lower", "upper"}}`` for each of
     :data:`PAIRED_THRESHOLD_METRICS`; the last three describe the percentile bootstrap of ``a - b``
-    (rows resampled jointly for both models). They are NaN below ``metrics.MIN_ROWS_FOR_STD`` rows,
-    with fewer than 2 resamples, or when a resample holds a single class (as in :mod:`metrics`).
+    (rows resampled jointly for both models). They are NaN below ``uncertainty.MIN_ROWS_FOR_STD`` rows,
+    with fewer than 2 resamples, or when a resample holds a single class (as in :mod:`uncertainty`).
 
     >>> y = np.arange(400) % 2
     >>> s = np.linspace(0, 1, 400)
@@ -185,7 +177,7 @@ def paired_threshold_difference(
     >>> r["recall"]["a"], r["recall"]["b"], r["recall"]["difference"], r["recall"]["standard_deviation"]
     (0.5, 1.0, -0.5, nan)
     """
-    level = _check_level(level)
+    level = uncertainty.check_level(level)
     for name, value in (("threshold_a", threshold_a), ("threshold_b", threshold_b)):
         if not np.isfinite(value):
             raise ValueError(f"{name} {value!r} is not a finite number; pass the decision threshold, e.g. 0.5")
@@ -197,19 +189,19 @@ def paired_threshold_difference(
     (ta, tb) = _confusions(cells)
     point_a, point_b = metrics.threshold_metrics(*ta), metrics.threshold_metrics(*tb)
 
-    if rows >= metrics.MIN_ROWS_FOR_STD and n_resamples >= 2:
+    if rows >= uncertainty.MIN_ROWS_FOR_STD and n_resamples >= 2:
         rng = np.random.default_rng(seed)
         draws = rng.multinomial(rows, cells.reshape(-1) / rows, size=int(n_resamples)).reshape(-1, 2, 2, 2)
         (ra, rb) = _confusions(draws)
-        # A resample without one of the classes has no recall (nor a meaningful F1): NaN, as metrics.bootstrap.
+        # A resample without one of the classes has no recall (nor a meaningful F1): NaN, as uncertainty.bootstrap.
         one_class = (draws[:, 1].sum(axis=(1, 2)) == 0) | (draws[:, 0].sum(axis=(1, 2)) == 0)
         rep_a, rep_b = metrics.threshold_metrics(*ra), metrics.threshold_metrics(*rb)
     result = {}
     for name in PAIRED_THRESHOLD_METRICS:
         value_a, value_b = float(point_a[name]), float(point_b[name])
-        if rows >= metrics.MIN_ROWS_FOR_STD and n_resamples >= 2:
+        if rows >= uncertainty.MIN_ROWS_FOR_STD and n_resamples >= 2:
             replicates = np.where(one_class, np.nan, rep_a[name] - rep_b[name])
-            sd, lower, upper = metrics.summarize_replicates(replicates, level=level)
+            sd, lower, upper = uncertainty.summarize_replicates(replicates, level=level)
         else:
             sd = lower = upper = float("nan")
         result[name] = {

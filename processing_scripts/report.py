@@ -11,7 +11,7 @@ import html
 import math
 from typing import Any, Mapping
 
-from . import charts
+from . import charts, metric_catalog
 
 PLOTS = ("roc", "pr", "confusion_matrix", "calibration")
 NOT_RECORDED = "not recorded"
@@ -277,10 +277,6 @@ def _subject_html(document: Mapping[str, Any]) -> str:
         else:
             shown = f"<code>{html.escape(str(value))}</code>"
         rows.append(f"<tr><th scope=\"row\">{label}</th><td>{shown}</td></tr>")
-    endpoint = document.get("endpoint")
-    if isinstance(endpoint, Mapping):
-        rows.append(f"<tr><th scope=\"row\">Endpoint</th><td><code>{html.escape(str(endpoint.get('name')))}</code> "
-                    f"({html.escape(str(endpoint.get('region')))})</td></tr>")
     return f'<table class="subject"><caption>What was evaluated</caption>{"".join(rows)}</table>'
 
 
@@ -327,8 +323,9 @@ figcaption{font-size:.85em;padding:.2em .5em;color:#374151}"""
 
 def render_html(document: Mapping[str, Any], plots: Mapping[str, str]) -> str:
     """One HTML file: the verdict and what was evaluated first, then the checks, dataset, metrics with
-    95% intervals, operating points, and the plots inline."""
+    their confidence intervals, operating points, and the plots inline."""
     metrics = document["binary_classification_metrics"]
+    level = f"{float(document['confidence_intervals']['level']) * 100:.4g}%"  # e.g. "95%"
     intervals = document["confidence_intervals"]["metrics"]
     rows = []
     for name, entry in metrics.items():
@@ -337,12 +334,12 @@ def render_html(document: Mapping[str, Any], plots: Mapping[str, str]) -> str:
         ci = intervals.get(name, {})
         interval = f"[{_fmt(ci['lower'])}, {_fmt(ci['upper'])}]" if "lower" in ci else "n/a"
         rows.append(f"<tr><td>{name}</td><td>{_fmt(entry['value'])}</td><td>{_fmt(entry['standard_deviation'])}</td><td>{interval}</td></tr>")
-    for name in ("log_loss", "brier_score", "average_precision"):
+    for name in metric_catalog.names(section=metric_catalog.TOP):
         ci = intervals.get(name, {})
         interval = f"[{_fmt(ci['lower'])}, {_fmt(ci['upper'])}]" if "lower" in ci else "n/a"
         rows.append(f"<tr><td>{name}</td><td>{_fmt(document[name])}</td><td></td><td>{interval}</td></tr>")
     gate = document.get("gate")
-    gate_html = _checks_html(gate) + _champion_html(gate.get("champion") or {}) if gate else ""
+    gate_html = _checks_html(gate) + _champion_html(gate.get("champion") or {}, level) if gate else ""
     dataset = document["dataset"]
     ops = document["operating_points"]
     op_rows = [f"<tr><td>max F1</td>{_op(ops['max_f1'])}</tr>", f"<tr><td>max Youden J</td>{_op(ops['max_youden_j'])}</tr>"]
@@ -363,8 +360,8 @@ def render_html(document: Mapping[str, Any], plots: Mapping[str, str]) -> str:
 decision threshold {document['threshold']} ({html.escape(str(document.get('operating_point', {}).get('source', 'parameter')))}), input sha256 <code>{html.escape(str(dataset.get('sha256', NOT_RECORDED)))}</code></p>
 {gate_html}
 <h2>Metrics</h2>
-<table><tr><th>metric</th><th>value</th><th>standard deviation</th><th>95% interval</th></tr>{''.join(rows)}</table>
-<p>AUC by DeLong: standard error {_fmt(delong['standard_deviation'])}, 95% interval [{_fmt(delong['lower'])}, {_fmt(delong['upper'])}].
+<table><tr><th>metric</th><th>value</th><th>standard deviation</th><th>{level} interval</th></tr>{''.join(rows)}</table>
+<p>AUC by DeLong: standard error {_fmt(delong['standard_deviation'])}, {level} interval [{_fmt(delong['lower'])}, {_fmt(delong['upper'])}].
 Intervals: {html.escape(document['confidence_intervals']['method'])}.</p>
 <h2>Operating points</h2>
 <table><tr><th></th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th><th>FPR</th></tr>{''.join(op_rows)}</table>
@@ -373,7 +370,7 @@ Intervals: {html.escape(document['confidence_intervals']['method'])}.</p>
 """
 
 
-def _champion_html(champion: Mapping[str, Any]) -> str:
+def _champion_html(champion: Mapping[str, Any], level: str) -> str:
     """The comparison with the champion: what was compared, and each difference with its interval."""
     status = champion.get("status", "none")
     if status == "none":
@@ -389,7 +386,7 @@ def _champion_html(champion: Mapping[str, Any]) -> str:
     if not rows:
         return head
     return head + ("<table><tr><th>metric</th><th>challenger</th><th>champion</th><th>difference</th>"
-                   f"<th>95% interval</th></tr>{rows}</table>")
+                   f"<th>{level} interval</th></tr>{rows}</table>")
 
 
 def _op(point: Mapping[str, Any]) -> str:

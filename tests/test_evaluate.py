@@ -265,3 +265,59 @@ def test_folders_are_read_recursively_in_path_order(tmp_path):
     assert [Path(f).relative_to(tmp_path / "in").as_posix() for f in doc["dataset"]["files"]] == ["a.out", "b/x.out", "c.out"]
     assert doc["dataset"]["rows"] == 4
     assert doc["binary_classification_metrics"]["auc"]["value"] == skm.roc_auc_score([0, 1, 1, 0], [0.2, 0.8, 0.4, 0.5])
+
+
+# --- the function API: evaluate(labels, scores, settings) ------------------------------------------------
+
+
+def test_evaluate_on_arrays_gives_the_commands_outputs(predictions, tmp_path):
+    folder, y, s = predictions
+    argv = ["--predictions", str(folder), "--output-dir", str(tmp_path / "cli"), "--bootstrap", "50", "--seed", "3",
+            "--threshold", "0.4"]
+    assert evaluate.main(argv) == 0
+    files = sorted(folder.iterdir())
+    from processing_scripts import predictions as reader
+
+    result = evaluate.evaluate(y, s, evaluate.EvaluationSettings(threshold=0.4, n_bootstrap=50, seed=3),
+                               dataset={"files": [str(f) for f in files], "sha256": reader.files_sha256(files)})
+    assert result.files == {p.name: p.read_bytes() for p in (tmp_path / "cli").iterdir()}  # byte for byte
+    assert not (tmp_path / "api").exists()  # nothing is written until asked
+    result.write(tmp_path / "api")
+    assert sorted(p.name for p in (tmp_path / "api").iterdir()) == sorted(result.files)
+
+
+def test_evaluate_adds_sections_and_the_gate_to_the_document():
+    y, s = [0, 1, 0, 1, 1, 0], [0.1, 0.8, 0.3, 0.7, 0.4, 0.6]
+    seen = []
+
+    def decide_gate(document):
+        seen.append(sorted(document))
+        return {"passed": True, "checks": [], "summary": "ok"}
+
+    result = evaluate.evaluate(y, s, evaluate.EvaluationSettings(n_bootstrap=0), dataset={"files": ["x"]},
+                               sections={"endpoint": {"name": "e", "region": "r"}}, decide_gate=decide_gate)
+    document = json.loads(result.files["evaluation.json"])
+    assert document["endpoint"] == {"name": "e", "region": "r"} and document["gate"]["passed"] is True
+    assert "endpoint" in seen[0] and "gate" not in seen[0]  # the gate sees the finished document
+    assert document["dataset"]["files"] == ["x"] and document["operating_point"] == {"source": "parameter",
+                                                                                     "threshold": 0.5}
+    assert "Quality gate: PASSED" in result.files["report.html"].decode()
+
+
+def test_evaluate_refuses_pairs_no_metric_can_be_computed_from():
+    from processing_scripts import metrics
+
+    with pytest.raises(metrics.InputError, match="only one class"):
+        evaluate.evaluate([1, 1], [0.2, 0.4], evaluate.EvaluationSettings(n_bootstrap=0), dataset={})
+
+
+@pytest.mark.parametrize("settings, message", [
+    (evaluate.EvaluationSettings(threshold=-0.1), "--threshold -0.1 must be between 0 and 1"),
+    (evaluate.EvaluationSettings(threshold=float("inf")), "--threshold inf must be between 0 and 1"),
+    (evaluate.EvaluationSettings(n_bootstrap=-2), "--bootstrap -2 must be 0 or more"),
+    (evaluate.EvaluationSettings(seed=-1), "--seed -1 must be 0 or more"),
+])
+def test_evaluation_settings_are_checked_in_the_flags_words(settings, message):
+    with pytest.raises(evaluate.UsageError, match=message):
+        settings.check()
+    evaluate.EvaluationSettings().check()  # the defaults are fine

@@ -1,4 +1,4 @@
-"""pipeline.evaluate_endpoint against a stand-in SageMaker runtime serving a real packaged model.
+"""pipeline.endpoint (``python -m pipeline.endpoint``) against a stand-in SageMaker runtime serving a real packaged model.
 
 The stand-in is an HTTP server on 127.0.0.1 implementing ``POST /endpoints/{name}/invocations`` with
 the model's own ``code/inference.py`` handlers, served as the scikit-learn container serves them (the
@@ -27,7 +27,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
 
-from pipeline import evaluate_endpoint as ee
+from pipeline.endpoint import aws, cli, errors, retry, scoring, test_data
 from pipeline import package
 from pipeline.local.model_archive import load_serving_handlers
 from pipeline.local.store import LocalObjectStore
@@ -163,7 +163,7 @@ def world(tmp_path_factory):
 @pytest.fixture
 def runtime(world, monkeypatch):
     world["runtime"].reset()
-    monkeypatch.setattr(ee, "BACKOFF_BASE_SECONDS", 0.0)  # retries without waiting
+    monkeypatch.setattr(retry, "BACKOFF_BASE_SECONDS", 0.0)  # retries without waiting
     return world["runtime"]
 
 
@@ -171,7 +171,7 @@ def run(world, tmp_path, *extra, test_data=None, endpoint=ENDPOINT, url=None):
     argv = ["--endpoint-name", endpoint, "--test-data", str(test_data or world["test_csv"]),
             "--endpoint-url", url or world["url"], "--region", "us-east-1", "--output-dir", str(tmp_path / "out"),
             "--bootstrap", "0", *extra]
-    return ee.main(argv)
+    return cli.main(argv)
 
 
 def one_line_error(capsys) -> str:
@@ -189,7 +189,7 @@ def evaluated(world, tmp_path_factory):
     runtime = world["runtime"]
     runtime.reset(slow_even=0.05)
     out = tmp_path_factory.mktemp("run")
-    code = ee.main(["--endpoint-name", ENDPOINT, "--test-data", str(world["test_csv"]), "--endpoint-url", world["url"],
+    code = cli.main(["--endpoint-name", ENDPOINT, "--test-data", str(world["test_csv"]), "--endpoint-url", world["url"],
                     "--region", "us-east-1", "--output-dir", str(out / "endpoint"), "--batch-size", str(BATCH),
                     "--concurrency", "4", "--bootstrap", "300", "--seed", "3"])
     requests, completed = list(runtime.requests), list(runtime.completed)
@@ -254,10 +254,10 @@ def test_rows_keep_their_order_with_concurrency_and_uneven_batches(world, evalua
 
 
 def test_scores_are_the_models_in_input_order(world, runtime):
-    result = ee.score_rows(
-        ee.runtime_invoker(ee.make_client(region="us-east-1", endpoint_url=world["url"], concurrency=3), ENDPOINT),
+    result = scoring.score_rows(
+        aws.runtime_invoker(aws.make_client(region="us-east-1", endpoint_url=world["url"], concurrency=3), ENDPOINT),
         [line.partition(",")[2].encode() for line in world["lines"]],
-        batch_size=50, concurrency=3, classify=ee.aws_classifier(ENDPOINT), policy=ee.RetryPolicy(max_retries=0))
+        batch_size=50, concurrency=3, classify=aws.aws_classifier(ENDPOINT), policy=retry.RetryPolicy(max_retries=0))
     expected = world["model"].predict_proba(np.ascontiguousarray(world["X"]))[:, 1]
     np.testing.assert_array_equal(result.scores, expected)
     assert (result.requests, result.retries) == (13, 0)
@@ -291,7 +291,7 @@ def test_the_packaged_model_answers_accept_as_the_container_does(world, runtime,
         handlers = load_serving_handlers(world["base"] / "model.tar.gz", tmp_path / "model", environment=environment)
         server = FakeRuntime(handlers, [ENDPOINT]).serve()
     url = f"http://127.0.0.1:{server.server_address[1]}" if server else world["url"]
-    client = ee.make_client(region="us-east-1", endpoint_url=url, concurrency=1)
+    client = aws.make_client(region="us-east-1", endpoint_url=url, concurrency=1)
     request = {"EndpointName": ENDPOINT, "Body": b"0.5,0.1,-0.2,0.3\n1,2,3,4\n", "ContentType": "text/csv"}
     if accept is not None:
         request["Accept"] = accept
@@ -323,7 +323,7 @@ def test_the_stand_in_throttles_as_aws_does(world, runtime):
     from botocore.exceptions import ClientError
 
     runtime.reset(throttle_first=1)
-    client = ee.make_client(region="us-east-1", endpoint_url=world["url"], concurrency=1)
+    client = aws.make_client(region="us-east-1", endpoint_url=world["url"], concurrency=1)
     with pytest.raises(ClientError) as caught:
         client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"1,2,3,4\n", ContentType="text/csv", Accept="text/csv")
     assert caught.value.response["Error"] == {"Code": "ThrottlingException", "Message": "Rate exceeded"}
@@ -347,6 +347,19 @@ def test_summary_counts_requests_and_retries(world, runtime, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"endpoint {ENDPOINT}: {N_ROWS} rows scored in 6 requests (3 retries)" in out
     assert f"report: {tmp_path / 'out' / 'report.html'}" in out
+
+
+def test_the_pairs_are_evaluated_in_process_not_through_evaluate_main(world, runtime, tmp_path, capsys,
+                                                                      monkeypatch):
+    monkeypatch.setattr(evaluate, "main", lambda argv=None: pytest.fail("the CLI went through evaluate.main"))
+    assert run(world, tmp_path) == 0
+    doc = _load(tmp_path / "out" / "evaluation.json")
+    assert doc["endpoint"] == {"name": ENDPOINT, "region": "us-east-1"}
+    assert doc["dataset"]["files"] == [str(world["test_csv"])] and doc["dataset"]["rows"] == N_ROWS
+    lines = capsys.readouterr().out.splitlines()
+    body = doc["binary_classification_metrics"]
+    assert lines[1] == (f"auc {body['auc']['value']:.4f}  f1 {body['f1']['value']:.4f}  "
+                        f"accuracy {body['accuracy']['value']:.4f} at threshold 0.5")
 
 
 def test_giving_up_after_max_retries_is_exit_1_and_writes_nothing(world, runtime, tmp_path, capsys):
@@ -410,7 +423,7 @@ def test_missing_credentials_fail_at_once(world, runtime, tmp_path, capsys, monk
 
 def test_the_module_runs_as_a_command(world, runtime, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "pipeline.evaluate_endpoint", "--endpoint-name", "gone",
+    done = subprocess.run([sys.executable, "-m", "pipeline.endpoint", "--endpoint-name", "gone",
                            "--test-data", str(world["test_csv"]), "--endpoint-url", world["url"],
                            "--region", "us-east-1", "--output-dir", str(tmp_path / "out")],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
@@ -446,15 +459,15 @@ def test_bad_test_data_is_exit_2_naming_the_file(world, runtime, tmp_path, capsy
 def test_files_must_agree_on_width(tmp_path):
     (tmp_path / "a.csv").write_text("1,2,3\n0,2,3\n")
     (tmp_path / "b.csv").write_text("1,2\n")
-    with pytest.raises(ee.UsageError, match=r"b\.csv line 1: 2 fields, the rows above have 3"):
-        ee.read_test_data(tmp_path)
+    with pytest.raises(errors.UsageError, match=r"b\.csv line 1: 2 fields, the rows above have 3"):
+        test_data.read_test_data(tmp_path)
 
 
 def test_reader_keeps_feature_text_and_accepts_crlf_and_missing_values(tmp_path):
     (tmp_path / "a.csv").write_bytes(b"1,0.10,2e3\r\n\r\n0.0,,7\r\n")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.csv").write_bytes(b"1.0,3,4")
-    data = ee.read_test_data(tmp_path)
+    data = test_data.read_test_data(tmp_path)
     assert data.rows == [b"0.10,2e3", b",7", b"3,4"]
     assert data.labels.tolist() == [1, 0, 1] and data.n_features == 2
     assert data.files == (str(tmp_path / "a.csv"), str(tmp_path / "sub" / "b.csv"))
@@ -487,7 +500,7 @@ def test_bad_arguments_are_exit_2(world, runtime, tmp_path, capsys, flag, value,
 def test_no_region_is_exit_2(world, runtime, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_REGION", raising=False)
-    code = ee.main(["--endpoint-name", ENDPOINT, "--test-data", str(world["test_csv"]),
+    code = cli.main(["--endpoint-name", ENDPOINT, "--test-data", str(world["test_csv"]),
                     "--output-dir", str(tmp_path / "out")])
     assert code == 2 and "no AWS region: pass --region" in one_line_error(capsys)
 
@@ -519,11 +532,11 @@ def test_s3_test_data_from_the_local_store(world, runtime, tmp_path, capsys):
     (3, 1, [(0, 1), (1, 2), (2, 3)]),
 ])
 def test_batch_bounds(n, size, expected):
-    assert ee.batch_bounds(n, size) == expected
+    assert scoring.batch_bounds(n, size) == expected
 
 
 def test_backoff_is_exponential_capped_and_fully_jittered():
-    policy = ee.RetryPolicy(max_retries=10, base=0.5, cap=20.0)
+    policy = retry.RetryPolicy(max_retries=10, base=0.5, cap=20.0)
     assert [policy.delay(k, 1.0) for k in range(8)] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 20.0, 20.0]
     assert [policy.delay(k, 0.0) for k in range(8)] == [0.0] * 8
     assert policy.delay(3, 0.25) == 1.0
@@ -535,7 +548,7 @@ def test_backoff_is_exponential_capped_and_fully_jittered():
     ("ValidationError", 400, False), ("ModelError", 424, False), ("AccessDeniedException", 403, False),
 ])
 def test_is_retryable(code, status, retryable):
-    assert ee.is_retryable(code, status) is retryable
+    assert retry.is_retryable(code, status) is retryable
 
 
 class FakeClock:
@@ -561,27 +574,27 @@ def _failing(n_failures, error=OSError("busy")):
 
 def test_retries_wait_by_the_policy_and_succeed():
     clock, (call, calls) = FakeClock(), _failing(3)
-    result = ee.call_with_retries(call, policy=ee.RetryPolicy(max_retries=3, base=1.0, cap=3.0),
-                                  classify=lambda e: ee.Failure(True, "busy"), sleep=clock.sleep, rand=lambda: 0.5)
+    result = retry.call_with_retries(call, policy=retry.RetryPolicy(max_retries=3, base=1.0, cap=3.0),
+                                  classify=lambda e: retry.Failure(True, "busy"), sleep=clock.sleep, rand=lambda: 0.5)
     assert result == "ok" and len(calls) == 4 and clock.sleeps == [0.5, 1.0, 1.5]
 
 
 def test_retries_give_up_with_the_last_failure():
     clock, (call, calls) = FakeClock(), _failing(10)
-    with pytest.raises(ee.EndpointError, match=r"^busy; gave up after 3 attempts \(lower --concurrency"):
-        ee.call_with_retries(call, policy=ee.RetryPolicy(max_retries=2), classify=lambda e: ee.Failure(True, "busy"),
+    with pytest.raises(errors.EndpointError, match=r"^busy; gave up after 3 attempts \(lower --concurrency"):
+        retry.call_with_retries(call, policy=retry.RetryPolicy(max_retries=2), classify=lambda e: retry.Failure(True, "busy"),
                              sleep=clock.sleep, rand=lambda: 0.0)
     assert len(calls) == 3 and len(clock.sleeps) == 2
 
 
 def test_non_retryable_failures_and_unknown_exceptions_are_not_retried():
     clock, (call, calls) = FakeClock(), _failing(1)
-    with pytest.raises(ee.EndpointError, match="^denied$"):
-        ee.call_with_retries(call, policy=ee.RetryPolicy(), classify=lambda e: ee.Failure(False, "denied"),
+    with pytest.raises(errors.EndpointError, match="^denied$"):
+        retry.call_with_retries(call, policy=retry.RetryPolicy(), classify=lambda e: retry.Failure(False, "denied"),
                              sleep=clock.sleep)
     call, calls = _failing(1, KeyError("bug"))
     with pytest.raises(KeyError):
-        ee.call_with_retries(call, policy=ee.RetryPolicy(), classify=lambda e: None, sleep=clock.sleep)
+        retry.call_with_retries(call, policy=retry.RetryPolicy(), classify=lambda e: None, sleep=clock.sleep)
     assert len(calls) == 1 and clock.sleeps == []
 
 
@@ -594,10 +607,10 @@ def test_non_retryable_failures_and_unknown_exceptions_are_not_retried():
 ])
 def test_parse_scores(body, n, message):
     if message is None:
-        assert len(ee.parse_scores(body, n)) == n
+        assert len(test_data.parse_scores(body, n)) == n
     else:
         with pytest.raises(ValueError, match=re.escape(message)):
-            ee.parse_scores(body, n)
+            test_data.parse_scores(body, n)
 
 
 def test_score_rows_keeps_order_when_answers_arrive_shuffled():
@@ -613,7 +626,7 @@ def test_score_rows_keeps_order_when_answers_arrive_shuffled():
         return b"".join(b"%r\n" % (int(r) / 1000) for r in payload.split())
 
     seen = []
-    result = ee.score_rows(invoke, rows, batch_size=10, concurrency=5, classify=lambda e: None,
+    result = scoring.score_rows(invoke, rows, batch_size=10, concurrency=5, classify=lambda e: None,
                            progress=lambda done, total: seen.append((done, total)))
     assert result.scores.tolist() == [i / 1000 for i in range(103)]
     assert seen[0] == (0, 103) and seen[-1] == (103, 103) and [d for d, _ in seen] == sorted(d for d, _ in seen)
@@ -634,9 +647,9 @@ def test_progress_bar_on_a_terminal_only():
         def flush(self):
             pass
 
-    assert ee.progress_printer(Tty(False)) is None
+    assert cli.progress_printer(Tty(False)) is None
     stream = Tty(True)
-    show = ee.progress_printer(stream)
+    show = cli.progress_printer(stream)
     for done in (0, 500, 1000, 1234):
         show(done, 1234)
     assert stream.text.endswith("\r  invoke [" + "#" * 25 + "] 100% 1,234/1,234 rows\n")
@@ -644,15 +657,15 @@ def test_progress_bar_on_a_terminal_only():
 
 
 def test_client_does_not_retry_by_itself():
-    client = ee.make_client(region="us-east-1", endpoint_url="http://127.0.0.1:9", concurrency=16)
+    client = aws.make_client(region="us-east-1", endpoint_url="http://127.0.0.1:9", concurrency=16)
     config = client.meta.config
     assert config.retries == {"total_max_attempts": 1, "mode": "standard"}
     assert (config.connect_timeout, config.read_timeout, config.max_pool_connections) == (10, 70, 16)
 
 
 def test_doctests():
-    """pytest collects doctests from processing_scripts/ only; this module's run here."""
+    """pytest collects doctests from processing_scripts/ only; the endpoint package's run here."""
     import doctest
 
-    result = doctest.testmod(ee)
-    assert result.attempted >= 6 and result.failed == 0
+    results = [doctest.testmod(module) for module in (aws, cli, errors, retry, scoring, test_data)]
+    assert sum(r.attempted for r in results) >= 6 and sum(r.failed for r in results) == 0

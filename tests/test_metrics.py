@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from processing_scripts import metrics
-from processing_scripts.evaluate import build_document
+from processing_scripts import metrics, uncertainty
+from processing_scripts.evaluation_document import build_document
 
 TOL = 1e-9
 
@@ -161,7 +162,7 @@ def test_delong_matches_the_textbook_formula():
     y = rng.integers(0, 2, 400)
     s = np.round(rng.random(400) * 0.5 + 0.3 * y, 2)
     scores = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(y, s))
-    auc, se = metrics.delong(scores)
+    auc, se = uncertainty.delong(scores)
     pos, neg = s[y == 1], s[y == 0]
     psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
     v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
@@ -170,11 +171,16 @@ def test_delong_matches_the_textbook_formula():
     assert se == pytest.approx(expected, rel=1e-12)
 
 
-def test_bootstrap_sd_of_accuracy_is_close_to_the_binomial_sd():
-    rng = np.random.default_rng(0)
-    n = 5000
+def noisy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Balanced labels and scores that separate the classes a little."""
+    rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
-    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1)
+    return y, np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1)
+
+
+def test_bootstrap_sd_of_accuracy_is_close_to_the_binomial_sd():
+    n = 5000
+    y, s = noisy(n, 0)
     doc = build_document(y, s, n_bootstrap=2000, seed=1)
     accuracy = doc["binary_classification_metrics"]["accuracy"]
     binomial_sd = math.sqrt(accuracy["value"] * (1 - accuracy["value"]) / n)
@@ -343,10 +349,7 @@ def test_extreme_imbalance_at_100k_rows():
 
 
 def test_histogram_bootstrap_is_centred_on_the_exact_value():
-    rng = np.random.default_rng(11)
-    n = 50_000
-    y = rng.integers(0, 2, n)
-    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1)
+    y, s = noisy(50_000, 11)
     doc = build_document(y, s, n_bootstrap=500, seed=3)
     assert "-bin score histogram" in doc["confidence_intervals"]["method"]
     for name in ("auc", "average_precision", "log_loss", "brier_score"):
@@ -354,3 +357,48 @@ def test_histogram_bootstrap_is_centred_on_the_exact_value():
         ci = doc["confidence_intervals"]["metrics"][name]
         half_width = (ci["upper"] - ci["lower"]) / 2
         assert abs((ci["upper"] + ci["lower"]) / 2 - value) < 0.2 * half_width, name
+
+
+# --- the metric catalog: one declaration, the formulas agree with it -------------------------------------
+
+
+def test_every_declared_metric_has_a_formula_and_every_formula_is_declared():
+    from processing_scripts import metric_catalog as catalog
+
+    table = metrics.ScoreTable.from_arrays(np.array([0, 1, 1, 0]), np.array([0.2, 0.7, 0.4, 0.5]))
+    assert set(metrics.threshold_metrics(1, 1, 1, 1)) == set(catalog.names(kind=catalog.THRESHOLD))
+    assert set(metrics.score_metrics(table)) == set(catalog.names(kind=catalog.SCORE))
+    assert set(metrics.best_constant_metrics(2, 2)) == set(catalog.names(best_constant=True))
+    assert len({m.name for m in catalog.METRICS}) == len(catalog.METRICS)
+
+
+def test_the_document_and_its_intervals_hold_exactly_the_declared_metrics():
+    from processing_scripts import metric_catalog as catalog
+
+    doc = build_document(*noisy(400, 8), n_bootstrap=20)
+    body = doc["binary_classification_metrics"]
+    constants = [catalog.best_constant_name(n) for n in catalog.names(best_constant=True)]
+    scalars = [k for k, v in body.items() if isinstance(v, dict) and "value" in v]
+    assert scalars == [*catalog.names(section=catalog.BODY), *constants]  # in the declared order
+    assert all(isinstance(doc[name], float) for name in catalog.names(section=catalog.TOP))
+    assert set(doc["confidence_intervals"]["metrics"]) == {m.name for m in catalog.METRICS} | set(constants)
+    for spec in catalog.METRICS:  # the paths the gate reads exist
+        for path in (spec.value_path, spec.lower_bound_path):
+            node = doc
+            for key in path.split("."):
+                node = node[key]
+            assert isinstance(node, float), path
+
+
+def test_the_delong_interval_uses_the_declared_confidence_level():
+    doc = build_document(*noisy(300, 9), n_bootstrap=0)
+    auc, delong = doc["binary_classification_metrics"]["auc"]["value"], doc["confidence_intervals"]["auc_delong"]
+    z = NormalDist().inv_cdf(0.5 + uncertainty.CONFIDENCE_LEVEL / 2)
+    assert doc["confidence_intervals"]["level"] == uncertainty.CONFIDENCE_LEVEL
+    assert delong["lower"] == auc - z * delong["standard_deviation"]
+    assert delong["upper"] == auc + z * delong["standard_deviation"]
+
+
+@pytest.mark.parametrize("level, z", [(0.95, 1.959963984540054), (0.9, 1.6448536269514722), (0.99, 2.5758293035489)])
+def test_normal_quantile_follows_the_level(level, z):
+    assert uncertainty.normal_quantile(level) == pytest.approx(z, rel=1e-12)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from processing_scripts import metrics, paired
+from processing_scripts import metrics, paired, uncertainty
 
 
 def _scores(rng, y, *, decimals=None, shift=0.3):
@@ -112,8 +112,8 @@ def test_pairing_narrows_the_interval():
     a = _scores(rng, y)
     b = np.clip(a + rng.normal(0, 0.03, len(y)), 0, 1)
     result = paired.paired_auc_difference(y, a, b)
-    unpaired = math.hypot(metrics.delong(metrics.ScoreTable.from_arrays(y, a))[1],
-                          metrics.delong(metrics.ScoreTable.from_arrays(y, b))[1])
+    unpaired = math.hypot(uncertainty.delong(metrics.ScoreTable.from_arrays(y, a))[1],
+                          uncertainty.delong(metrics.ScoreTable.from_arrays(y, b))[1])
     assert 0 < result["standard_error"] < unpaired / 3
 
 
@@ -178,7 +178,7 @@ def test_threshold_points_match_sklearn(y, a, b, ta, tb):
         assert r["a"] == pytest.approx(expected_a[name], abs=1e-12)
         assert r["b"] == pytest.approx(expected_b[name], abs=1e-12)
         assert r["difference"] == r["a"] - r["b"]
-        if len(y) < metrics.MIN_ROWS_FOR_STD:
+        if len(y) < uncertainty.MIN_ROWS_FOR_STD:
             assert all(math.isnan(r[k]) for k in ("standard_deviation", "lower", "upper"))
         else:
             assert r["standard_deviation"] >= 0 and r["lower"] <= r["upper"]
@@ -259,7 +259,7 @@ def test_identical_models_differ_by_exactly_zero(n):
     s = _scores(rng, y, decimals=2)
     for name, r in paired.paired_threshold_difference(y, s, s.copy(), threshold_a=0.5, threshold_b=0.5).items():
         assert r["a"] == r["b"] and r["difference"] == 0.0, name
-        if n >= metrics.MIN_ROWS_FOR_STD:
+        if n >= uncertainty.MIN_ROWS_FOR_STD:
             assert r["standard_deviation"] == r["lower"] == r["upper"] == 0.0, name
     result = paired.paired_auc_difference(y, s, s.copy())
     assert result["difference"] == result["standard_error"] == 0.0

@@ -312,3 +312,11 @@ def test_report_renders_in_headless_chromium(container_run, tmp_path):
         else:
             assert _near(crop, charts.BLUE) > 300, f"{name}: the challenger is not drawn: {shot}"
             assert _near(crop, charts.ORANGE) > 100, f"{name}: the champion is not drawn: {shot}"
+
+
+@pytest.mark.parametrize("level, shown", [(0.95, "95%"), (0.9, "90%"), (0.995, "99.5%")])
+def test_intervals_are_labelled_with_the_documents_confidence_level(level, shown):
+    document = _document()
+    document["confidence_intervals"]["level"] = level
+    page = report.render_html(document, {})
+    assert page.count(f"{shown} interval") == 2 and ("95% interval" not in page or shown == "95%")

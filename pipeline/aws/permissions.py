@@ -10,7 +10,7 @@ Roles (``ROLES``), and the code each one runs:
 * ``codebuild`` -- ``buildspec.yml``'s ``python -m pipeline.upsert`` runs (functions, pipelines, schedule).
 * ``scheduler`` -- EventBridge Scheduler starting the drift-check pipeline.
 * ``operator``  -- an engineer's identity policy for the CLIs that call AWS outside CodeBuild
-  (``pipeline.registry --backend sagemaker``, ``pipeline.monitor --s3 aws``, ``pipeline.evaluate_endpoint``).
+  (``pipeline.registry --backend sagemaker``, ``pipeline.monitor --s3 aws``, ``pipeline.endpoint``).
 
 Every resource is an ARN in the role's partition, account and region, and every S3 key is under
 ``s3://<bucket>/<prefix>/``; inputs the user may keep elsewhere need ``--data-bucket``. Actions are
@@ -38,7 +38,7 @@ TRUSTED_SERVICES = {
 # pipeline.functions.FUNCTIONS); tests/test_permissions.py checks every AWS call reachable from them.
 ENTRY_POINTS = {
     "codebuild": ("pipeline.upsert:main",),
-    "operator": ("pipeline.registry.cli:main", "pipeline.monitor:main", "pipeline.evaluate_endpoint:main"),
+    "operator": ("pipeline.registry.cli:main", "pipeline.monitor:main", "pipeline.endpoint.cli:main"),
 }
 
 
@@ -125,7 +125,7 @@ def scheduler_statements(scope: Scope) -> list[Statement]:
 # ----------------------------------------------------------------------------------------- operator
 
 def operator_statements(scope: Scope) -> list[Statement]:
-    """The CLIs engineers run against AWS: registry (review, baseline), monitor and evaluate_endpoint."""
+    """The CLIs engineers run against AWS: registry (review, baseline), monitor and the endpoint evaluator."""
     group = scope.config.model_package_group
     endpoints = scope.endpoints or ("*",)
     return [
