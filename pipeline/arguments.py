@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from typing import Callable, NoReturn
 
 from pipeline.config import ENV_VARS, PipelineConfig, parse_tags
 from pipeline.pipelines import SPECS
 from pipeline.spec import PipelineSpec
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line, ``error: ... (usage: <prog> --help)``, exit 2
+    (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (usage: {self.prog} --help)\n")
 
 
 def settings_parser() -> argparse.ArgumentParser:
@@ -48,7 +56,8 @@ def pipeline_subcommands(parser: argparse.ArgumentParser, *, parents: list[argpa
                          add_arguments: Callable[[argparse.ArgumentParser, PipelineSpec], None] | None = None,
                          specs: dict[str, PipelineSpec] = SPECS) -> None:
     """One required subcommand per pipeline; ``args.spec`` is the chosen PipelineSpec."""
-    subparsers = parser.add_subparsers(dest="pipeline", metavar="{" + ",".join(specs) + "}", required=True)
+    subparsers = parser.add_subparsers(dest="pipeline", metavar="{" + ",".join(specs) + "}", required=True,
+                                       parser_class=OneLineParser)
     for spec in specs.values():
         sub = subparsers.add_parser(spec.key, parents=parents, help=describe(spec), description=describe(spec))
         sub.set_defaults(spec=spec)

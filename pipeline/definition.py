@@ -9,13 +9,13 @@ import json
 import sys
 from typing import Sequence
 
-from pipeline.arguments import config_from_args, pipeline_subcommands, report, settings_parser
+from pipeline.arguments import OneLineParser, config_from_args, pipeline_subcommands, report, settings_parser
 from pipeline.config import ENV_VARS, ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's flags (also used by tests that check buildspec.yml's commands)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m pipeline.definition",
         description="Print a SageMaker pipeline definition JSON (no AWS credentials or network needed).",
     )

@@ -23,14 +23,13 @@ from pipeline.config import ENV_VARS, ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pipeline.definition import add_config_arguments
-    from pipeline.upsert import SCHEDULER_ROLE_ENV
+    from pipeline.arguments import settings_parser
+    from pipeline.aws.schedule import SCHEDULER_ROLE_ENV
 
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.permissions",
+        prog="python -m pipeline.permissions", parents=[settings_parser()],
         description="Print the least-privilege IAM policies (and trust policies) of the roles this project uses.",
     )
-    add_config_arguments(parser)
     parser.add_argument("--role-arn", help=f"pipeline execution role (env {ENV_VARS['role_arn']}); required")
     parser.add_argument("--lambda-role-arn", help=f"the functions' role (env {ENV_VARS['lambda_role_arn']}; "
                                                   "default --role-arn)")
@@ -39,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a bucket holding ModelDataUrl, TestDataUrl, ValidationDataUrl or capture data outside "
                              "the artifact prefix (repeatable; read access to the whole bucket)")
     parser.add_argument("--endpoint", action="append", default=[], metavar="NAME",
-                        help="operator: endpoint evaluate_endpoint may invoke (repeatable; default any)")
+                        help="operator: endpoint pipeline.endpoint may invoke (repeatable; default any)")
     parser.add_argument("--role", choices=ROLES, help="print only this role's permissions policy")
     parser.add_argument("--out-dir", help="write <role>-policy.json and <role>-trust-policy.json files here")
     return parser
@@ -47,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def scope_from_args(args: argparse.Namespace) -> Scope:
     """The Scope of parsed flags, then the environment, then defaults."""
-    from pipeline.definition import config_from_args
-    from pipeline.upsert import SCHEDULER_ROLE_ENV, check_scheduler_role
+    from pipeline.arguments import config_from_args
+    from pipeline.aws.schedule import SCHEDULER_ROLE_ENV, check_scheduler_role
 
     config = config_from_args(args, role_arn=args.role_arn, lambda_role_arn=args.lambda_role_arn)
     scheduler = args.scheduler_role_arn or os.environ.get(SCHEDULER_ROLE_ENV) or config.role_arn
@@ -76,13 +75,13 @@ def write_files(scope: Scope, roles: Sequence[str], out_dir: Path) -> list[Path]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from pipeline.monitoring import ScheduleError
+    from pipeline.aws.schedule import ScheduleError
 
     args = build_parser().parse_args(argv)
     try:
         scope = scope_from_args(args)
         roles = [args.role] if args.role else list(ROLES)
-        from pipeline.definition import prepare_sdk_environment, quiet_sdk_logging
+        from pipeline.sdk import prepare_sdk_environment, quiet_sdk_logging
 
         prepare_sdk_environment(scope.region)
         quiet_sdk_logging(args.verbose)

@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Sequence
 
-from pipeline.arguments import config_from_args, pipeline_subcommands, report, settings_parser
+from pipeline.arguments import OneLineParser, config_from_args, pipeline_subcommands, report, settings_parser
 from pipeline.aws.schedule import (
     DEFAULT_SCHEDULE,
     SCHEDULER_ROLE_ENV,
@@ -65,7 +65,7 @@ def _schedule_arguments(parser: argparse.ArgumentParser, spec: PipelineSpec) -> 
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's flags (also used by tests that check buildspec.yml's commands)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m pipeline.upsert",
         description="Upload the processing code, create or update a SageMaker pipeline, optionally run it.",
         epilog=f"In a SageMaker project ({ENV_VARS['project_name']} and {ENV_VARS['project_id']} set, as the "

@@ -26,27 +26,22 @@ def built(test_config):
     from sagemaker.core.workflow.parameters import ParameterString
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
-    from pipeline.definition import create_session, definition_json, quiet_sdk_logging
-    from steps.model import sklearn_image_uri
+    from pipeline.sdk import create_session, definition_json, quiet_sdk_logging
+    from pipeline.spec import job_defaults
 
     quiet_sdk_logging()
     session = create_session(test_config)
     code = processing_code_bundle()
+    job = job_defaults(test_config.with_overrides(kms_key_id="alias/test-key"), session, code)
     test_data = ParameterString(name="TestDataUrl", default_value=test_config.default_test_data_url)
     instance_type = ParameterString(name="ProcessingInstanceType", default_value="ml.m5.large")
     step = baseline_step.create_data_quality_baseline_step(
+        job,
         name=STEP,
         display_name="Baseline",
-        image_uri=sklearn_image_uri(region=test_config.region, version=test_config.sklearn_image_version),
-        role_arn=test_config.role_arn,
-        code_uri=test_config.code_uri(code.digest),
-        test_data_uri=test_data,
+        parameters={"TestDataUrl": test_data, "ProcessingInstanceType": instance_type},
         output_uri=Join(on="/", values=[test_config.s3_root, "executions", ExecutionVariables.PIPELINE_EXECUTION_ID,
                                         "data-quality-baseline"]),
-        instance_type=instance_type,
-        volume_size_gb=30,
-        kms_key_id="alias/test-key",
-        session=session,
     )
     pipeline = Pipeline(name=PIPELINE, parameters=[test_data, instance_type], steps=[step.step],
                         sagemaker_session=session)

@@ -79,12 +79,13 @@ def codebuild_env(monkeypatch):
 
 
 def test_buildspec_settings_follow_the_sagemaker_project(codebuild_env):
-    from pipeline.definition import config_from_args
+    from pipeline.arguments import config_from_args
 
     deploys = [(m, argv) for m, argv in python_modules() if m in ("pipeline.definition", "pipeline.upsert")]
     # The definition artifact, the evaluation pipeline, then the drift-check pipeline with its schedule.
-    assert [(m, "--monitoring" in argv, "--create-schedule" in argv) for m, argv in deploys] == [
-        ("pipeline.definition", False, False), ("pipeline.upsert", False, False), ("pipeline.upsert", True, True)]
+    assert [(m, argv[0], "--create-schedule" in argv) for m, argv in deploys] == [
+        ("pipeline.definition", "evaluation", False), ("pipeline.upsert", "evaluation", False),
+        ("pipeline.upsert", "monitoring", True)]
     for module, argv in deploys:
         args = importlib.import_module(module).build_parser().parse_args(argv)
         config = config_from_args(args, role_arn=args.role_arn)
@@ -97,7 +98,7 @@ def test_buildspec_settings_follow_the_sagemaker_project(codebuild_env):
 
 
 def test_buildspec_keeps_the_schedules_parameters():
-    [argv] = [argv for module, argv in python_modules() if module == "pipeline.upsert" and "--monitoring" in argv]
+    [argv] = [argv for module, argv in python_modules() if module == "pipeline.upsert" and argv[0] == "monitoring"]
     # Without --param/--schedule/--reset-params, --create-schedule keeps what the schedule has on every push.
     assert not {"--param", "--schedule", "--reset-params"} & set(argv)
 
@@ -107,7 +108,7 @@ def test_the_suite_runs_without_the_deploy_settings():
     name would rename every pipeline the tests build): the root conftest.py clears each variable a setting
     is read from, whoever runs the suite."""
     from pipeline.config import ENV_VARS
-    from pipeline.upsert import SCHEDULER_ROLE_ENV
+    from pipeline.aws.schedule import SCHEDULER_ROLE_ENV
     from tests.helpers import deploy_settings_variables
 
     assert deploy_settings_variables() == {*ENV_VARS.values(), SCHEDULER_ROLE_ENV} - {"AWS_DEFAULT_REGION"}

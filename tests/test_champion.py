@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 from sklearn.metrics import f1_score, roc_auc_score
 
-from pipeline import definition as pdef
+from pipeline.pipelines import evaluation as pdef
 from pipeline.lambdas import resolve_champion
 from pipeline.lambdas.storage import S3Storage
 from pipeline.local.__main__ import main
@@ -146,7 +146,7 @@ def demo(tmp_path_factory) -> dict[str, Path]:
 
 
 def run(demo, work, model, *extra):
-    return main(["--model-data", str(demo[model]), "--test-data", str(demo["test"]), "--work-dir", str(work),
+    return main(["evaluation", "--model-data", str(demo[model]), "--test-data", str(demo["test"]), "--work-dir", str(work),
                  "--output", "json", *extra])
 
 

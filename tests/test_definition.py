@@ -10,7 +10,10 @@ import threading
 
 import pytest
 
-from pipeline import definition as pdef
+from pipeline import definition as definition_cli
+from pipeline import sdk
+from pipeline.pipelines import EVALUATION
+from pipeline.pipelines import evaluation as pdef
 from pipeline.code_bundle import processing_code_bundle
 from pipeline.aws.validation import (
     EXTENSIONS,
@@ -238,12 +241,12 @@ def test_fail_message_quotes_the_failed_checks(definition):
 
 
 def test_definition_is_deterministic(definition, test_config):
-    assert pdef.build_definition(test_config) == definition
+    assert EVALUATION.definition(test_config) == definition
 
 
 def test_kms_key_reaches_jobs(test_config):
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    built = pdef.build_definition(test_config.with_overrides(kms_key_id=key))
+    built = EVALUATION.definition(test_config.with_overrides(kms_key_id=key))
     steps = steps_by_name(built)
     assert steps[pdef.TRANSFORM_STEP]["Arguments"]["TransformOutput"]["KmsKeyId"] == key
     assert steps[pdef.EVALUATION_STEP]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key
@@ -313,7 +316,7 @@ def test_building_the_definition_opens_no_connection(test_config, monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     before = set(threading.enumerate())
-    built = pdef.build_definition(test_config)
+    built = EVALUATION.definition(test_config)
     for thread in set(threading.enumerate()) - before:
         thread.join(timeout=5)
     assert built["Steps"]
@@ -331,7 +334,7 @@ def test_definition_cli_without_credentials(tmp_path):
     }
     out = tmp_path / "definition.json"
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.definition", "--out", str(out), "--pipeline-name", "cli-test"],
+        [sys.executable, "-m", "pipeline.definition", "evaluation", "--out", str(out), "--pipeline-name", "cli-test"],
         env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -356,7 +359,7 @@ def test_definition_cli_without_credentials(tmp_path):
 def test_definition_cli_bad_input(args, env, message, capsys, monkeypatch):
     for var in ("ARTIFACT_BUCKET", "AWS_DEFAULT_REGION", "AWS_REGION"):
         monkeypatch.delenv(var, raising=False)
-    assert pdef.main(args) == 2
+    assert definition_cli.main(["evaluation", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
 
@@ -367,8 +370,8 @@ def test_sdk_config_is_still_validated_while_building():
     from sagemaker.core.config.config_manager import SageMakerConfig
 
     original = SageMakerConfig.__dict__["validate_sagemaker_config"]
-    with pdef._offline_role_checks():
-        SageMakerConfig.validate_sagemaker_config(pdef._TELEMETRY_OPT_OUT)
+    with sdk.offline_building():
+        SageMakerConfig.validate_sagemaker_config(sdk._TELEMETRY_OPT_OUT)
         with pytest.raises(jsonschema.ValidationError):
             SageMakerConfig.validate_sagemaker_config({"SchemaVersion": "1.0", "SageMaker": {"NoSuchKey": 1}})
     assert SageMakerConfig.__dict__["validate_sagemaker_config"] is original
@@ -376,10 +379,10 @@ def test_sdk_config_is_still_validated_while_building():
 
 @pytest.mark.parametrize("which", ["evaluation", "monitoring"])
 def test_studio_shows_what_every_step_and_parameter_is(which, definition, test_config):
-    from pipeline.monitoring import build_monitoring_definition
+    from pipeline.pipelines import MONITORING
     from pipeline.aws.validation import validate_definition
 
-    document = definition if which == "evaluation" else build_monitoring_definition(test_config)
+    document = definition if which == "evaluation" else MONITORING.definition(test_config)
     validate_definition(document)  # DisplayName follows the published StepName pattern
     steps = list(steps_by_name(document).values())
     for step in steps:

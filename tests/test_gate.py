@@ -119,12 +119,13 @@ def test_record_names_the_champion_and_the_data():
 @pytest.mark.parametrize(
     "values, message",
     [
-        ({"AucThreshold": "high"}, "AucThreshold='high' is not a valid float"),
-        ({"AucThreshold": "inf"}, "auc_threshold=inf must be a finite number"),
-        ({"MinTestRows": "1.5"}, "MinTestRows='1.5' is not a valid integer"),
-        ({"MinPositives": "-1"}, "min_positives=-1 must be 0 or more"),
-        ({"GateOnLowerBound": "yes please"}, "GateOnLowerBound='yes please' is not a valid boolean"),
-        ({"FirstModelPolicy": "accept-anything"}, "must be one of absolute-thresholds-only, reject"),
+        ({"AucThreshold": "high"}, "bad value 'high' for AucThreshold: expected a number"),
+        ({"AucThreshold": "inf"}, "bad value 'inf' for AucThreshold: expected a finite number"),
+        ({"AucThreshold": "-1"}, "bad value '-1' for AucThreshold: expected a number from 0 to 1"),
+        ({"MinTestRows": "1.5"}, "bad value '1.5' for MinTestRows: expected an integer"),
+        ({"MinPositives": "-1"}, "bad value '-1' for MinPositives: expected 0 or more"),
+        ({"GateOnLowerBound": "yes please"}, "bad value 'yes please' for GateOnLowerBound: expected true or false"),
+        ({"FirstModelPolicy": "accept-anything"}, "expected one of absolute-thresholds-only, reject"),
     ],
 )
 def test_bad_settings_are_one_line_errors(values, message):

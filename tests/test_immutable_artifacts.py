@@ -32,7 +32,7 @@ def demo(tmp_path_factory) -> dict[str, Path]:
 
 
 def _run(work: Path, model: str, demo, *extra: str) -> tuple[int, dict]:
-    code = main(["--model-data", model, "--test-data", str(demo["test"]), "--work-dir", str(work),
+    code = main(["evaluation", "--model-data", model, "--test-data", str(demo["test"]), "--work-dir", str(work),
                  "--output", "json", *extra])
     [record] = sorted((work / "executions").glob("*/execution.json"), key=lambda p: p.stat().st_mtime)[-1:]
     return code, json.loads(record.read_text())

@@ -9,9 +9,12 @@ from datetime import datetime, timezone
 import botocore.loaders
 import pytest
 
-from pipeline import limits, monitoring, upsert
+from pipeline import limits
+from pipeline.aws import schedule as monitoring
+from pipeline.aws import upsert
+from pipeline.pipelines import monitoring as monitoring_pipeline
 from pipeline.config import ConfigError, PipelineConfig, check_limit
-from pipeline.monitoring import ScheduleError
+from pipeline.aws.schedule import ScheduleError
 from pipeline.registry import PackageRequest, RegistryError, review
 from processing_scripts import customer_metadata
 from tests.helpers import assert_one_line
@@ -168,10 +171,10 @@ LENGTHS = [
     ("tagged pipeline name (AddTags/ListTags ARN)",
      lambda n: config(pipeline_name=name_of(n), tags=(("team", "ml"),)), 256 - ARN_HEAD, ConfigError,
      f"a tagged pipeline's name may have {256 - ARN_HEAD}"),
-    ("monitoring pipeline name", lambda n: monitoring.monitoring_pipeline_name(config(pipeline_name=name_of(n))),
+    ("monitoring pipeline name", lambda n: monitoring_pipeline.pipeline_name(config(pipeline_name=name_of(n))),
      256 - len("-monitoring"), ConfigError, "too long for the monitoring pipeline"),
     ("tagged monitoring pipeline name",
-     lambda n: monitoring.monitoring_pipeline_name(config(pipeline_name=name_of(n), tags=(("team", "ml"),))),
+     lambda n: monitoring_pipeline.pipeline_name(config(pipeline_name=name_of(n), tags=(("team", "ml"),))),
      256 - ARN_HEAD - len("-monitoring"), ConfigError, "AddTags and ListTags"),
     ("model package group", lambda n: config(model_package_group="g" * n), 63, ConfigError, "more than 63"),
     ("project name", lambda n: project(name="n" * n), 32, ConfigError, "bad SageMaker project name"),
@@ -259,7 +262,7 @@ def test_derived_names_are_valid_for_every_pipeline_name_length(length):
     for name in (pipeline.champion_function_name, pipeline.freeze_function_name):
         assert limits.FUNCTION_NAME.violation(name) is None
     if length <= 256 - len("-monitoring"):
-        assert limits.SCHEDULE_NAME.violation(monitoring.schedule_name(monitoring.monitoring_pipeline_name(pipeline))) \
+        assert limits.SCHEDULE_NAME.violation(monitoring.schedule_name(monitoring_pipeline.pipeline_name(pipeline))) \
             is None
     assert limits.EXECUTION_DISPLAY_NAME.violation(upsert.execution_display_name(pipeline.pipeline_name, 1.0e9)) is None
 

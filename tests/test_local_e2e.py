@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from pipeline import definition as pdef
-from pipeline.local.__main__ import local_config, main
+from pipeline.pipelines import EVALUATION
+from pipeline.pipelines import evaluation as pdef
+from pipeline.local.__main__ import main
+from pipeline.local.staging import local_config
 from pipeline.local.functions import local_functions
 from pipeline.local.runner import LocalRunner
 from pipeline.local.store import LocalObjectStore
@@ -32,13 +34,13 @@ def demo(tmp_path_factory) -> dict[str, Path]:
 def good_run(demo, tmp_path_factory):
     """One registered run of the good model, shared by the tests that inspect it."""
     work = tmp_path_factory.mktemp("work-good")
-    code = main(["--model-data", str(demo["better"]), "--test-data", str(demo["test"]),
+    code = main(["evaluation", "--model-data", str(demo["better"]), "--test-data", str(demo["test"]),
                  "--work-dir", str(work), "--output", "json"])
     return code, work
 
 
 def run_cli(demo, work, *extra, model="better", output="json"):
-    return main(["--model-data", str(demo[model]), "--test-data", str(demo["test"]),
+    return main(["evaluation", "--model-data", str(demo[model]), "--test-data", str(demo["test"]),
                  "--work-dir", str(work), "--output", output, *extra])
 
 
@@ -157,7 +159,7 @@ def test_json_output_is_shaped_like_describe_pipeline_execution(demo, tmp_path, 
 def staged(demo, tmp_path):
     """A work dir with inputs and code staged, and the overrides that point at them."""
     from pipeline.code_bundle import processing_code_bundle
-    from pipeline.local.__main__ import stage_input
+    from pipeline.local.staging import stage_input
 
     config = local_config()
     store = LocalObjectStore(tmp_path)
@@ -168,7 +170,7 @@ def staged(demo, tmp_path):
         "ModelDataUrl": stage_input(store, config, str(demo["better"]), "model-data"),
         "TestDataUrl": stage_input(store, config, str(demo["test"]), "test-data"),
     }
-    definition = pdef.build_definition(config, code=code)
+    definition = EVALUATION.definition(config, code=code)
     registry = LocalRegistry(tmp_path / "registry.db")
     runner = LocalRunner(tmp_path, registry=registry, emit=lambda line: None,
                          functions=local_functions(config, registry=registry, store=store))
@@ -288,7 +290,7 @@ def archive_without_code(path: Path) -> Path:
     ],
 )
 def test_cli_bad_input(demo, tmp_path, capsys, args, message):
-    assert main([*args(demo, tmp_path), "--work-dir", str(tmp_path / "work")]) == 2
+    assert main(["evaluation", *args(demo, tmp_path), "--work-dir", str(tmp_path / "work")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
     assert not (tmp_path / "work" / "registry.db").exists() or not LocalRegistry(
@@ -311,7 +313,7 @@ def test_cli_usage_errors(argv, capsys):
 def test_test_data_with_a_header_fails_the_evaluation_and_registers_nothing(demo, tmp_path):
     bad = tmp_path / "with-header.csv"
     bad.write_text("label," + ",".join(f"f{i}" for i in range(30)) + "\n" + demo["test"].read_text())
-    assert main(["--model-data", str(demo["better"]), "--test-data", str(bad), "--work-dir", str(tmp_path / "w"),
+    assert main(["evaluation", "--model-data", str(demo["better"]), "--test-data", str(bad), "--work-dir", str(tmp_path / "w"),
                  "--output", "json"]) == 1
     record = only_execution(tmp_path / "w")
     failed = record["Steps"][-1]

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
-from pipeline import monitoring, upsert
+from pipeline import definition as definition_cli
+from pipeline import upsert as upsert_cli
+from pipeline.aws import schedule, upsert
+from pipeline.pipelines import MONITORING, monitoring
 from pipeline.code_bundle import processing_code_bundle
 from pipeline.config import ConfigError
 from pipeline.local.__main__ import main as local_main
@@ -25,10 +28,10 @@ SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/SchedulerRole"
 
 @pytest.fixture(scope="module")
 def mdef(test_config) -> dict:
-    from pipeline.definition import quiet_sdk_logging
+    from pipeline.sdk import quiet_sdk_logging
 
     quiet_sdk_logging()
-    return monitoring.build_monitoring_definition(test_config)
+    return MONITORING.definition(test_config)
 
 
 def steps_by_name(definition: dict) -> dict[str, dict]:
@@ -147,30 +150,30 @@ def test_build_is_offline_memoised_and_returns_fresh_dicts(test_config, monkeypa
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     config = test_config.with_overrides(pipeline_name="offline-check")
-    first = monitoring.build_monitoring_definition(config)
+    first = MONITORING.definition(config)
     first["Steps"].clear()
-    second = monitoring.build_monitoring_definition(config)
+    second = MONITORING.definition(config)
     assert [s["Name"] for s in second["Steps"]] == ["CheckDataDrift", "NoDriftViolations"]
 
 
 def test_monitoring_pipeline_name_and_its_limit(test_config):
-    assert monitoring.monitoring_pipeline_name(test_config) == MONITORING_PIPELINE
+    assert monitoring.pipeline_name(test_config) == MONITORING_PIPELINE
     with pytest.raises(ConfigError, match="too long for the monitoring pipeline"):
-        monitoring.monitoring_pipeline_name(test_config.with_overrides(pipeline_name="p" * 250))
+        monitoring.pipeline_name(test_config.with_overrides(pipeline_name="p" * 250))
 
 
 def test_definition_cli_prints_the_definition(capsys):
-    assert monitoring.main(["--bucket", TEST_BUCKET, "--region", "us-east-1"]) == 0
+    assert definition_cli.main(["monitoring", "--bucket", TEST_BUCKET, "--region", "us-east-1"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert [s["Name"] for s in printed["Steps"]] == ["CheckDataDrift", "NoDriftViolations"]
-    assert monitoring.main(["--bucket", "Bad_Bucket", "--region", "us-east-1"]) == 2
+    assert definition_cli.main(["monitoring", "--bucket", "Bad_Bucket", "--region", "us-east-1"]) == 2
     assert "bad bucket name" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------ schedule
 
 def test_schedule_request_shape():
-    request = monitoring.schedule_request(
+    request = schedule.schedule_request(
         pipeline_name=MONITORING_PIPELINE,
         pipeline_arn=f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{MONITORING_PIPELINE}",
         role_arn=SCHEDULER_ROLE,
@@ -206,20 +209,20 @@ def test_schedule_request_shape():
 ])
 def test_schedule_expressions(expression, ok):
     if ok:
-        assert monitoring.check_schedule_expression(expression) == expression
+        assert schedule.check_schedule_expression(expression) == expression
     else:
-        with pytest.raises(monitoring.ScheduleError, match="bad schedule"):
-            monitoring.check_schedule_expression(expression)
+        with pytest.raises(schedule.ScheduleError, match="bad schedule"):
+            schedule.check_schedule_expression(expression)
 
 
 def test_schedule_name_fits_eventbridge_rules():
     from pipeline.limits import SCHEDULE_NAME
 
     for name in (MONITORING_PIPELINE, "a" * 64, "a" * 65, "x-" * 120 + "monitoring", "p" * 256):
-        scheduled = monitoring.schedule_name(name)
+        scheduled = schedule.schedule_name(name)
         assert SCHEDULE_NAME.violation(scheduled) is None, scheduled
-    assert monitoring.schedule_name("a" * 64) == "a" * 64
-    assert monitoring.schedule_name("a" * 65) != monitoring.schedule_name("a" * 64 + "b")
+    assert schedule.schedule_name("a" * 64) == "a" * 64
+    assert schedule.schedule_name("a" * 65) != schedule.schedule_name("a" * 64 + "b")
 
 
 # ---------------------------------------------------------------------------------- upsert under moto
@@ -232,14 +235,12 @@ def aws():
         yield session
 
 
-UPSERT_ARGS = ["--monitoring", "--bucket", TEST_BUCKET, "--region", "us-east-1", "--role-arn", TEST_ROLE_ARN]
+UPSERT_ARGS = ["monitoring", "--bucket", TEST_BUCKET, "--region", "us-east-1", "--role-arn", TEST_ROLE_ARN]
 
 
 def test_upsert_monitoring_creates_then_updates_the_pipeline(aws, test_config, mdef, capsys):
-    first = upsert.run(test_config, overrides={}, start=False, wait=False, boto_session=aws, emit=lambda _: None,
-                       monitoring=True)
-    second = upsert.run(test_config, overrides={}, start=False, wait=False, boto_session=aws, emit=lambda _: None,
-                        monitoring=True)
+    first = upsert.run(test_config, MONITORING, overrides={}, start=False, wait=False, boto_session=aws, emit=lambda _: None)
+    second = upsert.run(test_config, MONITORING, overrides={}, start=False, wait=False, boto_session=aws, emit=lambda _: None)
     assert (first.created, second.created) == (True, False)
     assert first.pipeline_arn == second.pipeline_arn
     assert first.pipeline_arn.endswith(f":pipeline/{MONITORING_PIPELINE}")
@@ -255,7 +256,7 @@ def test_upsert_monitoring_creates_then_updates_the_pipeline(aws, test_config, m
 
 
 def test_upsert_monitoring_schedule_created_once_then_updated(aws, capsys):
-    assert upsert.main(UPSERT_ARGS + ["--create-schedule"]) == 0
+    assert upsert_cli.main(UPSERT_ARGS + ["--create-schedule"]) == 0
     out = capsys.readouterr().out
     assert "pipeline created" in out and "schedule created" in out
     scheduler = aws.client("scheduler")
@@ -265,7 +266,7 @@ def test_upsert_monitoring_schedule_created_once_then_updated(aws, capsys):
     assert created["Target"]["Arn"].endswith(f":pipeline/{MONITORING_PIPELINE}")
     assert created["Target"]["RoleArn"] == TEST_ROLE_ARN  # default: the pipeline role
 
-    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--schedule", "rate(12 hours)",
+    assert upsert_cli.main(UPSERT_ARGS + ["--create-schedule", "--schedule", "rate(12 hours)",
                                       "--scheduler-role-arn", SCHEDULER_ROLE, "--param", "PsiThreshold=0.3"]) == 0
     out = capsys.readouterr().out
     assert "pipeline updated" in out and "schedule updated" in out
@@ -288,7 +289,7 @@ def nothing_was_created(session) -> bool:
 
 def test_print_schedule_changes_nothing(aws, capsys, monkeypatch):
     monkeypatch.setenv("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
-    assert upsert.main(UPSERT_ARGS + ["--print-schedule", "--param", "PsiThreshold=0.3"]) == 0
+    assert upsert_cli.main(UPSERT_ARGS + ["--print-schedule", "--param", "PsiThreshold=0.3"]) == 0
     captured = capsys.readouterr()
     request = json.loads(captured.out)  # standard output is the JSON alone
     assert request["Name"] == MONITORING_PIPELINE
@@ -299,7 +300,7 @@ def test_print_schedule_changes_nothing(aws, capsys, monkeypatch):
         "PipelineParameterList": [{"Name": "PsiThreshold", "Value": "0.3"}]}
     assert nothing_was_created(aws)
     # The same request is what --create-schedule then sends for a new schedule.
-    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--param", "PsiThreshold=0.3"]) == 0
+    assert upsert_cli.main(UPSERT_ARGS + ["--create-schedule", "--param", "PsiThreshold=0.3"]) == 0
     created = aws.client("scheduler").get_schedule(Name=MONITORING_PIPELINE)
     assert created["Target"]["Arn"] == aws.client("sagemaker").describe_pipeline(
         PipelineName=MONITORING_PIPELINE)["PipelineArn"] == request["Target"]["Arn"]
@@ -316,7 +317,7 @@ def test_print_schedule_needs_no_credentials_and_no_network(capsys, monkeypatch)
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     role = "arn:aws-cn:iam::210987654321:role/PipelineRole"
-    assert upsert.main(["--monitoring", "--print-schedule", "--bucket", TEST_BUCKET, "--region", "cn-north-1",
+    assert upsert_cli.main(["monitoring", "--print-schedule", "--bucket", TEST_BUCKET, "--region", "cn-north-1",
                         "--role-arn", role, "--pipeline-name", "Churn-Eval"]) == 0
     captured = capsys.readouterr()
     request = json.loads(captured.out)
@@ -329,7 +330,7 @@ def test_print_schedule_needs_no_credentials_and_no_network(capsys, monkeypatch)
 
 def test_print_schedule_needs_the_role_to_name_the_pipeline(capsys, monkeypatch):
     monkeypatch.delenv("SAGEMAKER_PIPELINE_ROLE_ARN", raising=False)
-    assert upsert.main(["--monitoring", "--print-schedule", "--bucket", TEST_BUCKET, "--region", "us-east-1"]) == 2
+    assert upsert_cli.main(["monitoring", "--print-schedule", "--bucket", TEST_BUCKET, "--region", "us-east-1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no execution role") and err.count("\n") == 1
 
@@ -344,14 +345,14 @@ def parameters_of(session) -> list[dict]:
 
 def test_a_redeploy_without_param_keeps_the_schedule_as_it_is(aws, capsys):
     # What buildspec.yml does on every push: --create-schedule without --param or --schedule.
-    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--schedule", "rate(12 hours)",
+    assert upsert_cli.main(UPSERT_ARGS + ["--create-schedule", "--schedule", "rate(12 hours)",
                                       "--param", "PsiThreshold=0.3", "--param", "CaptureDataUrl=s3://b/capture/"]) == 0
     scheduler = aws.client("scheduler")
     current = schedule_of(aws)
     scheduler.update_schedule(**{k: current[k] for k in ("Name", "ScheduleExpression", "FlexibleTimeWindow",
                                                          "Target")}, State="DISABLED")  # an operator paused it
     capsys.readouterr()
-    assert upsert.main(UPSERT_ARGS + ["--create-schedule"]) == 0
+    assert upsert_cli.main(UPSERT_ARGS + ["--create-schedule"]) == 0
     assert "schedule updated" in capsys.readouterr().out
     kept = schedule_of(aws)
     assert parameters_of(aws) == [{"Name": "PsiThreshold", "Value": "0.3"},
@@ -361,11 +362,11 @@ def test_a_redeploy_without_param_keeps_the_schedule_as_it_is(aws, capsys):
 
 
 def test_param_gives_the_schedule_exactly_those_parameters(aws):
-    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--param", "PsiThreshold=0.3",
+    assert upsert_cli.main(UPSERT_ARGS + ["--create-schedule", "--param", "PsiThreshold=0.3",
                                       "--param", "KsThreshold=0.2"]) == 0
-    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--param", "KsThreshold=0.15"]) == 0
+    assert upsert_cli.main(UPSERT_ARGS + ["--create-schedule", "--param", "KsThreshold=0.15"]) == 0
     assert parameters_of(aws) == [{"Name": "KsThreshold", "Value": "0.15"}]
-    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--reset-params"]) == 0
+    assert upsert_cli.main(UPSERT_ARGS + ["--create-schedule", "--reset-params"]) == 0
     assert parameters_of(aws) == []
     assert schedule_of(aws)["ScheduleExpression"] == "cron(0 6 * * ? *)"
 
@@ -383,7 +384,7 @@ def test_a_kept_parameter_the_pipeline_no_longer_takes_stops_before_anything_cha
                           "RoleArn": SCHEDULER_ROLE,
                           "SageMakerPipelineParameters": {"PipelineParameterList": [stale]}})
     scheduler.create_schedule(**before)
-    assert upsert.main(UPSERT_ARGS + ["--create-schedule"]) == 2
+    assert upsert_cli.main(UPSERT_ARGS + ["--create-schedule"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: schedule binary-classifier-evaluation-monitoring ") and message in err
     assert err.count("\n") == 1
@@ -391,7 +392,7 @@ def test_a_kept_parameter_the_pipeline_no_longer_takes_stops_before_anything_cha
     assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
     assert aws.client("s3").list_objects_v2(Bucket=TEST_BUCKET)["KeyCount"] == 0
     # The fix the message names works.
-    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--reset-params"]) == 0
+    assert upsert_cli.main(UPSERT_ARGS + ["--create-schedule", "--reset-params"]) == 0
     assert parameters_of(aws) == []
 
 
@@ -400,28 +401,29 @@ def test_a_kept_parameter_the_pipeline_no_longer_takes_stops_before_anything_cha
     (["--create-schedule", "--scheduler-role-arn", "not-a-role"], "bad scheduler role ARN"),
     (["--create-schedule", "--param", "NoSuchParameter=1"], "unknown parameter 'NoSuchParameter'"),
     (["--create-schedule", "--param", "PsiThreshold=high"], "expected a number"),
-    (["--create-schedule", "--param", "CaptureDataUrl="], "bad scheduled value of CaptureDataUrl: empty"),
+    (["--create-schedule", "--param", "CaptureDataUrl="], "bad value '' for CaptureDataUrl: expected an s3://bucket/key URI"),
     (["--print-schedule", "--param", "CaptureDataUrl=s3://b/" + "k" * 1018], "1025 characters, more than 1024"),
 ])
 def test_upsert_monitoring_bad_input_is_one_line_exit_2(aws, capsys, extra, message):
-    assert upsert.main(UPSERT_ARGS + extra) == 2
+    assert upsert_cli.main(UPSERT_ARGS + extra) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert nothing_was_created(aws)
 
 
 @pytest.mark.parametrize("argv", [
-    ["--create-schedule"],  # without --monitoring
-    ["--monitoring", "--create-schedule", "--print-schedule"],
-    ["--monitoring", "--param", "PsiThreshold=0.3"],  # neither --start nor a schedule
-    ["--monitoring", "--schedule", "rate(1 day)"],  # a schedule expression without a schedule
-    ["--monitoring", "--reset-params"],
-    ["--monitoring", "--create-schedule", "--reset-params", "--param", "PsiThreshold=0.3"],
-    ["--monitoring", "--print-schedule", "--start"],  # a dry run cannot start anything
+    ["evaluation", "--create-schedule"],  # the evaluation pipeline has no schedule
+    ["monitoring", "--create-schedule", "--print-schedule"],
+    ["monitoring", "--param", "PsiThreshold=0.3"],  # neither --start nor a schedule
+    ["monitoring", "--schedule", "rate(1 day)"],  # a schedule expression without a schedule
+    ["monitoring", "--reset-params"],
+    ["monitoring", "--create-schedule", "--reset-params", "--param", "PsiThreshold=0.3"],
+    ["monitoring", "--print-schedule", "--start"],  # a dry run cannot start anything
+    ["--create-schedule"],  # no pipeline named
 ])
 def test_upsert_schedule_flag_misuse_is_a_usage_error(argv):
     with pytest.raises(SystemExit) as exit_:
-        upsert.main(["--bucket", TEST_BUCKET, "--region", "us-east-1", "--role-arn", TEST_ROLE_ARN, *argv])
+        upsert_cli.main([*argv, "--bucket", TEST_BUCKET, "--region", "us-east-1", "--role-arn", TEST_ROLE_ARN])
     assert exit_.value.code == 2
 
 
@@ -456,7 +458,7 @@ def data(tmp_path_factory) -> dict[str, Path]:
 
 
 def run_local(tmp_path, *args: str) -> int:
-    return local_main(["--monitoring", "--work-dir", str(tmp_path / "work"), *args])
+    return local_main(["monitoring", "--work-dir", str(tmp_path / "work"), *args])
 
 
 def test_local_identical_data_passes(data, tmp_path, capsys):
@@ -558,31 +560,23 @@ def test_local_missing_required_flag_is_a_usage_error(data, tmp_path):
     assert exit_.value.code == 2
 
 
-def test_evaluation_cli_mentions_monitoring(capsys):
+def test_local_cli_names_every_pipeline(capsys):
     with pytest.raises(SystemExit):
         local_main(["--help"])
-    assert "--monitoring" in capsys.readouterr().out
-
-
-
-def test_doctests():
-    """pytest collects doctests from processing_scripts/ only; pipeline/monitoring.py's run here."""
-    import doctest
-
-    result = doctest.testmod(monitoring)
-    assert result.attempted >= 3 and result.failed == 0
-
+    assert "{evaluation,monitoring}" in capsys.readouterr().out
 
 def test_apply_schedule_creates_then_keeps_what_it_is_not_given(aws, test_config):
-    monitoring_arn = upsert.run(test_config, overrides={}, start=False, wait=False, boto_session=aws,
-                                emit=lambda _: None, monitoring=True).pipeline_arn
-    apply = dict(config=test_config, pipeline_arn=monitoring_arn, role_arn=SCHEDULER_ROLE, create=True,
-                 boto_session=aws, emit=lambda _: None)
-    upsert.apply_schedule(expression="rate(2 days)", overrides={"KsThreshold": "0.3"}, **apply)
-    request = upsert.apply_schedule(expression=None, overrides=None, **apply)
+    monitoring_arn = upsert.run(test_config, MONITORING, overrides={}, start=False, wait=False, boto_session=aws,
+                                emit=lambda _: None).pipeline_arn
+    apply = dict(pipeline_arn=monitoring_arn, scheduler=aws.client("scheduler"), emit=lambda _: None)
+    schedule.apply_schedule(test_config, MONITORING, options=schedule.ScheduleOptions(
+        role_arn=SCHEDULER_ROLE, expression="rate(2 days)", parameters={"KsThreshold": "0.3"}), **apply)
+    request = schedule.apply_schedule(test_config, MONITORING, options=schedule.ScheduleOptions(role_arn=SCHEDULER_ROLE),
+                                      **apply)
     assert request["ScheduleExpression"] == schedule_of(aws)["ScheduleExpression"] == "rate(2 days)"
     assert parameters_of(aws) == [{"Name": "KsThreshold", "Value": "0.3"}]
-    preview = upsert.apply_schedule(expression=None, overrides=None, **{**apply, "create": False})
+    preview = schedule.apply_schedule(test_config, MONITORING, pipeline_arn=monitoring_arn,
+                                      options=schedule.ScheduleOptions(role_arn=SCHEDULER_ROLE))
     assert preview["ScheduleExpression"] == "cron(0 6 * * ? *)"  # without create nothing is read: a new schedule
 
 
@@ -590,5 +584,5 @@ def test_schedule_settings_are_checked_before_credentials_or_any_call(capsys, mo
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(socket.socket, "connect", lambda *a, **k: pytest.fail("a connection was opened"))
-    assert upsert.main(UPSERT_ARGS + ["--create-schedule", "--param", "CaptureDataUrl="]) == 2
-    assert "bad scheduled value of CaptureDataUrl: empty" in capsys.readouterr().err
+    assert upsert_cli.main(UPSERT_ARGS + ["--create-schedule", "--param", "CaptureDataUrl="]) == 2
+    assert "bad value '' for CaptureDataUrl: expected an s3://bucket/key URI" in capsys.readouterr().err

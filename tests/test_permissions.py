@@ -26,7 +26,8 @@ from moto.core import set_initial_no_auth_action_count
 from moto.iam import access_control
 
 from pipeline import permissions as permissions_cli
-from pipeline import upsert
+from pipeline.aws import schedule, upsert
+from pipeline.pipelines import EVALUATION, MONITORING
 from pipeline.aws import permissions
 from pipeline.aws.iam import MANAGED_POLICY_LIMIT, PermissionsError, policy_size
 from pipeline.aws.pipeline_role import steps_of
@@ -341,9 +342,9 @@ def test_writes_stay_inside_the_artifact_prefix(policies, config):
 
 
 def test_the_scheduler_role_may_start_the_scheduled_pipeline_only(scope, policies):
-    from pipeline.monitoring import monitoring_pipeline_name, schedule_request
+    from pipeline.aws.schedule import schedule_request
 
-    name = monitoring_pipeline_name(scope.config)
+    name = MONITORING.name(scope.config)
     arn = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/{name}"
     request = schedule_request(pipeline_name=name, pipeline_arn=arn, role_arn=SCHEDULER_ROLE_ARN)
     assert allowed(policies["scheduler"], "sagemaker:StartPipelineExecution", request["Target"]["Arn"])
@@ -634,9 +635,9 @@ def codebuild_world(admin: boto3.Session, config: PipelineConfig) -> None:
 
 def deploy(config: PipelineConfig, session: boto3.Session) -> dict[str, str]:
     quiet = {"emit": lambda line: None}
-    evaluation = upsert.run(config, overrides={}, start=True, wait=True, poll_seconds=0, boto_session=session, **quiet)
-    monitoring = upsert.run(config, overrides={}, start=False, wait=False, boto_session=session, monitoring=True,
-                            schedule=upsert.ScheduleOptions(role_arn=SCHEDULER_ROLE_ARN), **quiet)
+    evaluation = upsert.run(config, EVALUATION, overrides={}, start=True, wait=True, poll_seconds=0, boto_session=session, **quiet)
+    monitoring = upsert.run(config, MONITORING, overrides={}, start=False, wait=False, boto_session=session,
+                            schedule=schedule.ScheduleOptions(role_arn=SCHEDULER_ROLE_ARN), **quiet)
     return {"evaluation": evaluation.pipeline_arn, "execution": evaluation.execution_arn,
             "monitoring": monitoring.pipeline_arn, "schedule": monitoring.schedule_arn}
 

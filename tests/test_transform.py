@@ -566,7 +566,7 @@ def test_join_on_a_non_csv_answer_is_refused_after_the_model_answers(tmp_path):
 @pytest.fixture
 def serving_definition(definition):
     """The definition's own CreateModel and BatchTransform steps, on a literal ModelDataUrl."""
-    from pipeline import definition as pdef
+    from pipeline.pipelines import evaluation as pdef
     from tests.test_definition import steps_by_name
 
     steps = steps_by_name(definition)
@@ -576,7 +576,7 @@ def serving_definition(definition):
 
 
 def test_the_model_environment_sets_a_csv_default_accept(definition):
-    from pipeline import definition as pdef
+    from pipeline.pipelines import evaluation as pdef
     from steps.model import SERVING_ENV
     from tests.test_definition import steps_by_name
 

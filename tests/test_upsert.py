@@ -11,7 +11,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from pipeline import upsert
+from pipeline import upsert as upsert_cli
+from pipeline.aws import upsert
+from pipeline.pipelines import EVALUATION
 from pipeline.code_bundle import processing_code_bundle
 from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN, create_execution_role
 from tests.helpers import assert_one_line_error, run_main
@@ -32,7 +34,7 @@ def run(config, session, **kwargs):
     kwargs.setdefault("overrides", {})
     kwargs.setdefault("start", False)
     kwargs.setdefault("wait", False)
-    return upsert.run(config, boto_session=session, emit=lambda line: None, **kwargs)
+    return upsert.run(config, EVALUATION, boto_session=session, emit=lambda line: None, **kwargs)
 
 
 def test_upsert_creates_pipeline_with_the_built_definition(aws, test_config, definition):
@@ -140,13 +142,13 @@ def test_an_existing_group_and_pipeline_get_the_tags_they_lack_once(aws):
     assert tags_of(sm, f"{untagged.pipeline_arn()}") == []
 
     lines: list[str] = []
-    result = upsert.run(project_config(), overrides={}, start=False, wait=False, boto_session=aws, emit=lines.append)
+    result = upsert.run(project_config(), EVALUATION, overrides={}, start=False, wait=False, boto_session=aws, emit=lines.append)
     assert "model package group tagged: " + group_arn in lines
     assert tags_of(sm, group_arn) == sorted([*PROJECT_TAGS.items(), ("owner", "ml-team")])
     assert tags_of(sm, result.pipeline_arn) == sorted(PROJECT_TAGS.items())
 
     lines.clear()
-    upsert.run(project_config(), overrides={}, start=False, wait=False, boto_session=aws, emit=lines.append)
+    upsert.run(project_config(), EVALUATION, overrides={}, start=False, wait=False, boto_session=aws, emit=lines.append)
     assert "model package group unchanged: " + group_arn in lines
     assert tags_of(sm, group_arn) == sorted([*PROJECT_TAGS.items(), ("owner", "ml-team")])  # nothing added twice
     assert tags_of(sm, result.pipeline_arn) == sorted(PROJECT_TAGS.items())
@@ -279,7 +281,7 @@ def test_follow_execution_times_out_with_a_pointer_to_studio():
 
 # --- the CLI ---------------------------------------------------------------------------------------------
 
-BASE = ["--bucket", TEST_BUCKET, "--region", "us-east-1"]
+BASE = ["evaluation", "--bucket", TEST_BUCKET, "--region", "us-east-1"]
 
 
 @pytest.mark.parametrize(
@@ -295,19 +297,32 @@ BASE = ["--bucket", TEST_BUCKET, "--region", "us-east-1"]
         (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "ModelApprovalStatus=Yes"], 2, "expected one of"),
         (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "AucThreshold"], 2, "use Name=Value"),
         (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "F1Threshold=1", "--param", "F1Threshold=2"], 2, "given twice"),
-        (["--bucket", TEST_BUCKET, "--role-arn", TEST_ROLE_ARN], 2, "no AWS region"),
+        (["evaluation", "--bucket", TEST_BUCKET, "--role-arn", TEST_ROLE_ARN], 2, "no AWS region"),
+        # Choices and ranges of the parameter table, refused before anything is read or sent.
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "FirstModelPolicy=bogus"], 2,
+         "bad value 'bogus' for FirstModelPolicy: expected one of absolute-thresholds-only, reject"),
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "ThresholdObjective=best"], 2,
+         "bad value 'best' for ThresholdObjective"),
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "DecisionThreshold=1.5"], 2,
+         "bad value '1.5' for DecisionThreshold: expected a number from 0 to 1"),
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "MinTestRows=-1"], 2,
+         "bad value '-1' for MinTestRows: expected 0 or more"),
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "AucThreshold=-1"], 2,
+         "bad value '-1' for AucThreshold: expected a number from 0 to 1"),
+        (BASE + ["--role-arn", TEST_ROLE_ARN, "--start", "--param", "ModelDataUrl=/tmp/model.tar.gz"], 2,
+         "bad value '/tmp/model.tar.gz' for ModelDataUrl: expected an s3://bucket/key URI"),
     ],
 )
 def test_cli_bad_input(args, code, message, capsys, monkeypatch):
     for var in ("SAGEMAKER_PIPELINE_ROLE_ARN", "ARTIFACT_BUCKET", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(var, raising=False)
-    assert_one_line_error(run_main(upsert.main, args, capsys), message, code=code)
+    assert_one_line_error(run_main(upsert_cli.main, args, capsys), message, code=code)
 
 
 @pytest.mark.parametrize("args", [["--wait"], ["--param", "AucThreshold=0.8"]])
 def test_cli_flag_combinations(args, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        upsert.main(BASE + ["--role-arn", TEST_ROLE_ARN, *args])
+        upsert_cli.main(BASE + ["--role-arn", TEST_ROLE_ARN, *args])
     assert exit_info.value.code == 2
     assert "needs --start" in capsys.readouterr().err
 
@@ -315,13 +330,13 @@ def test_cli_flag_combinations(args, capsys):
 def test_cli_without_credentials(capsys, monkeypatch):
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(var, raising=False)
-    assert_one_line_error(run_main(upsert.main, BASE + ["--role-arn", TEST_ROLE_ARN], capsys), code=1,
+    assert_one_line_error(run_main(upsert_cli.main, BASE + ["--role-arn", TEST_ROLE_ARN], capsys), code=1,
                           start="error: no AWS credentials found")
 
 
 def test_cli_reports_aws_refusals_in_one_line(capsys):
     with mock_aws():  # no bucket: the code upload is refused
-        ran = run_main(upsert.main, BASE + ["--role-arn", TEST_ROLE_ARN], capsys)
+        ran = run_main(upsert_cli.main, BASE + ["--role-arn", TEST_ROLE_ARN], capsys)
     assert_one_line_error(ran, "NoSuchBucket", code=1, start="error: AWS refused")
 
 

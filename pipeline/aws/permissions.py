@@ -6,7 +6,7 @@ Roles (``ROLES``), and the code each one runs:
 * ``pipeline``  -- SageMaker runs both pipelines' steps as it (CreateModel, transform and processing jobs,
   RegisterModel, the Lambda steps' invocations) and the jobs' containers run as it. Its statements are
   made from the step types found in the two definitions, so a new step type fails here until declared.
-* ``function``  -- the Lambda functions ``pipeline.functions.FUNCTIONS`` (champion lookup, model freezing).
+* ``function``  -- the Lambda functions ``pipeline.aws.functions.FUNCTIONS`` (champion lookup, model freezing).
 * ``codebuild`` -- ``buildspec.yml``'s ``python -m pipeline.upsert`` runs (functions, pipelines, schedule).
 * ``scheduler`` -- EventBridge Scheduler starting the drift-check pipeline.
 * ``operator``  -- an engineer's identity policy for the CLIs that call AWS outside CodeBuild
@@ -35,7 +35,7 @@ TRUSTED_SERVICES = {
     "scheduler": "scheduler.amazonaws.com",
 }
 # The code each role runs, as module:function entry points (the functions' handlers come from
-# pipeline.functions.FUNCTIONS); tests/test_permissions.py checks every AWS call reachable from them.
+# pipeline.aws.functions.FUNCTIONS); tests/test_permissions.py checks every AWS call reachable from them.
 ENTRY_POINTS = {
     "codebuild": ("pipeline.upsert:main",),
     "operator": ("pipeline.registry.cli:main", "pipeline.monitor:main", "pipeline.endpoint.cli:main"),
@@ -46,7 +46,7 @@ def entry_points(role: str) -> tuple[str, ...]:
     """``module:function`` entry points of the code ``role`` runs (none for pipeline and scheduler: AWS
     services act for them)."""
     if role == "function":
-        from pipeline.functions import FUNCTIONS
+        from pipeline.aws.functions import FUNCTIONS
 
         return tuple("pipeline.lambdas.{}:{}".format(*spec.handler.split(".")) for spec in FUNCTIONS)
     return ENTRY_POINTS.get(role, ())
@@ -80,11 +80,14 @@ def function_statements(scope: Scope) -> list[Statement]:
 
 def codebuild_statements(scope: Scope) -> list[Statement]:
     """``python -m pipeline.upsert`` (both pipelines, the functions, the schedule), as buildspec.yml runs it."""
-    from pipeline.functions import FUNCTIONS
-    from pipeline.monitoring import monitoring_pipeline_name, schedule_name
+    from pipeline.aws.functions import FUNCTIONS
+    from pipeline.aws.schedule import schedule_name
+    from pipeline.pipelines import SPECS
 
     config = scope.config
-    pipelines = (config.pipeline_name, monitoring_pipeline_name(config))
+    pipelines = tuple(spec.name(config) for spec in SPECS.values())
+    schedules = tuple(scope.arn("scheduler", f"schedule/default/{schedule_name(spec.name(config))}")
+                      for spec in SPECS.values() if spec.schedulable)
     pipeline_arns = tuple(config.pipeline_arn(name) for name in pipelines)
     execution_arns = tuple(f"{arn}/execution/*" for arn in pipeline_arns)
     return [
@@ -105,7 +108,7 @@ def codebuild_statements(scope: Scope) -> list[Statement]:
                                       "lambda:UpdateFunctionConfiguration"),
                   tuple(config.function_arn(spec.suffix) for spec in FUNCTIONS)),
         Statement("DeploySchedule", ("scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:UpdateSchedule"),
-                  (scope.arn("scheduler", f"schedule/default/{schedule_name(monitoring_pipeline_name(config))}"),)),
+                  schedules),
         scope.pass_role("PassPipelineRole", config.role_arn, "sagemaker.amazonaws.com"),
         scope.pass_role("PassFunctionRole", config.champion_function_role_arn, "lambda.amazonaws.com"),
         scope.pass_role("PassSchedulerRole", scope.scheduler_role_arn, "scheduler.amazonaws.com"),
@@ -116,10 +119,11 @@ def codebuild_statements(scope: Scope) -> list[Statement]:
 
 def scheduler_statements(scope: Scope) -> list[Statement]:
     """EventBridge Scheduler: start the drift-check pipeline, nothing else."""
-    from pipeline.monitoring import monitoring_pipeline_name
+    from pipeline.pipelines import SPECS
 
     return [Statement("StartMonitoringPipeline", ("sagemaker:StartPipelineExecution",),
-                      (scope.config.pipeline_arn(monitoring_pipeline_name(scope.config)),))]
+                      tuple(scope.config.pipeline_arn(spec.name(scope.config)) for spec in SPECS.values()
+                            if spec.schedulable))]
 
 
 # ----------------------------------------------------------------------------------------- operator

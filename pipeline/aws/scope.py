@@ -64,7 +64,7 @@ class Scope:
     @cached_property
     def folders(self) -> dict[str, tuple[str, ...]]:
         """Each part of the layout: its key prefixes, read from where the layout is declared."""
-        from pipeline.monitoring import default_baseline_url, default_capture_data_url
+        from pipeline.pipelines.monitoring import default_baseline_url, default_capture_data_url
 
         config = self.config
 
@@ -134,14 +134,13 @@ class Scope:
 
     @property
     def definitions(self) -> tuple[dict, dict]:
-        """The evaluation and drift-check pipelines' definition JSON, built offline."""
+        """Every pipeline's definition JSON (pipeline.pipelines.SPECS), built offline."""
         if self._definitions is None:
-            from pipeline.definition import build_definition, prepare_sdk_environment
-            from pipeline.monitoring import build_monitoring_definition
+            from pipeline.pipelines import SPECS
+            from pipeline.sdk import prepare_sdk_environment
 
             prepare_sdk_environment(self.region)
-            object.__setattr__(self, "_definitions",
-                               (build_definition(self.config), build_monitoring_definition(self.config)))
+            object.__setattr__(self, "_definitions", tuple(spec.definition(self.config) for spec in SPECS.values()))
         return self._definitions  # type: ignore[return-value]
 
     @property

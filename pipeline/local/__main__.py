@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline.arguments import pipeline_subcommands, report
+from pipeline.arguments import OneLineParser, pipeline_subcommands, report
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.local.staging import DEFAULT_WORK_DIR, UsageError, checked_work_dir, local_config, stage_folder, stage_input
 from pipeline.parameters import ParameterError, check_overrides, parse_overrides
@@ -51,7 +51,7 @@ def _inputs(parser: argparse.ArgumentParser, spec: PipelineSpec) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m pipeline.local",
         description="Run a pipeline locally (no AWS account, no Docker) from the definition SageMaker would run.",
     )

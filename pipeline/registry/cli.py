@@ -45,13 +45,8 @@ commands:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # argparse would print the whole usage, then the message
-        self.exit(2, f"error: {message} (usage: {PROG} --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, usage=USAGE, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = OneLineParser(prog=PROG, usage=USAGE, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="List, describe, approve and reject model packages (local SQLite registry or "
                                  "SageMaker).")
     parser.add_argument("command", choices=COMMANDS, help="see commands below")
