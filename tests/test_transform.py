@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.local.transform import MB, ColumnFilter, TransformError, run_transform, transform_file
+from pipeline.local.filters import ColumnFilter
+from pipeline.local.records import MB, TransformError
+from pipeline.local.transform import run_transform, transform_file
+from pipeline.local.transform_spec import TransformSpec
 
 
 class Recorder:
@@ -48,6 +51,15 @@ PATHS = [
 ]
 
 
+# CSV split by lines, assembled by lines, as the pipeline's job; TransformSpec's own defaults are SageMaker's.
+CSV_LINES = {"content_type": "text/csv", "accept": "text/csv", "split_type": "Line", "assemble_with": "Line"}
+
+
+def job(**options) -> TransformSpec:
+    """A CSV job split and assembled by lines, with ``options`` (TransformSpec fields) on top."""
+    return TransformSpec(**{**CSV_LINES, **options})
+
+
 def transform(tmp_path: Path, text: str | bytes, model=None, path=None, **options) -> tuple[str, Recorder]:
     """Run one file through the transform; returns the output text and the model."""
     model = model or Recorder()
@@ -56,12 +68,11 @@ def transform(tmp_path: Path, text: str | bytes, model=None, path=None, **option
     source.parent.mkdir(parents=True, exist_ok=True)
     source.write_bytes(text.encode() if isinstance(text, str) else text)
     if path["vectorised"]:
-        run_transform(model, [source], tmp_path / "out", input_root=tmp_path / "in",
-                      max_concurrent_transforms=path["workers"], **options)
+        run_transform(job(max_concurrent_transforms=path["workers"], **options), model, [source], tmp_path / "out",
+                      input_root=tmp_path / "in")
     else:  # the per-record reference path
-        filters = {k: ColumnFilter.parse(options.pop(k, None)) for k in ("input_filter", "output_filter")}
         transform_file(lambda body: model.invoke(body, "text/csv", "text/csv"), source,
-                       tmp_path / "out" / "data.csv.out", vectorised=False, **filters, **options)
+                       tmp_path / "out" / "data.csv.out", job(**options), vectorised=False)
     return (tmp_path / "out" / "data.csv.out").read_text(), model
 
 
@@ -234,13 +245,13 @@ def test_several_input_files_keep_their_names(tmp_path):
     (tmp_path / "in" / "part" / "b.csv").write_text("3,4\n5,6\n")
     (tmp_path / "in" / "part" / "empty.csv").write_text("")
     files = sorted((tmp_path / "in").rglob("*.csv"))
-    counts = run_transform(Recorder(), files, tmp_path / "out", input_root=tmp_path / "in")
+    counts = run_transform(job(), Recorder(), files, tmp_path / "out", input_root=tmp_path / "in")
     assert counts == {"a.csv.out": 1, "part/b.csv.out": 2, "part/empty.csv.out": 0}
     assert (tmp_path / "out" / "a.csv.out").read_text() == "3\n"
     assert (tmp_path / "out" / "part" / "b.csv.out").read_text() == "7\n11\n"
     assert (tmp_path / "out" / "part" / "empty.csv.out").read_text() == ""
     # Without input_root, names are relative to the files' common folder.
-    counts = run_transform(Recorder(), files, tmp_path / "out2")
+    counts = run_transform(job(), Recorder(), files, tmp_path / "out2")
     assert sorted(counts) == ["a.csv.out", "part/b.csv.out", "part/empty.csv.out"]
 
 
@@ -249,7 +260,7 @@ def test_progress_is_monotonic_and_reaches_the_total(tmp_path):
     source = tmp_path / "in" / "d.csv"
     source.parent.mkdir()
     source.write_text("1,2,3\n" * 400_000)  # 2.4 MB: three 1 MB requests
-    run_transform(Recorder(), [source], tmp_path / "out", max_payload_mb=1, progress=lambda d, t: seen.append((d, t)))
+    run_transform(job(max_payload_mb=1), Recorder(), [source], tmp_path / "out", progress=lambda d, t: seen.append((d, t)))
     done = [d for d, _ in seen]
     assert len(seen) >= 3 and done == sorted(done)
     assert {t for _, t in seen} == {source.stat().st_size} and done[-1] == source.stat().st_size
@@ -333,7 +344,7 @@ def test_bad_options(tmp_path, options, message):
 def test_bad_concurrency(tmp_path, workers):
     (tmp_path / "d.csv").write_text(ROWS)
     with pytest.raises(TransformError, match="MaxConcurrentTransforms must be a positive integer"):
-        run_transform(Recorder(), [tmp_path / "d.csv"], tmp_path / "out", max_concurrent_transforms=workers)
+        run_transform(job(max_concurrent_transforms=workers), Recorder(), [tmp_path / "d.csv"], tmp_path / "out")
 
 
 @pytest.mark.parametrize(
@@ -398,11 +409,9 @@ def test_numpy_path_equals_reference_path(tmp_path, seed, options, columns_out):
     for vectorised in (True, False):
         model = Shape(columns_out)
         target = tmp_path / f"{vectorised}.out"
-        filters = {k: ColumnFilter.parse(options.get(k)) for k in ("input_filter", "output_filter")}
         try:
             transform_file(lambda body: model.invoke(body, "text/csv", "text/csv"), source, target,
-                           max_payload_mb=1, join_source=options.get("join_source", "None"),
-                           vectorised=vectorised, **filters)
+                           job(max_payload_mb=1, **options), vectorised=vectorised)
             outputs[vectorised] = target.read_bytes()
         except TransformError as error:  # records too short for the filter: both paths must say so alike
             outputs[vectorised] = str(error)
@@ -438,8 +447,8 @@ def test_scores_from_real_handlers_match_predict_proba(tmp_path):
     source.parent.mkdir()
     source.write_text("".join(f"{label}," + ",".join(repr(v) for v in row) + "\n" for label, row in zip(y, X.tolist())))
     handlers = load_serving_handlers(archive, tmp_path / "model")
-    run_transform(handlers, [source], tmp_path / "out", max_payload_mb=1, input_filter="$[1:]", join_source="Input",
-                  output_filter="$[0,-1]")
+    run_transform(job(max_payload_mb=1, input_filter="$[1:]", join_source="Input", output_filter="$[0,-1]"), handlers,
+                  [source], tmp_path / "out")
     lines = (tmp_path / "out" / "test.csv.out").read_text().splitlines()
     labels = [int(line.split(",")[0]) for line in lines]
     scores = np.array([float(line.split(",")[1]) for line in lines])
@@ -447,17 +456,17 @@ def test_scores_from_real_handlers_match_predict_proba(tmp_path):
     np.testing.assert_allclose(scores, model.predict_proba(X)[:, 1], rtol=1e-12)
 
 
-def test_doctests():
-    """pytest collects doctests from processing_scripts/ only; this module's run here."""
+@pytest.mark.parametrize("module", ["records", "filters", "serving", "batch", "transform_spec", "transform"])
+def test_doctests(module):
+    """pytest collects doctests from processing_scripts/ only; the transform's modules' run here."""
     import doctest
+    import importlib
 
-    from pipeline.local import transform
-
-    result = doctest.testmod(transform)
-    assert result.attempted >= 5 and result.failed == 0
+    result = doctest.testmod(importlib.import_module(f"pipeline.local.{module}"))
+    assert result.failed == 0
 
 
-# --- serving as the scikit-learn 1.9-0 container serves (the facts: pipeline/local/transform.py) ----------
+# --- serving as the scikit-learn 1.9-0 container serves (the facts: pipeline/local/serving.py) ------------
 
 ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
 CSV_DEFAULT = {ACCEPT_VARIABLE: "text/csv"}
@@ -516,11 +525,11 @@ def test_accept_follows_the_container_rules(tmp_path, packaged, environment, acc
     options = {"accept": accept, "input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-1]"}
     handlers = _serve(packaged, tmp_path, environment)
     if refused is None:
-        run_transform(handlers, [source], tmp_path / "out", **options)
+        run_transform(job(**options), handlers, [source], tmp_path / "out")
         assert (tmp_path / "out" / "test.csv.out").read_text().splitlines() == packaged["expected"]
         return
     with pytest.raises(TransformError) as error:
-        run_transform(handlers, [source], tmp_path / "out", **options)
+        run_transform(job(**options), handlers, [source], tmp_path / "out")
     message = str(error.value)
     assert message.startswith("test.csv: records 1-300: the model container answered HTTP 500 (ValueError: "
                               f"unsupported accept type {refused!r}: ask for text/csv"), message

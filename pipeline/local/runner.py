@@ -24,7 +24,9 @@ from pipeline.atomic import write_text_atomic
 from pipeline.local.expressions import ExpressionError, Scope, evaluate, referenced_steps
 from pipeline.local.model_archive import ModelArchiveError, load_serving_handlers
 from pipeline.local.store import LocalObjectStore
-from pipeline.local.transform import TransformError, run_transform
+from pipeline.local.records import TransformError
+from pipeline.local.transform import run_transform
+from pipeline.local.transform_spec import TransformSpec
 from pipeline.parameters import resolve_parameters
 
 CONTAINER_ROOT = "/opt/ml/processing"
@@ -321,21 +323,20 @@ class LocalRunner:
 
     def _transform(self, step, scope, result, record) -> None:
         args = evaluate(step["Arguments"], scope)
-        container = self._models.get(args["ModelName"])
+        try:
+            spec = TransformSpec.from_request(args)
+        except TransformError as error:
+            raise StepFailure(str(error)) from None
+        container = self._models.get(spec.model_name)
         if container is None:
-            raise StepFailure(f"model {args['ModelName']!r} does not exist")
-        source = args["TransformInput"]["DataSource"]["S3DataSource"]
-        if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-            raise StepFailure(f"unsupported S3DataType {source['S3DataType']!r}: use S3Prefix")
-        if args["TransformInput"].get("CompressionType", "None") != "None":
-            raise StepFailure("compressed transform input is not supported locally")
-        processing = args.get("DataProcessing", {})
+            raise StepFailure(f"model {spec.model_name!r} does not exist")
         with tempfile.TemporaryDirectory(dir=self._scratch()) as tmp:
             inputs, outputs, model_dir = Path(tmp, "input"), Path(tmp, "output"), Path(tmp, "model")
-            files = self.store.download_prefix(source["S3Uri"], inputs)
+            files = self.store.download_prefix(spec.input_uri, inputs)
             if not files:
-                raise StepFailure(f"no input objects under {source['S3Uri']}")
-            environment = container.get("Environment", {})
+                raise StepFailure(f"no input objects under {spec.input_uri}")
+            # The job's Environment is set in the model's container on top of the model's own.
+            environment = {**container.get("Environment", {}), **spec.environment}
             try:
                 handlers = load_serving_handlers(
                     self.store.path_for(container["ModelDataUrl"]),
@@ -343,25 +344,10 @@ class LocalRunner:
                     program=environment.get("SAGEMAKER_PROGRAM", "inference.py"),
                     environment=environment,  # its SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT answers a missing Accept
                 )
-                run_transform(
-                    handlers,
-                    sorted(files),
-                    outputs,
-                    input_root=inputs,
-                    content_type=args["TransformInput"].get("ContentType", "text/csv"),
-                    accept=args["TransformOutput"].get("Accept"),  # none: no Accept header is sent
-                    split_type=args["TransformInput"].get("SplitType", "None"),
-                    batch_strategy=args.get("BatchStrategy", "MultiRecord"),
-                    max_payload_mb=int(args.get("MaxPayloadInMB", 6)),
-                    input_filter=processing.get("InputFilter"),
-                    join_source=processing.get("JoinSource", "None"),
-                    output_filter=processing.get("OutputFilter"),
-                    assemble_with=args["TransformOutput"].get("AssembleWith", "None"),
-                    progress=self.progress,
-                )
+                run_transform(spec, handlers, sorted(files), outputs, input_root=inputs, progress=self.progress)
             except (ModelArchiveError, TransformError) as error:
                 raise StepFailure(f"ClientError: {error}") from None
-            self.store.upload_dir(outputs, args["TransformOutput"]["S3OutputPath"])
+            self.store.upload_dir(outputs, spec.output_path)
         name = f"{result.pipeline_name}-{step['Name']}-{result.execution_id}"[:63]
         scope.steps[step["Name"]] = {**args, "TransformJobName": name, "TransformJobStatus": "Completed"}
         record.metadata = {"TransformJob": {"Arn": f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:transform-job/{name}"}}
