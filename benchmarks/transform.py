@@ -5,8 +5,8 @@
 Numerator: median wall time of ``run_transform`` with the pipeline's settings (SplitType=Line,
 MultiRecord, MaxPayloadInMB=6, input_filter "$[1:]", join_source Input, output_filter "$[0,-1]"),
 handlers loaded from a model.tar.gz built by ``pipeline.package`` (loading included). It is measured
-with the default concurrency (MaxConcurrentTransforms = CPU count, at most 4) and with one request at
-a time. Denominator: median time of ``pandas.read_csv`` (which itself parses on every core) +
+with MaxConcurrentTransforms = CPU count, at most 4, and with one request at a time (SageMaker's
+default, which the pipeline's job uses). Denominator: median time of ``pandas.read_csv`` (which itself parses on every core) +
 ``predict_proba`` + writing the same ``label,score`` lines, for the same rows and model. Runs are
 interleaved so machine noise hits both alike. Target: ratio <= 1.3. The outputs are checked to agree.
 """
