@@ -31,7 +31,7 @@ from pipeline.endpoint import aws, cli, errors, retry, scoring, test_data
 from pipeline import package
 from pipeline.local.model_archive import load_serving_handlers
 from pipeline.local.store import LocalObjectStore
-from pipeline.local.transform import ModelServerError, accept_note
+from pipeline.local.serving import ModelServerError, accept_note
 from processing_scripts import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]

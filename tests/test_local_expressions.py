@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 
 from pipeline.local.expressions import ExpressionError, Scope, evaluate, lookup, parse_path, referenced_steps
-from pipeline.local.runner import StepFailure, evaluate_condition, execution_order, step_dependencies
+from pipeline.local.conditions import evaluate_condition
+from pipeline.local.execution import StepFailure
+from pipeline.local.ordering import execution_order, step_dependencies
 
 PROPERTIES = {
     "Eval": {
@@ -161,3 +163,13 @@ def test_order_errors(steps, message):
 def test_referenced_steps_ignores_parameters():
     expression = {"a": [{"Get": "Parameters.P"}, {"Get": "Steps.S.X"}], "b": json_get("x")}
     assert referenced_steps(expression) == {"S", "Eval"}
+
+
+@pytest.mark.parametrize("module", ["expressions", "conditions", "ordering", "execution"])
+def test_doctests(module):
+    """pytest collects doctests from processing_scripts/ only; the runner's pure modules' run here."""
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"pipeline.local.{module}"))
+    assert result.attempted >= 1 and result.failed == 0

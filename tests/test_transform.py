@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.local.transform import MB, ColumnFilter, TransformError, run_transform, transform_file
+from pipeline.local.filters import ColumnFilter
+from pipeline.local.records import MB, TransformError
+from pipeline.local.transform import run_transform, transform_file
+from pipeline.local.transform_spec import TransformSpec
 
 
 class Recorder:
@@ -48,6 +51,15 @@ PATHS = [
 ]
 
 
+# CSV split by lines, assembled by lines, as the pipeline's job; TransformSpec's own defaults are SageMaker's.
+CSV_LINES = {"content_type": "text/csv", "accept": "text/csv", "split_type": "Line", "assemble_with": "Line"}
+
+
+def job(**options) -> TransformSpec:
+    """A CSV job split and assembled by lines, with ``options`` (TransformSpec fields) on top."""
+    return TransformSpec(**{**CSV_LINES, **options})
+
+
 def transform(tmp_path: Path, text: str | bytes, model=None, path=None, **options) -> tuple[str, Recorder]:
     """Run one file through the transform; returns the output text and the model."""
     model = model or Recorder()
@@ -56,12 +68,11 @@ def transform(tmp_path: Path, text: str | bytes, model=None, path=None, **option
     source.parent.mkdir(parents=True, exist_ok=True)
     source.write_bytes(text.encode() if isinstance(text, str) else text)
     if path["vectorised"]:
-        run_transform(model, [source], tmp_path / "out", input_root=tmp_path / "in",
-                      max_concurrent_transforms=path["workers"], **options)
+        run_transform(job(max_concurrent_transforms=path["workers"], **options), model, [source], tmp_path / "out",
+                      input_root=tmp_path / "in")
     else:  # the per-record reference path
-        filters = {k: ColumnFilter.parse(options.pop(k, None)) for k in ("input_filter", "output_filter")}
         transform_file(lambda body: model.invoke(body, "text/csv", "text/csv"), source,
-                       tmp_path / "out" / "data.csv.out", vectorised=False, **filters, **options)
+                       tmp_path / "out" / "data.csv.out", job(**options), vectorised=False)
     return (tmp_path / "out" / "data.csv.out").read_text(), model
 
 
@@ -234,13 +245,13 @@ def test_several_input_files_keep_their_names(tmp_path):
     (tmp_path / "in" / "part" / "b.csv").write_text("3,4\n5,6\n")
     (tmp_path / "in" / "part" / "empty.csv").write_text("")
     files = sorted((tmp_path / "in").rglob("*.csv"))
-    counts = run_transform(Recorder(), files, tmp_path / "out", input_root=tmp_path / "in")
+    counts = run_transform(job(), Recorder(), files, tmp_path / "out", input_root=tmp_path / "in")
     assert counts == {"a.csv.out": 1, "part/b.csv.out": 2, "part/empty.csv.out": 0}
     assert (tmp_path / "out" / "a.csv.out").read_text() == "3\n"
     assert (tmp_path / "out" / "part" / "b.csv.out").read_text() == "7\n11\n"
     assert (tmp_path / "out" / "part" / "empty.csv.out").read_text() == ""
     # Without input_root, names are relative to the files' common folder.
-    counts = run_transform(Recorder(), files, tmp_path / "out2")
+    counts = run_transform(job(), Recorder(), files, tmp_path / "out2")
     assert sorted(counts) == ["a.csv.out", "part/b.csv.out", "part/empty.csv.out"]
 
 
@@ -249,7 +260,7 @@ def test_progress_is_monotonic_and_reaches_the_total(tmp_path):
     source = tmp_path / "in" / "d.csv"
     source.parent.mkdir()
     source.write_text("1,2,3\n" * 400_000)  # 2.4 MB: three 1 MB requests
-    run_transform(Recorder(), [source], tmp_path / "out", max_payload_mb=1, progress=lambda d, t: seen.append((d, t)))
+    run_transform(job(max_payload_mb=1), Recorder(), [source], tmp_path / "out", progress=lambda d, t: seen.append((d, t)))
     done = [d for d, _ in seen]
     assert len(seen) >= 3 and done == sorted(done)
     assert {t for _, t in seen} == {source.stat().st_size} and done[-1] == source.stat().st_size
@@ -333,7 +344,7 @@ def test_bad_options(tmp_path, options, message):
 def test_bad_concurrency(tmp_path, workers):
     (tmp_path / "d.csv").write_text(ROWS)
     with pytest.raises(TransformError, match="MaxConcurrentTransforms must be a positive integer"):
-        run_transform(Recorder(), [tmp_path / "d.csv"], tmp_path / "out", max_concurrent_transforms=workers)
+        run_transform(job(max_concurrent_transforms=workers), Recorder(), [tmp_path / "d.csv"], tmp_path / "out")
 
 
 @pytest.mark.parametrize(
@@ -398,11 +409,9 @@ def test_numpy_path_equals_reference_path(tmp_path, seed, options, columns_out):
     for vectorised in (True, False):
         model = Shape(columns_out)
         target = tmp_path / f"{vectorised}.out"
-        filters = {k: ColumnFilter.parse(options.get(k)) for k in ("input_filter", "output_filter")}
         try:
             transform_file(lambda body: model.invoke(body, "text/csv", "text/csv"), source, target,
-                           max_payload_mb=1, join_source=options.get("join_source", "None"),
-                           vectorised=vectorised, **filters)
+                           job(max_payload_mb=1, **options), vectorised=vectorised)
             outputs[vectorised] = target.read_bytes()
         except TransformError as error:  # records too short for the filter: both paths must say so alike
             outputs[vectorised] = str(error)
@@ -438,8 +447,8 @@ def test_scores_from_real_handlers_match_predict_proba(tmp_path):
     source.parent.mkdir()
     source.write_text("".join(f"{label}," + ",".join(repr(v) for v in row) + "\n" for label, row in zip(y, X.tolist())))
     handlers = load_serving_handlers(archive, tmp_path / "model")
-    run_transform(handlers, [source], tmp_path / "out", max_payload_mb=1, input_filter="$[1:]", join_source="Input",
-                  output_filter="$[0,-1]")
+    run_transform(job(max_payload_mb=1, input_filter="$[1:]", join_source="Input", output_filter="$[0,-1]"), handlers,
+                  [source], tmp_path / "out")
     lines = (tmp_path / "out" / "test.csv.out").read_text().splitlines()
     labels = [int(line.split(",")[0]) for line in lines]
     scores = np.array([float(line.split(",")[1]) for line in lines])
@@ -447,17 +456,17 @@ def test_scores_from_real_handlers_match_predict_proba(tmp_path):
     np.testing.assert_allclose(scores, model.predict_proba(X)[:, 1], rtol=1e-12)
 
 
-def test_doctests():
-    """pytest collects doctests from processing_scripts/ only; this module's run here."""
+@pytest.mark.parametrize("module", ["records", "filters", "serving", "batch", "transform_spec", "transform"])
+def test_doctests(module):
+    """pytest collects doctests from processing_scripts/ only; the transform's modules' run here."""
     import doctest
+    import importlib
 
-    from pipeline.local import transform
-
-    result = doctest.testmod(transform)
-    assert result.attempted >= 5 and result.failed == 0
+    result = doctest.testmod(importlib.import_module(f"pipeline.local.{module}"))
+    assert result.failed == 0
 
 
-# --- serving as the scikit-learn 1.9-0 container serves (the facts: pipeline/local/transform.py) ----------
+# --- serving as the scikit-learn 1.9-0 container serves (the facts: pipeline/local/serving.py) ------------
 
 ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
 CSV_DEFAULT = {ACCEPT_VARIABLE: "text/csv"}
@@ -516,11 +525,11 @@ def test_accept_follows_the_container_rules(tmp_path, packaged, environment, acc
     options = {"accept": accept, "input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-1]"}
     handlers = _serve(packaged, tmp_path, environment)
     if refused is None:
-        run_transform(handlers, [source], tmp_path / "out", **options)
+        run_transform(job(**options), handlers, [source], tmp_path / "out")
         assert (tmp_path / "out" / "test.csv.out").read_text().splitlines() == packaged["expected"]
         return
     with pytest.raises(TransformError) as error:
-        run_transform(handlers, [source], tmp_path / "out", **options)
+        run_transform(job(**options), handlers, [source], tmp_path / "out")
     message = str(error.value)
     assert message.startswith("test.csv: records 1-300: the model container answered HTTP 500 (ValueError: "
                               f"unsupported accept type {refused!r}: ask for text/csv"), message
@@ -621,3 +630,173 @@ def test_the_runner_serves_with_the_model_containers_environment(tmp_path, packa
             f"unsupported accept type {refused!r}"), step.failure_reason
         if accept is None:
             assert f"{ACCEPT_VARIABLE}, unset: the container's default 'application/json'" in step.failure_reason
+
+
+def test_the_transform_jobs_environment_is_set_on_top_of_the_models(tmp_path, packaged, serving_definition):
+    """CreateTransformJob's Environment reaches the container: here it gives the default Accept the model lacks."""
+    from pipeline.local.runner import LocalRunner
+
+    model_step, transform_step = serving_definition["Steps"]
+    del model_step["Arguments"]["PrimaryContainer"]["Environment"][ACCEPT_VARIABLE]
+    del transform_step["Arguments"]["TransformOutput"]["Accept"]
+    transform_step["Arguments"]["Environment"] = dict(CSV_DEFAULT)
+    runner = LocalRunner(tmp_path, registry=None, emit=lambda line: None)
+    runner.store.put_file("s3://local-bucket/model/model.tar.gz", packaged["archive"])
+    runner.store.put_bytes("s3://local-bucket/test/test.csv", packaged["csv"].encode())
+    result = runner.run(serving_definition, pipeline_name="p", overrides={"TestDataUrl": "s3://local-bucket/test/"})
+    assert result.status == "Succeeded", result.failure_reason
+
+
+@pytest.mark.parametrize("member, value, message", [
+    (("TransformInput", "SplitType"), "RecordIO", "unsupported SplitType 'RecordIO': use Line or None"),
+    (("TransformInput", "CompressionType"), "Gzip", "unsupported CompressionType 'Gzip'"),
+    (("MaxPayloadInMB",), 0, "MaxPayloadInMB must be between 1 and 100, not 0 (0, HTTP chunked encoding"),
+])
+def test_an_unsupported_job_fails_its_step_with_one_line(tmp_path, packaged, serving_definition, member, value,
+                                                          message):
+    from pipeline.local.runner import LocalRunner
+
+    _, transform_step = serving_definition["Steps"]
+    *parents, name = member
+    target = transform_step["Arguments"]
+    for parent in parents:
+        target = target[parent]
+    target[name] = value
+    runner = LocalRunner(tmp_path, registry=None, emit=lambda line: None)
+    runner.store.put_file("s3://local-bucket/model/model.tar.gz", packaged["archive"])
+    result = runner.run(serving_definition, pipeline_name="p", overrides={"TestDataUrl": "s3://local-bucket/test/"})
+    step = result.steps[-1]
+    assert (result.status, step.status) == ("Failed", "Failed")
+    assert step.failure_reason.startswith(message) and "\n" not in step.failure_reason, step.failure_reason
+
+
+# --- TransformSpec: the CreateTransformJob request, read once, with SageMaker's defaults --------------------
+
+
+def request(**members) -> dict:
+    """The smallest CreateTransformJob request the runner accepts, with ``members`` on top."""
+    return {
+        "ModelName": "m-1",
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/test/"}}},
+        "TransformOutput": {"S3OutputPath": "s3://b/out"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        **members,
+    }
+
+
+def test_the_definitions_request_reads_as_the_pipelines_job(definition):
+    from pipeline import definition as pdef
+    from pipeline.local.expressions import Scope, evaluate
+    from pipeline.local.ordering import all_step_names
+    from pipeline.parameters import resolve_parameters
+    from tests.test_definition import steps_by_name
+
+    arguments = steps_by_name(definition)[pdef.TRANSFORM_STEP]["Arguments"]
+    scope = Scope(parameters=resolve_parameters(definition["Parameters"], {"TestDataUrl": "s3://b/test/"}),
+                  execution={"PipelineExecutionId": "e1"}, steps={pdef.CREATE_MODEL_STEP: {"ModelName": "m-1"}},
+                  known_steps=frozenset(all_step_names(definition["Steps"])))
+    spec = TransformSpec.from_request(evaluate(arguments, scope))
+    assert spec == TransformSpec(
+        model_name="m-1", input_uri="s3://b/test/", content_type="text/csv", split_type="Line",
+        output_path=spec.output_path, accept="text/csv", assemble_with="Line", input_filter="$[1:]",
+        join_source="Input", output_filter="$[0,-1]", batch_strategy="MultiRecord", max_payload_mb=6,
+        max_concurrent_transforms=1,
+    )
+    assert spec.output_path.endswith("/executions/e1/transform")
+    assert (spec.plan.drop, spec.plan.prefix, spec.plan.last_only, spec.plan.vectorised) == (1, 1, True, True)
+
+
+# (request members, the spec's fields): what a request leaves unset is SageMaker's default.
+DEFAULTS = [
+    ({}, {"content_type": None, "split_type": "None", "accept": None, "assemble_with": "None", "input_filter": "$",
+          "join_source": "None", "output_filter": "$", "batch_strategy": "MultiRecord", "max_payload_mb": 6,
+          "max_concurrent_transforms": 1, "environment": {}}),
+    ({"MaxConcurrentTransforms": 0}, {"max_concurrent_transforms": 1}),  # 0: as unset
+    ({"MaxConcurrentTransforms": 3, "MaxPayloadInMB": 33}, {"max_concurrent_transforms": 3, "max_payload_mb": 33}),
+    ({"BatchStrategy": "SingleRecord", "Environment": {"A": "1"}}, {"batch_strategy": "SingleRecord",
+                                                                   "environment": {"A": "1"}}),
+    ({"DataProcessing": {"JoinSource": "Input"},
+      "TransformInput": {"DataSource": {"S3DataSource": {"S3Uri": "s3://b/t"}}, "ContentType": "text/csv"}},
+     {"join_source": "Input", "input_uri": "s3://b/t", "content_type": "text/csv", "input_filter": "$"}),
+]
+
+
+@pytest.mark.parametrize("members, expected", DEFAULTS)
+def test_a_request_without_a_member_gets_sagemakers_default(members, expected):
+    spec = TransformSpec.from_request(request(**members))
+    assert {name: getattr(spec, name) for name in expected} == expected
+    assert (spec.model_name, spec.output_path) == ("m-1", "s3://b/out")
+
+
+def with_input(**members) -> dict:
+    source = {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/test/"}}}
+    return {"TransformInput": {**source, **members}}
+
+
+@pytest.mark.parametrize("members, message", [
+    ({"TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": "s3://b/m"}}}},
+     "unsupported S3DataType 'ManifestFile': use S3Prefix"),
+    (with_input(CompressionType="Gzip"), "unsupported CompressionType 'Gzip': the local runner reads uncompressed"),
+    (with_input(SplitType="TFRecord"), "unsupported SplitType 'TFRecord': use Line or None"),
+    ({"BatchStrategy": "Huge"}, "unsupported BatchStrategy 'Huge': use MultiRecord or SingleRecord"),
+    ({"TransformOutput": {"S3OutputPath": "s3://b/o", "AssembleWith": "Comma"}}, "unsupported AssembleWith 'Comma'"),
+    ({"DataProcessing": {"JoinSource": "Output"}}, "unsupported JoinSource 'Output': use None or Input"),
+    ({"MaxPayloadInMB": 0}, "MaxPayloadInMB must be between 1 and 100, not 0 (0, HTTP chunked encoding, is not "
+                            "emulated)"),
+    ({"MaxPayloadInMB": "6"}, "MaxPayloadInMB must be between 1 and 100, not '6'"),
+    ({"MaxConcurrentTransforms": -1}, "MaxConcurrentTransforms must be a positive integer, not -1"),
+    ({"MaxConcurrentTransforms": 5, "MaxPayloadInMB": 30},
+     "MaxConcurrentTransforms × MaxPayloadInMB must be at most 100 MB, not 5 × 30: lower one of them"),
+    ({"MaxConcurrentTransforms": 17}, "MaxConcurrentTransforms × MaxPayloadInMB must be at most 100 MB, not 17 × 6"),
+    ({"DataProcessing": {"InputFilter": "$[1:]"}},
+     "InputFilter/JoinSource/OutputFilter are emulated for text/csv only, not an unset ContentType: send CSV with "
+     "TransformInput.ContentType text/csv, or drop DataProcessing"),
+    ({**with_input(ContentType="application/jsonlines"), "DataProcessing": {"JoinSource": "Input"}},
+     "InputFilter/JoinSource/OutputFilter are emulated for text/csv only, not 'application/jsonlines'"),
+    ({**with_input(ContentType="text/csv"), "DataProcessing": {"InputFilter": "$.features"}},
+     "unsupported filter '$.features'"),
+    ({"Environment": {f"V{i}": "x" for i in range(17)}},
+     "Environment has 17 variables: CreateTransformJob allows at most 16"),
+    ({"Environment": {"A": 1}}, "Environment 'A': names and values must be strings, not 1"),
+])
+def test_an_unsupported_request_is_refused_in_one_line(members, message):
+    with pytest.raises(TransformError) as error:
+        TransformSpec.from_request(request(**members))
+    assert str(error.value).startswith(message) and "\n" not in str(error.value), str(error.value)
+
+
+@pytest.mark.parametrize("missing", ["ModelName", "TransformInput", "TransformOutput"])
+def test_a_request_without_a_required_member_is_malformed(missing):
+    """The runner reports a KeyError as the step's malformed arguments, naming the member."""
+    incomplete = request()
+    del incomplete[missing]
+    with pytest.raises(KeyError, match=missing):
+        TransformSpec.from_request(incomplete)
+
+
+def test_the_spec_is_frozen_and_keeps_its_own_environment():
+    environment = {"A": "1"}
+    spec = TransformSpec(environment=environment)
+    environment["B"] = "2"
+    assert spec.environment == {"A": "1"}
+    with pytest.raises(AttributeError):
+        spec.split_type = "Line"
+
+
+@pytest.mark.parametrize("spec, headers", [
+    (TransformSpec(split_type="Line"), ("application/json", None)),
+    (job(accept="*/*"), ("text/csv", "*/*")),
+])
+def test_the_requests_carry_the_jobs_content_type_and_accept(tmp_path, spec, headers):
+    """A job without ContentType sends none, which the container reads as application/json; a job without
+    Accept sends none, which reaches the handlers as None (``ServingHandlers`` answers with the model's default)."""
+
+    class Headers(Recorder):
+        def invoke(self, body, content_type, accept):
+            self.requests.append((content_type, accept))
+            return b"1\n" * body.count(b"\n")
+
+    model = Headers()
+    (tmp_path / "d.csv").write_text(ROWS)
+    run_transform(spec, model, [tmp_path / "d.csv"], tmp_path / "out")
+    assert model.requests == [headers]

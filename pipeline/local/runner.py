@@ -8,194 +8,23 @@ served in-process through their ``code/inference.py`` handlers, as the scikit-le
 from __future__ import annotations
 
 import json
-import operator
-import os
-import secrets
-import subprocess
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from pipeline.local.expressions import ExpressionError, Scope, evaluate, referenced_steps
+from pipeline.local.conditions import evaluate_condition
+from pipeline.local.execution import ExecutionResult, StepFailure, StepRecord, arn, iso, new_execution_id
+from pipeline.local.expressions import ExpressionError, Scope, evaluate
 from pipeline.local.model_archive import ModelArchiveError, load_serving_handlers
+from pipeline.local.ordering import all_step_names, execution_order
+from pipeline.local.processing import read_property_file, run_processing_job
+from pipeline.local.records import TransformError
 from pipeline.local.store import LocalObjectStore
-from pipeline.local.transform import TransformError, run_transform
+from pipeline.local.transform import run_transform
+from pipeline.local.transform_spec import TransformSpec
 from pipeline.parameters import resolve_parameters
 from processing_scripts.outputs import write_text_atomic
-
-CONTAINER_ROOT = "/opt/ml/processing"
-ACCOUNT = "000000000000"
-
-
-class StepFailure(RuntimeError):
-    """A step failed; the message becomes the step's FailureReason."""
-
-
-@dataclass
-class StepRecord:
-    """One row of ListPipelineExecutionSteps."""
-
-    name: str
-    type: str
-    status: str = "Executing"
-    started: float = 0.0
-    ended: float = 0.0
-    failure_reason: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        record = {
-            "StepName": self.name,
-            "StepType": self.type,
-            "StepStatus": self.status,
-            "StartTime": _iso(self.started),
-            "EndTime": _iso(self.ended),
-            "Metadata": self.metadata,
-        }
-        if self.failure_reason:
-            record["FailureReason"] = self.failure_reason
-        return record
-
-
-@dataclass
-class ExecutionResult:
-    """DescribePipelineExecution + ListPipelineExecutionSteps, as one document."""
-
-    pipeline_name: str
-    execution_id: str
-    region: str
-    parameters: dict[str, Any]
-    status: str = "Executing"
-    failure_reason: str | None = None
-    steps: list[StepRecord] = field(default_factory=list)
-    model_package_arn: str | None = None
-    started: float = field(default_factory=time.time)
-    ended: float = 0.0
-    # Step name → Describe*-shaped properties of the steps that ran (not part of the JSON record).
-    properties: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def pipeline_arn(self) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:pipeline/{self.pipeline_name}"
-
-    @property
-    def execution_arn(self) -> str:
-        return f"{self.pipeline_arn}/execution/{self.execution_id}"
-
-    def to_json(self) -> dict[str, Any]:
-        document = {
-            "PipelineArn": self.pipeline_arn,
-            "PipelineExecutionArn": self.execution_arn,
-            "PipelineExecutionStatus": self.status,
-            "CreationTime": _iso(self.started),
-            "LastModifiedTime": _iso(self.ended or time.time()),
-            "PipelineParameters": [{"Name": k, "Value": _param_text(v)} for k, v in self.parameters.items()],
-            "Steps": [step.to_json() for step in self.steps],
-        }
-        if self.failure_reason:
-            document["FailureReason"] = self.failure_reason
-        if self.model_package_arn:
-            document["ModelPackageArn"] = self.model_package_arn
-        return document
-
-
-def _iso(timestamp: float) -> str | None:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat() if timestamp else None
-
-
-def _param_text(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-
-def new_execution_id() -> str:
-    """12 lowercase alphanumerics, like SageMaker's execution ids."""
-    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-    return "".join(secrets.choice(alphabet) for _ in range(12))
-
-
-# --- ordering ------------------------------------------------------------------------------------------
-
-
-def step_dependencies(step: Mapping[str, Any]) -> set[str]:
-    """Steps whose results ``step`` (or, for a condition, any step in its branches) reads or names."""
-    deps = set(step.get("DependsOn", [])) | referenced_steps(step.get("Arguments", {}))
-    if step["Type"] == "Condition":
-        nested = step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", [])
-        for child in nested:
-            deps |= step_dependencies(child)
-        deps -= {child["Name"] for child in nested}
-    deps.discard(step["Name"])
-    return deps
-
-
-def execution_order(steps: list[Mapping[str, Any]], known: set[str]) -> list[Mapping[str, Any]]:
-    """Topological order by data dependencies and DependsOn, definition order among equals."""
-    pending = list(steps)
-    deps = {s["Name"]: step_dependencies(s) for s in steps}
-    for name, needs in deps.items():
-        unknown = sorted(needs - known)
-        if unknown:
-            raise ExpressionError(f"step {name!r} depends on unknown step {unknown[0]!r}")
-    top_level = {s["Name"] for s in steps}
-    done: set[str] = set()
-    ordered = []
-    while pending:
-        ready = [s for s in pending if (deps[s["Name"]] & top_level) <= done]
-        if not ready:
-            raise ExpressionError(f"dependency cycle among steps {sorted(s['Name'] for s in pending)}")
-        step = ready[0]
-        ordered.append(step)
-        done.add(step["Name"])
-        pending.remove(step)
-    return ordered
-
-
-def all_step_names(steps: list[Mapping[str, Any]]) -> set[str]:
-    names = set()
-    for step in steps:
-        names.add(step["Name"])
-        if step["Type"] == "Condition":
-            names |= all_step_names(step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", []))
-    return names
-
-
-# --- conditions ----------------------------------------------------------------------------------------
-
-_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "Equals": operator.eq,
-    "NotEquals": operator.ne,
-    "GreaterThan": operator.gt,
-    "GreaterThanOrEqualTo": operator.ge,
-    "LessThan": operator.lt,
-    "LessThanOrEqualTo": operator.le,
-}
-
-
-def evaluate_condition(condition: Mapping[str, Any], scope: Scope) -> bool:
-    """One condition of a ConditionStep (SageMaker's condition types)."""
-    kind = condition["Type"]
-    if kind in _COMPARISONS:
-        left = evaluate(condition["LeftValue"], scope)
-        right = evaluate(condition["RightValue"], scope)
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
-        if kind not in ("Equals", "NotEquals") and not numeric:
-            raise StepFailure(f"condition {kind} cannot compare {left!r} with {right!r}: both must be numbers")
-        return bool(_COMPARISONS[kind](left, right))
-    if kind == "In":
-        value = evaluate(condition["QueryValue"], scope)
-        return value in evaluate(condition["Values"], scope)
-    if kind == "Not":
-        return not evaluate_condition(condition["Condition"], scope)
-    if kind == "Or":
-        return any(evaluate_condition(c, scope) for c in condition["Conditions"])
-    raise StepFailure(f"unsupported condition type {kind!r}")
-
-
-# --- the runner ----------------------------------------------------------------------------------------
 
 
 class LocalRunner:
@@ -247,8 +76,8 @@ class LocalRunner:
                 "PipelineExecutionArn": result.execution_arn,
                 "PipelineName": pipeline_name,
                 "PipelineArn": result.pipeline_arn,
-                "StartDateTime": _iso(result.started),
-                "CurrentDateTime": _iso(result.started),
+                "StartDateTime": iso(result.started),
+                "CurrentDateTime": iso(result.started),
             },
             known_steps=frozenset(all_step_names(steps)),
             steps=result.properties,
@@ -314,28 +143,27 @@ class LocalRunner:
         model_data = container.get("ModelDataUrl")
         if not model_data or not self.store.exists(model_data):
             raise StepFailure(f"Could not find model data at {model_data}")
-        name = f"{result.pipeline_name}-{step['Name']}-{result.execution_id}"[:63]
+        name = result.job_name(step["Name"])
         self._models[name] = container
         scope.steps[step["Name"]] = {**args, "ModelName": name}
-        record.metadata = {"Model": {"Arn": f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:model/{name}"}}
+        record.metadata = {"Model": {"Arn": arn(self.region, f"model/{name}")}}
 
     def _transform(self, step, scope, result, record) -> None:
         args = evaluate(step["Arguments"], scope)
-        container = self._models.get(args["ModelName"])
+        try:
+            spec = TransformSpec.from_request(args)
+        except TransformError as error:
+            raise StepFailure(str(error)) from None
+        container = self._models.get(spec.model_name)
         if container is None:
-            raise StepFailure(f"model {args['ModelName']!r} does not exist")
-        source = args["TransformInput"]["DataSource"]["S3DataSource"]
-        if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-            raise StepFailure(f"unsupported S3DataType {source['S3DataType']!r}: use S3Prefix")
-        if args["TransformInput"].get("CompressionType", "None") != "None":
-            raise StepFailure("compressed transform input is not supported locally")
-        processing = args.get("DataProcessing", {})
+            raise StepFailure(f"model {spec.model_name!r} does not exist")
         with tempfile.TemporaryDirectory(dir=self._scratch()) as tmp:
             inputs, outputs, model_dir = Path(tmp, "input"), Path(tmp, "output"), Path(tmp, "model")
-            files = self.store.download_prefix(source["S3Uri"], inputs)
+            files = self.store.download_prefix(spec.input_uri, inputs)
             if not files:
-                raise StepFailure(f"no input objects under {source['S3Uri']}")
-            environment = container.get("Environment", {})
+                raise StepFailure(f"no input objects under {spec.input_uri}")
+            # The job's Environment is set in the model's container on top of the model's own.
+            environment = {**container.get("Environment", {}), **spec.environment}
             try:
                 handlers = load_serving_handlers(
                     self.store.path_for(container["ModelDataUrl"]),
@@ -343,78 +171,25 @@ class LocalRunner:
                     program=environment.get("SAGEMAKER_PROGRAM", "inference.py"),
                     environment=environment,  # its SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT answers a missing Accept
                 )
-                run_transform(
-                    handlers,
-                    sorted(files),
-                    outputs,
-                    input_root=inputs,
-                    content_type=args["TransformInput"].get("ContentType", "text/csv"),
-                    accept=args["TransformOutput"].get("Accept"),  # none: no Accept header is sent
-                    split_type=args["TransformInput"].get("SplitType", "None"),
-                    batch_strategy=args.get("BatchStrategy", "MultiRecord"),
-                    max_payload_mb=int(args.get("MaxPayloadInMB", 6)),
-                    input_filter=processing.get("InputFilter"),
-                    join_source=processing.get("JoinSource", "None"),
-                    output_filter=processing.get("OutputFilter"),
-                    assemble_with=args["TransformOutput"].get("AssembleWith", "None"),
-                    progress=self.progress,
-                )
+                run_transform(spec, handlers, sorted(files), outputs, input_root=inputs, progress=self.progress)
             except (ModelArchiveError, TransformError) as error:
                 raise StepFailure(f"ClientError: {error}") from None
-            self.store.upload_dir(outputs, args["TransformOutput"]["S3OutputPath"])
-        name = f"{result.pipeline_name}-{step['Name']}-{result.execution_id}"[:63]
+            self.store.upload_dir(outputs, spec.output_path)
+        name = result.job_name(step["Name"])
         scope.steps[step["Name"]] = {**args, "TransformJobName": name, "TransformJobStatus": "Completed"}
-        record.metadata = {"TransformJob": {"Arn": f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:transform-job/{name}"}}
+        record.metadata = {"TransformJob": {"Arn": arn(self.region, f"transform-job/{name}")}}
 
     def _processing(self, step, scope, result, record) -> None:
         args = evaluate(step["Arguments"], scope)
-        app = args["AppSpecification"]
-        with tempfile.TemporaryDirectory(dir=self._scratch()) as tmp:
-            root = Path(tmp)
-
-            def local(path: str) -> str:
-                # The container's /opt/ml/processing tree lives under a temporary directory here.
-                if path == CONTAINER_ROOT or path.startswith(CONTAINER_ROOT + "/"):
-                    return str(root) + path[len(CONTAINER_ROOT):]
-                return path
-
-            for item in args.get("ProcessingInputs", []):
-                source = item.get("S3Input")
-                if source is None:
-                    raise StepFailure(f"input {item.get('InputName')!r}: only S3Input is supported locally")
-                if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-                    raise StepFailure(f"input {item['InputName']!r}: unsupported S3DataType {source['S3DataType']!r}")
-                if not self.store.download_prefix(source["S3Uri"], Path(local(source["LocalPath"]))):
-                    raise StepFailure(f"input {item['InputName']!r}: no objects under {source['S3Uri']}")
-            outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
-            for item in outputs:
-                Path(local(item["S3Output"]["LocalPath"])).mkdir(parents=True, exist_ok=True)
-            command = [local(part) for part in app.get("ContainerEntrypoint", [])]
-            command += [local(part) for part in app.get("ContainerArguments", [])]
-            if not command or Path(command[0]).name not in ("python", "python3"):
-                raise StepFailure(f"unsupported entrypoint {app.get('ContainerEntrypoint')!r}: only python scripts run locally")
-            command[0] = sys.executable
-            # Container paths in the environment (PYTHONPATH: the code bundle) map like the arguments; the
-            # subprocess runs in the job's folder so `python -m` finds the staged bundle, not this checkout.
-            env = {**os.environ, **{k: local(v) for k, v in args.get("Environment", {}).items()}}
-            log_path = self._record_dir(result) / f"{step['Name']}.log"
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(log_path, "w") as log:
-                completed = subprocess.run(command, env=env, cwd=root, stdout=log, stderr=subprocess.PIPE, text=True)
-                log.write(completed.stderr)
-            if completed.returncode != 0:
-                last = next((ln for ln in reversed(completed.stderr.splitlines()) if ln.strip()), "")
-                raise StepFailure(f"AlgorithmError: {last} (exit code {completed.returncode}; log: {log_path})")
-            for item in outputs:
-                self.store.upload_dir(Path(local(item["S3Output"]["LocalPath"])), item["S3Output"]["S3Uri"])
-        name = f"{result.pipeline_name}-{step['Name']}-{result.execution_id}"[:63]
+        log_path = self._record_dir(result) / f"{step['Name']}.log"
+        run_processing_job(args, self.store, scratch=self._scratch(), log_path=log_path)
+        name = result.job_name(step["Name"])
         properties = {**args, "ProcessingJobName": name, "ProcessingJobStatus": "Completed"}
         scope.steps[step["Name"]] = properties
         for spec in step.get("PropertyFiles", []):
-            uri = self._property_file_uri(properties, spec)
-            document = self._read_json(uri, spec["PropertyFileName"])
+            document = read_property_file(properties, spec, self.store)
             scope.property_files[(step["Name"], spec["PropertyFileName"])] = lambda d=document: d
-        record.metadata = {"ProcessingJob": {"Arn": f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:processing-job/{name}"}}
+        record.metadata = {"ProcessingJob": {"Arn": arn(self.region, f"processing-job/{name}")}}
 
     def _condition(self, step, scope, result, record) -> list:
         outcome = all(evaluate_condition(c, scope) for c in step["Arguments"]["Conditions"])
@@ -444,28 +219,30 @@ class LocalRunner:
             content_types=args["InferenceSpecification"].get("SupportedContentTypes"),
             response_types=args["InferenceSpecification"].get("SupportedResponseMIMETypes"),
         )
-        arn = package["ModelPackageArn"]
-        result.model_package_arn = arn
-        scope.steps[step["Name"]] = {"ModelPackageArn": arn}
-        record.metadata = {"RegisterModel": {"Arn": arn}}
+        package_arn = package["ModelPackageArn"]
+        result.model_package_arn = package_arn
+        scope.steps[step["Name"]] = {"ModelPackageArn": package_arn}
+        record.metadata = {"RegisterModel": {"Arn": package_arn}}
 
     def _lambda(self, step, scope, result, record) -> None:
-        arn = step["FunctionArn"]
-        function = self.functions.get(arn)
+        function_arn = step["FunctionArn"]
+        function = self.functions.get(function_arn)
         if function is None:
-            raise StepFailure(f"unsupported Lambda function {arn!r}: the local runner has no implementation of it")
+            raise StepFailure(
+                f"unsupported Lambda function {function_arn!r}: the local runner has no implementation of it")
         event = evaluate(step.get("Arguments", {}), scope)
         try:
             outputs = function(event)
         except (ValueError, RuntimeError, OSError) as error:
-            raise StepFailure(f"Lambda function {arn.rsplit(':', 1)[-1]} failed: {error}") from None
+            raise StepFailure(f"Lambda function {function_arn.rsplit(':', 1)[-1]} failed: {error}") from None
         declared = [o["OutputName"] for o in step.get("OutputParameters", [])]
         missing = [name for name in declared if name not in outputs]
         if missing:
-            raise StepFailure(f"Lambda function {arn!r} did not return the declared outputs {missing}")
+            raise StepFailure(f"Lambda function {function_arn!r} did not return the declared outputs {missing}")
         values = {name: str(outputs[name]) for name in declared}
         scope.steps[step["Name"]] = {"OutputParameters": values}
-        record.metadata = {"Lambda": {"Arn": arn, "OutputParameters": [{"Name": k, "Value": v} for k, v in values.items()]}}
+        returned = [{"Name": k, "Value": v} for k, v in values.items()]
+        record.metadata = {"Lambda": {"Arn": function_arn, "OutputParameters": returned}}
 
     def _fail(self, step, scope, result, record) -> None:
         message = evaluate(step["Arguments"].get("ErrorMessage", ""), scope)
@@ -473,20 +250,6 @@ class LocalRunner:
         raise StepFailure(message)
 
     # -- helpers --
-
-    def _property_file_uri(self, properties: Mapping[str, Any], spec: Mapping[str, str]) -> str:
-        for output in properties.get("ProcessingOutputConfig", {}).get("Outputs", []):
-            if output["OutputName"] == spec["OutputName"]:
-                return output["S3Output"]["S3Uri"].rstrip("/") + "/" + spec["FilePath"]
-        raise StepFailure(f"property file {spec['PropertyFileName']!r} names unknown output {spec['OutputName']!r}")
-
-    def _read_json(self, uri: str, name: str) -> Any:
-        if not self.store.exists(uri):
-            raise StepFailure(f"property file {name!r} not found at {uri}")
-        try:
-            return json.loads(self.store.get_bytes(uri))
-        except ValueError as error:
-            raise StepFailure(f"property file {name!r} at {uri} is not valid JSON: {error}") from None
 
     def _scratch(self) -> Path:
         path = self.work_dir / "tmp"
