@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, NoReturn
+from typing import TYPE_CHECKING, Callable, NoReturn
 
 from pipeline.config import ENV_VARS, PipelineConfig, parse_tags
-from pipeline.pipelines import SPECS
-from pipeline.spec import PipelineSpec
+
+if TYPE_CHECKING:
+    from pipeline.spec import PipelineSpec
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -52,10 +53,13 @@ def config_from_args(args: argparse.Namespace, **extra: object) -> PipelineConfi
 
 
 def pipeline_subcommands(parser: argparse.ArgumentParser, *, parents: list[argparse.ArgumentParser],
-                         describe: Callable[[PipelineSpec], str],
-                         add_arguments: Callable[[argparse.ArgumentParser, PipelineSpec], None] | None = None,
-                         specs: dict[str, PipelineSpec] = SPECS) -> None:
-    """One required subcommand per pipeline; ``args.spec`` is the chosen PipelineSpec."""
+                         describe: Callable[["PipelineSpec"], str],
+                         add_arguments: Callable[[argparse.ArgumentParser, "PipelineSpec"], None] | None = None,
+                         specs: "dict[str, PipelineSpec] | None" = None) -> None:
+    """One required subcommand per pipeline (default: every one in ``pipeline.pipelines.SPECS``);
+    ``args.spec`` is the chosen PipelineSpec."""
+    if specs is None:
+        from pipeline.pipelines import SPECS as specs
     subparsers = parser.add_subparsers(dest="pipeline", metavar="{" + ",".join(specs) + "}", required=True,
                                        parser_class=OneLineParser)
     for spec in specs.values():

@@ -140,7 +140,7 @@ def test_error_names_the_file_and_line_among_many(tmp_path, capsys):
         (["--bootstrap", "1.5"], "argument --bootstrap: invalid int value: '1.5'"),
         (["--auc-threshold", "nan"], "bad value 'nan' for AucThreshold: expected a finite number"),
         (["--gate-on-lower-bound", "maybe"], "bad value 'maybe' for GateOnLowerBound: expected true or false"),
-        (["--first-model-policy", "accept"], "first_model_policy='accept' must be one of"),
+        (["--first-model-policy", "accept"], "bad value 'accept' for FirstModelPolicy: expected one of"),
         (["--min-positives", "2.5"], "bad value '2.5' for MinPositives: expected an integer"),
         (["--max-auc-regression", "-0.1"], "bad value '-0.1' for MaxAucRegression: expected a number from 0 to 1"),
         (["--threshold-objective", "min-precision:2"], "threshold objective 'min-precision:2' is not one of"),

@@ -685,7 +685,7 @@ def request(**members) -> dict:
 
 
 def test_the_definitions_request_reads_as_the_pipelines_job(definition):
-    from pipeline import definition as pdef
+    from pipeline.pipelines import evaluation as pdef
     from pipeline.local.expressions import Scope, evaluate
     from pipeline.local.ordering import all_step_names
     from pipeline.parameters import resolve_parameters

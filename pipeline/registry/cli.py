@@ -11,10 +11,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Mapping, NoReturn, Sequence
+from typing import Any, Mapping, Sequence
 
 import boto3
 
+from pipeline.arguments import OneLineParser
 from pipeline.registry.base import ModelRegistry, check_group, parse_arn
 from pipeline.registry.errors import AwsError, RegistryError
 from pipeline.registry.local import LocalRegistry
