@@ -661,11 +661,3 @@ def test_client_does_not_retry_by_itself():
     config = client.meta.config
     assert config.retries == {"total_max_attempts": 1, "mode": "standard"}
     assert (config.connect_timeout, config.read_timeout, config.max_pool_connections) == (10, 70, 16)
-
-
-def test_doctests():
-    """pytest collects doctests from processing_scripts/ only; the endpoint package's run here."""
-    import doctest
-
-    results = [doctest.testmod(module) for module in (aws, cli, errors, retry, scoring, test_data)]
-    assert sum(r.attempted for r in results) >= 6 and sum(r.failed for r in results) == 0

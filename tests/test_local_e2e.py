@@ -127,6 +127,8 @@ def test_weak_model_is_refused_and_nothing_registered(demo, tmp_path, capsys):
     assert "gate: FAILED (1 of 6 checks)" in out
     assert "  FAIL auc_threshold    auc lower 95% bound " in out
     assert "not registered: the quality gate refused it" in out
+    assert out.count("Model not registered: quality gate failed:") == 1  # the reason, said once
+    assert "execution Failed at step QualityGateFailed" in out
 
 
 def test_threshold_parameter_moves_the_gate(demo, tmp_path):

@@ -163,13 +163,3 @@ def test_order_errors(steps, message):
 def test_referenced_steps_ignores_parameters():
     expression = {"a": [{"Get": "Parameters.P"}, {"Get": "Steps.S.X"}], "b": json_get("x")}
     assert referenced_steps(expression) == {"S", "Eval"}
-
-
-@pytest.mark.parametrize("module", ["expressions", "conditions", "ordering", "execution"])
-def test_doctests(module):
-    """pytest collects doctests from processing_scripts/ only; the runner's pure modules' run here."""
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(f"pipeline.local.{module}"))
-    assert result.attempted >= 1 and result.failed == 0

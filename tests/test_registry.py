@@ -395,16 +395,6 @@ def test_module_runs_as_a_command(work):
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 4, result.stderr  # header + 3 versions
 
 
-@pytest.mark.parametrize("module", ["base", "review", "cli"])
-def test_doctests(module):
-    """pytest collects doctests from processing_scripts/ only; the registry package's run here."""
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(f"pipeline.registry.{module}"))
-    assert result.attempted >= 1 and result.failed == 0
-
-
 def test_cli_baseline_of_the_approved_version(tmp_path, capsys):
     registry = LocalRegistry(tmp_path / "registry.db")
     baselines = {"ModelDataQuality": {

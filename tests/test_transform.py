@@ -456,16 +456,6 @@ def test_scores_from_real_handlers_match_predict_proba(tmp_path):
     np.testing.assert_allclose(scores, model.predict_proba(X)[:, 1], rtol=1e-12)
 
 
-@pytest.mark.parametrize("module", ["records", "filters", "serving", "batch", "transform_spec", "transform"])
-def test_doctests(module):
-    """pytest collects doctests from processing_scripts/ only; the transform's modules' run here."""
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(f"pipeline.local.{module}"))
-    assert result.failed == 0
-
-
 # --- serving as the scikit-learn 1.9-0 container serves (the facts: pipeline/local/serving.py) ------------
 
 ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"

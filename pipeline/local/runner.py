@@ -96,8 +96,11 @@ class LocalRunner:
         if result.status == "Executing":
             result.status = "Succeeded"
         result.ended = time.time()
-        reason = f": {result.failure_reason}" if result.failure_reason else ""
-        self.emit(f"execution {result.status}{reason}")
+        failed = [step.name for step in result.steps if step.status == "Failed"]
+        if failed:  # its line above gave the reason: said once
+            self.emit(f"execution {result.status} at step {failed[0]}")
+        else:
+            self.emit(f"execution {result.status}" + (f": {result.failure_reason}" if result.failure_reason else ""))
         self._write_record(result)
         return result
 

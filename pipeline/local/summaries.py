@@ -42,8 +42,14 @@ def evaluation_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
     elif gate and not gate["passed"]:
         lines.append("not registered: the quality gate refused it (the FAIL checks above)")
     else:
-        lines.append(f"not registered: {result.failure_reason}")
+        lines.append(f"not registered: {_failed_step(result)}")
     return lines, fields
+
+
+def _failed_step(result) -> str:
+    """Which step failed, its reason being on that step's line above (or the reason, if no step failed)."""
+    failed = [step.name for step in result.steps if step.status == "Failed"]
+    return f"step {failed[0]} failed (the reason above)" if failed else str(result.failure_reason)
 
 
 def monitoring_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
@@ -59,8 +65,11 @@ def monitoring_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
     if result.status == "Succeeded":
         lines = ["no drift"]
     else:
-        drifted = fields.get("DriftStatus", {}).get("drift_detected")
-        lines = [f"{'drift' if drifted else 'failed'}: {result.failure_reason}"]
+        status = fields.get("DriftStatus", {})
+        if status.get("drift_detected"):
+            lines = [f"drift: {status.get('violation_count')} violation(s) on {status.get('drifted_features')}"]
+        else:
+            lines = [f"failed: {_failed_step(result)}"]
     if folder is not None:
         lines.append(f"report: {folder / REPORT_FILE}")
     return lines, fields
@@ -68,7 +77,7 @@ def monitoring_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
 
 def generic_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
     """A pipeline without its own summary: its status, and why it failed."""
-    return [result.status if result.status == "Succeeded" else f"failed: {result.failure_reason}"], {}
+    return [result.status if result.status == "Succeeded" else f"failed: {_failed_step(result)}"], {}
 
 
 OUTCOMES: dict[str, Callable] = {"evaluation": evaluation_outcome, "monitoring": monitoring_outcome}
