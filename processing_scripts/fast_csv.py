@@ -10,6 +10,7 @@ decimal text only. So every engine accepts and refuses the same data as the scan
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import re
 
@@ -38,12 +39,7 @@ def unquote(data: bytes | memoryview) -> bytes | memoryview | None:
 def engine(name: str = "auto") -> str:
     """"pyarrow" or "pandas"; "auto": pyarrow when importable."""
     if name == "auto":
-        try:
-            import pyarrow.csv  # noqa: F401
-
-            return "pyarrow"
-        except ImportError:
-            return "pandas"
+        return "pyarrow" if importlib.util.find_spec("pyarrow") is not None else "pandas"
     if name not in ("pyarrow", "pandas"):
         raise ValueError(f"engine {name!r} is not one of 'auto', 'pyarrow', 'pandas'")
     return name

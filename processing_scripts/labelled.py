@@ -245,9 +245,11 @@ def scan_labelled(lines: Sequence[bytes], first: int, name: str, width: int | No
                 raise DataError(f"{where}: field {column} is blank ({field!r}); {BLANK_FIX}")
             if numeric and field and number(field) is None:
                 bad = field
+        if bad is not None and header:
+            raise DataError(f"{where}: header row {line[:60]!r} (the first line looks like a header); "
+                            f"remove it: {LABEL_FIRST_FIX}")
         if bad is not None:
-            what, shown = ("header row", line) if header else ("non-numeric field", bad)
-            raise DataError(f"{where}: {what} {shown[:60]!r}; {LABEL_FIRST_FIX}")
+            raise DataError(f"{where}: non-numeric field {bad[:60]!r}; {LABEL_FIRST_FIX}")
         if label not in (0.0, 1.0):
             raise DataError(f"{where}: label {fields[0]!r} is not 0 or 1; {LABEL_FIX}")
         labels.append(label)

@@ -17,7 +17,7 @@ from sagemaker.mlops.workflow.condition_step import ConditionStep
 from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
-from processing_scripts.data_quality import COMPARISON_THRESHOLD, PSI_THRESHOLD
+from processing_scripts.drift import COMPARISON_THRESHOLD, PSI_THRESHOLD
 from steps.parameters import _with_description
 from steps.processing import CONTAINER_ROOT, as_text, code_input, s3_input, s3_output, script_processor
 
