@@ -244,7 +244,9 @@ def data_files(path: str | os.PathLike, *, shown: Callable[[Path], str] = str) -
 
 def _read_file(file: Path, name: str, label_first: bool) -> tuple[list[Column], int]:
     """One file's typed columns; label-first data must pass :mod:`labelled`'s rules (any feature types)."""
-    if label_first:
+    if label_first and pacsv is None:  # pandas pads a short row with missing values: the scan checks widths
+        labelled.check_file(file, name, numeric=False)
+    elif label_first:
         labelled.check_label_first(file, name)
     else:
         with open(file, "rb") as handle:

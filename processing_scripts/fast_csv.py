@@ -20,6 +20,7 @@ import numpy as np
 _SIMPLE_QUOTED = re.compile(rb'(?<![^,\r\n])"([^",\r\n]*)"(?![^,\r\n])')
 _PLAIN = b"0123456789.+-eE, \t\r\n"  # what pandas is given: decimal numbers only
 _LINE_END = re.compile(rb"[\r\n]")
+_SPACE_LINE = re.compile(rb"(?<![^\r\n])[ \t]+(?![^\r\n])")  # pandas skips such a line; the rules refuse it
 _QUOTE = re.compile(rb'"')  # re searches a memoryview without copying it; `in` would compare integers
 
 
@@ -75,6 +76,8 @@ def _pandas_floats(data: bytes, width: int) -> list[np.ndarray] | None:
 
     data = bytes(data)
     if data.translate(None, _PLAIN):  # text pandas could read differently from the scan
+        return None
+    if (b" " in data or b"\t" in data) and _SPACE_LINE.search(data):
         return None
     try:
         frame = pd.read_csv(io.BytesIO(data), header=None, dtype=np.float64, engine="c", skip_blank_lines=True,
