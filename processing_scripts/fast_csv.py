@@ -46,8 +46,9 @@ def engine(name: str = "auto") -> str:
     return name
 
 
-def _arrow_floats(data: bytes, width: int) -> list[np.ndarray] | None:
-    """Every column as float64 (NaN where empty), or None when pyarrow refuses the text."""
+def _arrow_floats(data: bytes, width: int, keep: int) -> list[np.ndarray] | None:
+    """The first ``keep`` of ``width`` columns as float64 (NaN where empty; every column must convert),
+    or None when pyarrow refuses the text."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -63,15 +64,12 @@ def _arrow_floats(data: bytes, width: int) -> list[np.ndarray] | None:
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
         return None
-    columns = []
-    for column in table.columns:
-        if column.null_count and not columns:  # an empty label
-            return None
-        columns.append(column.to_numpy())
-    return columns
+    if table.column(0).null_count:  # an empty label
+        return None
+    return [table.column(i).to_numpy() for i in range(keep)]
 
 
-def _pandas_floats(data: bytes, width: int) -> list[np.ndarray] | None:
+def _pandas_floats(data: bytes, width: int, keep: int) -> list[np.ndarray] | None:
     import pandas as pd
 
     data = bytes(data)
@@ -88,11 +86,11 @@ def _pandas_floats(data: bytes, width: int) -> list[np.ndarray] | None:
     # pandas pads short rows with NaN: any NaN (an empty field or a short row) is left to the scan.
     if values.shape[1] != width or np.isnan(values).any():
         return None
-    return [values[:, i] for i in range(width)]
+    return [values[:, i] for i in range(keep)]
 
 
-def _columns(data: bytes, width: int, engine_name: str) -> list[np.ndarray] | None:
-    return (_arrow_floats if engine_name == "pyarrow" else _pandas_floats)(data, width)
+def _columns(data: bytes, width: int, engine_name: str, keep: int) -> list[np.ndarray] | None:
+    return (_arrow_floats if engine_name == "pyarrow" else _pandas_floats)(data, width, keep)
 
 
 def _binary(labels: np.ndarray) -> bool:
@@ -114,7 +112,7 @@ def labels_and_width(data: bytes, width: int | None, engine_name: str) -> tuple[
     found = plain[: end.start() if end else len(plain)].count(b",") + 1
     if found < 2 or (width is not None and found != width):
         return None
-    columns = _columns(plain, found, engine_name)
+    columns = _columns(plain, found, engine_name, 1)
     if columns is None or not _binary(columns[0]):
         return None
     return columns[0].astype(np.int8), found
@@ -127,7 +125,7 @@ def labels_and_scores(block: bytes | memoryview, engine_name: str) -> tuple[np.n
     (array([0, 1], dtype=int8), array([0.25, 1.  ]))
     """
     plain = unquote(block)
-    columns = None if plain is None else _columns(plain, 2, engine_name)
+    columns = None if plain is None else _columns(plain, 2, engine_name, 2)
     if columns is None:
         return None
     labels, scores = columns
