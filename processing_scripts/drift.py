@@ -130,45 +130,46 @@ def statistic_row(statistic: str, value: float | None, threshold: float | None, 
     return {"statistic": statistic, "value": value, "threshold": threshold, "verdict": verdict}
 
 
-def drift_rows(baseline: Mapping[str, Any], column: Column, settings: DriftSettings) -> tuple[list[dict], dict | None]:
-    """The drift statistics of one feature against its baseline (rows with a ``description`` of a
-    violation) and the plot data of its distribution (None: nothing to compare)."""
-    rows: list[dict] = []
-    if "numerical_statistics" in baseline:
-        stats = baseline["numerical_statistics"]
-        values = column.numbers
-        if not len(values):
-            return rows, None
-        buckets = stats["distribution"]["kll"]["buckets"]
-        edges = np.array([b["lower_bound"] for b in buckets] + [buckets[-1]["upper_bound"]])
-        base_counts = np.array([b["count"] for b in buckets])
-        new_counts = bucket_counts(values, edges)
-        value = psi(base_counts, new_counts, epsilon=settings.psi_epsilon)
-        row = statistic_row("population_stability_index", value, settings.psi_threshold,
-                   "violation" if value > settings.psi_threshold else "ok")
-        row["description"] = (f"population stability index (PSI) {value:.4f} > {settings.psi_threshold} over the "
-                              f"baseline's {len(buckets)} numeric bins")
-        rows.append(row)
-        sketch = np.asarray(stats["distribution"]["kll"]["sketch"]["data"][0], dtype=np.float64)
-        if len(sketch):
-            distance = ks_distance(sketch, values)
-            pvalue = ks_pvalue(distance, int(stats["common"]["num_present"]), len(values))
-            alpha = settings.ks_significance_level
-            drifted = distance > settings.ks_threshold and (alpha is None or pvalue < alpha)
-            row = statistic_row("kolmogorov_smirnov_distance", distance, settings.ks_threshold,
-                       "violation" if drifted else "ok")
-            row["p_value"] = pvalue
-            row["description"] = (f"Kolmogorov-Smirnov distance {distance:.4f} > {settings.ks_threshold} "
-                                  f"against the baseline sketch (p-value {pvalue:.3g}"
-                                  + (f" < {alpha})" if alpha is not None else ")"))
-            rows.append(row)
-        plot = {"kind": "numeric", "labels": [f"{edges[i]:.4g}" for i in range(len(buckets))],
-                "baseline": (base_counts / max(base_counts.sum(), 1)).tolist(),
-                "new": (new_counts / max(new_counts.sum(), 1)).tolist()}
-        return rows, plot
-    if baseline["inferred_type"] != "String" or not column.num_present:
-        return rows, None
-    stats = baseline["string_statistics"]
+def _psi_row(base_counts: np.ndarray, new_counts: np.ndarray, settings: DriftSettings, over: str) -> dict[str, Any]:
+    value = psi(base_counts, new_counts, epsilon=settings.psi_epsilon)
+    row = statistic_row("population_stability_index", value, settings.psi_threshold,
+                        "violation" if value > settings.psi_threshold else "ok")
+    row["description"] = f"population stability index (PSI) {value:.4f} > {settings.psi_threshold} over {over}"
+    return row
+
+
+def _ks_row(stats: Mapping[str, Any], values: np.ndarray, settings: DriftSettings) -> dict[str, Any] | None:
+    sketch = np.asarray(stats["distribution"]["kll"]["sketch"]["data"][0], dtype=np.float64)
+    if not len(sketch):
+        return None
+    distance = ks_distance(sketch, values)
+    pvalue = ks_pvalue(distance, int(stats["common"]["num_present"]), len(values))
+    alpha = settings.ks_significance_level
+    drifted = distance > settings.ks_threshold and (alpha is None or pvalue < alpha)
+    row = statistic_row("kolmogorov_smirnov_distance", distance, settings.ks_threshold, "violation" if drifted else "ok")
+    row["p_value"] = pvalue
+    row["description"] = (f"Kolmogorov-Smirnov distance {distance:.4f} > {settings.ks_threshold} "
+                          f"against the baseline sketch (p-value {pvalue:.3g}"
+                          + (f" < {alpha})" if alpha is not None else ")"))
+    return row
+
+
+def _numeric_drift(stats: Mapping[str, Any], values: np.ndarray, settings: DriftSettings) -> tuple[list[dict], dict]:
+    buckets = stats["distribution"]["kll"]["buckets"]
+    edges = np.array([b["lower_bound"] for b in buckets] + [buckets[-1]["upper_bound"]])
+    base_counts = np.array([b["count"] for b in buckets])
+    new_counts = bucket_counts(values, edges)
+    rows = [_psi_row(base_counts, new_counts, settings, f"the baseline's {len(buckets)} numeric bins")]
+    ks = _ks_row(stats, values, settings)
+    if ks is not None:
+        rows.append(ks)
+    plot = {"kind": "numeric", "labels": [f"{edges[i]:.4g}" for i in range(len(buckets))],
+            "baseline": (base_counts / max(base_counts.sum(), 1)).tolist(),
+            "new": (new_counts / max(new_counts.sum(), 1)).tolist()}
+    return rows, plot
+
+
+def _categorical_drift(stats: Mapping[str, Any], column: Column, settings: DriftSettings) -> tuple[list[dict], dict]:
     base = {b["value"]: b["count"] for b in stats["distribution"]["categorical"]["buckets"]}
     new = dict(category_counts(column.strings if column.strings is not None else as_text(column)))
     base_other = stats["common"]["num_present"] - sum(base.values())  # categories beyond MAX_CATEGORIES
@@ -180,12 +181,7 @@ def drift_rows(baseline: Mapping[str, Any], column: Column, settings: DriftSetti
     else:
         base_counts = np.array([base.get(v, 0) for v in categories])
         new_counts = np.array([new.get(v, 0) for v in categories])
-    value = psi(base_counts, new_counts, epsilon=settings.psi_epsilon)
-    row = statistic_row("population_stability_index", value, settings.psi_threshold,
-               "violation" if value > settings.psi_threshold else "ok")
-    row["description"] = (f"population stability index (PSI) {value:.4f} > {settings.psi_threshold} over "
-                          f"{len(base_counts)} category shares")
-    rows.append(row)
+    rows = [_psi_row(base_counts, new_counts, settings, f"{len(base_counts)} category shares")]
     shown = categories[:20]
     plot = {"kind": "categorical", "labels": shown,
             "baseline": [base.get(v, 0) / max(stats["common"]["num_present"], 1) for v in shown],
@@ -193,3 +189,13 @@ def drift_rows(baseline: Mapping[str, Any], column: Column, settings: DriftSetti
     return rows, plot
 
 
+def drift_rows(baseline: Mapping[str, Any], column: Column, settings: DriftSettings) -> tuple[list[dict], dict | None]:
+    """The drift statistics of one feature against its baseline (rows with a ``description`` of a
+    violation) and the plot data of its distribution (None, with no rows: nothing to compare)."""
+    if "numerical_statistics" in baseline:
+        if not len(column.numbers):
+            return [], None
+        return _numeric_drift(baseline["numerical_statistics"], column.numbers, settings)
+    if baseline["inferred_type"] != "String" or not column.num_present:
+        return [], None
+    return _categorical_drift(baseline["string_statistics"], column, settings)

@@ -41,7 +41,6 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import fast_csv
-from .fast_csv import unquote
 
 LABEL_FIRST_FIX = "label-first data is lines 'label,feature,...' (label 0 or 1), without a header"
 SCORED_FIX = "the transform output must be lines 'label,score' (see the pipeline's output_filter)"
@@ -104,7 +103,7 @@ def whole_lines(buffer: bytes | bytearray, end: int) -> int:
     >>> whole_lines(b"1,2\\r\\n3,4\\r5", 10), whole_lines(b"1,2\\r", 4), whole_lines(b"1,2", 3)
     (9, 0, 0)
     """
-    return max(buffer.rfind(b"\n", 0, end), buffer.rfind(b"\r", 0, end - 1)) + 1
+    return max(buffer.rfind(b"\n", 0, end), buffer.rfind(b"\r", 0, max(end - 1, 0))) + 1
 
 
 def iter_blocks(path: str | os.PathLike, block_bytes: int) -> Iterator[memoryview]:
@@ -191,7 +190,7 @@ def split_fields(line: str) -> list[str] | str:
 def screen(data: bytes) -> bool:
     """True when whole lines of label-first data surely pass the rules, widths aside (C-speed checks:
     quoting, blank fields, every label); False means: let :func:`scan_labelled` look closer."""
-    plain = unquote(data)
+    plain = fast_csv.unquote(data)
     if plain is None or ((b" " in plain or b"\t" in plain) and _BLANK_FIELD.search(plain)):
         return False
     return all(number(label) in (0.0, 1.0) for label in set(_FIRST_FIELD.findall(plain)))
@@ -200,8 +199,17 @@ def screen(data: bytes) -> bool:
 # --- the scans: the rules, line by line ----------------------------------------------------------------
 
 
-def _decoded(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace")
+def _rows(lines: Sequence[bytes], first: int, name: str) -> Iterator[tuple[str, str, list[str]]]:
+    """(where, text, fields) of every non-empty line; :class:`DataError` at broken quoting."""
+    for number_, raw in enumerate(lines, start=first):
+        if not raw:
+            continue
+        where = f"{name} line {number_}"
+        line = raw.decode("utf-8", errors="replace")
+        fields = split_fields(line)
+        if isinstance(fields, str):
+            raise DataError(f"{where}: {fields} in {line[:60]!r}; {QUOTE_FIX}")
+        yield where, line, fields
 
 
 def scan_labelled(lines: Sequence[bytes], first: int, name: str, width: int | None, *,
@@ -220,14 +228,7 @@ def scan_labelled(lines: Sequence[bytes], first: int, name: str, width: int | No
     processing_scripts.labelled.DataError: t.csv line 2: field 2 is blank (' '); write the value, or leave the field empty (',,') if it is missing
     """
     labels = []
-    for number_, raw in enumerate(lines, start=first):
-        if not raw:
-            continue
-        where = f"{name} line {number_}"
-        line = _decoded(raw)
-        fields = split_fields(line)
-        if isinstance(fields, str):
-            raise DataError(f"{where}: {fields} in {line[:60]!r}; {QUOTE_FIX}")
+    for where, line, fields in _rows(lines, first, name):
         if width is None:
             if len(fields) < 2:
                 raise DataError(f"{where}: 1 field, expected a label and at least one feature; {LABEL_FIRST_FIX}")
@@ -265,13 +266,12 @@ def check_file(path: Path, name: str, *, width: int | None = None, numeric: bool
     return width
 
 
-def check_label_first(path: Path, name: str, *, width: int | None = None, block_bytes: int = 16 << 20) -> None:
+def check_label_first(path: Path, name: str, *, block_bytes: int = 16 << 20) -> None:
     """:class:`DataError` when a label-first file with any kind of features breaks a rule; fast
     (:func:`screen`) on data that passes, the line scan on any suspicion. Rows' widths are left to
-    the caller's parser unless ``width`` is given."""
-    if width is None and all(screen(bytes(block)) for block in iter_blocks(path, block_bytes)):
-        return
-    check_file(path, name, width=width, numeric=False)
+    the caller's parser (:func:`check_file` names the line when it refuses them)."""
+    if not all(screen(bytes(block)) for block in iter_blocks(path, block_bytes)):
+        check_file(path, name, numeric=False)
 
 
 def scan_scored(lines: Sequence[bytes], first: int, name: str, *, file_start: bool = True) -> None:
@@ -283,14 +283,7 @@ def scan_scored(lines: Sequence[bytes], first: int, name: str, *, file_start: bo
     ...
     processing_scripts.labelled.DataError: p.out line 2: score '1.5' is outside [0, 1]; the model must output probabilities
     """
-    for number_, raw in enumerate(lines, start=first):
-        if not raw:
-            continue
-        where = f"{name} line {number_}"
-        line = _decoded(raw)
-        fields = split_fields(line)
-        if isinstance(fields, str):
-            raise DataError(f"{where}: {fields} in {line[:60]!r}; {QUOTE_FIX}")
+    for where, line, fields in _rows(lines, first, name):
         if len(fields) != 2:
             raise DataError(f"{where}: expected 2 fields (label,score), found {len(fields)}; {SCORED_FIX}")
         label, score = number(fields[0]), number(fields[1])
@@ -328,16 +321,17 @@ class Rows:
     where: str  # "<file> lines <first>-<last>", for messages
 
     def body(self) -> bytes:
-        """The rows' features as one ``text/csv`` payload, as Batch Transform's ``input_filter="$[1:]"`` sends them."""
+        """The rows' features as one ``text/csv`` payload, as Batch Transform's ``input_filter="$[1:]"``
+        sends them."""
         return b"\n".join(self.features) + b"\n"
 
 
 def iter_rows(files: Iterable[Path], *, batch_lines: int | None = 10000, shown: Callable[[Path], str] = str,
-              engine: str = "auto", width: int | None = None) -> Iterator[Rows]:
+              engine: str = "auto") -> Iterator[Rows]:
     """The label-first rows of ``files`` in order, ``batch_lines`` lines at a time (None: a file at a time).
 
-    Every row of every file must have the width of the first (or ``width``); ``shown`` names a file
-    in messages; ``engine`` picks the fast parser (:func:`fast_csv.engine`), every engine giving the
+    Every row of every file must have the width of the very first; ``shown`` names a file in
+    messages; ``engine`` picks the fast parser (:func:`fast_csv.engine`), every engine giving the
     same rows and errors.
 
     >>> import tempfile
@@ -347,7 +341,7 @@ def iter_rows(files: Iterable[Path], *, batch_lines: int | None = 10000, shown: 
     >>> rows.labels.tolist(), rows.features, list(rows.line_numbers), rows.where
     ([1, 0], [b'0.5,2', b',7'], [1, 3], 't.csv lines 1-3')
     """
-    engine = fast_csv.engine(engine)
+    engine, width = fast_csv.engine(engine), None
     for file in files:
         name, file_start = shown(file), True
         for first, lines in iter_line_batches(file, batch_lines):

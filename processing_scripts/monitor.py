@@ -7,7 +7,8 @@
 
 baseline writes statistics.json and constraints.json. check writes constraint_violations.json,
 statistics.json (of the new data, as Model Monitor's monitoring job does), drift_summary.json,
-drift_report.html and drift_status.json (a few fields a pipeline's ConditionStep and FailStep read). Rules and statistics: see data_quality.py (the map of the parts). Exit 0 when the outputs are written
+drift_report.html and drift_status.json (a few fields a pipeline's ConditionStep and FailStep read).
+Rules and statistics: see data_quality.py (the map of the parts). Exit 0 when the outputs are written
 (with or without violations, so that a pipeline step can decide; ``--fail-on-violation`` exits 1 on
 violations instead), 2 with one line on stderr and nothing written when input or arguments are unusable.
 """

@@ -37,8 +37,9 @@ def parse_scores(body: bytes | str, rows: int, *, row_name: Callable[[int], str]
         raise ResponseError(f"the model returned {len(lines)} lines for {rows} rows; "
                             "output_fn must write one score per row")
     if lines and b"," in lines[0]:
-        raise ResponseError(f"the model returned {lines[0].count(b',') + 1} values per row "
-                            f"({lines[0].decode('utf-8', errors='replace')[:60]!r}); predict_fn must return one score per row, P(class 1)")
+        first = lines[0].decode("utf-8", errors="replace")[:60]
+        raise ResponseError(f"the model returned {lines[0].count(b',') + 1} values per row ({first!r}); "
+                            "predict_fn must return one score per row, P(class 1)")
     scores = None
     if not data.translate(None, _PLAIN_SCORES):  # plain decimals: numpy reads them as number() does
         try:

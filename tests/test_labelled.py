@@ -72,6 +72,12 @@ READERS = {
 }
 
 OK = None
+# The fixes every message ends with, written out once here (the tables below pin the whole lines).
+LABEL_FIRST_FIX = "label-first data is lines 'label,feature,...' (label 0 or 1), without a header"
+SCORED_FIX = "the transform output must be lines 'label,score' (see the pipeline's output_filter)"
+BLANK = "field 2 is blank (' '); write the value, or leave the field empty (',,') if it is missing"
+WIDTH = "expected 3 (label + 2 features, as in the first row); every row needs the same columns"
+QUOTES = "quote a whole field as \"...\", doubling any quote inside it, on one line"
 # content of t.csv -> None (accepted) or the one-line message after "<file> "
 LABEL_FIRST = {
     "plain": ("1,2,3\n0,4,5\n", OK),
@@ -84,35 +90,24 @@ LABEL_FIRST = {
     "empty lines": ("\n1,2,3\n\n0,4,5\n\n", OK),
     "empty feature is missing": ("1,,3\n0,4,5\n", OK),
     "quoted empty feature is missing": ('1,"",3\n0,4,5\n', OK),
-    "blank feature": ("1,2,3\n1, ,4\n", "line 2: field 2 is blank (' '); write the value, or leave the field empty "
-                                        "(',,') if it is missing"),
-    "quoted blank feature": ('1,2,3\n1," ",4\n', "line 2: field 2 is blank (' '); write the value, or leave the field "
-                                                 "empty (',,') if it is missing"),
-    "line of spaces": ("1,2,3\n   \n0,4,5\n", "line 2: 1 fields, expected 3 (label + 2 features, as in the first "
-                                             "row); every row needs the same columns"),
-    "short row": ("1,2,3\n0,4\n", "line 2: 2 fields, expected 3 (label + 2 features, as in the first row); every "
-                                  "row needs the same columns"),
-    "header": ("label,a,b\n1,2,3\n", "line 1: header row 'label,a,b' (the first line looks like a header); remove "
-                                     "it: label-first data is lines 'label,feature,...' (label 0 or 1), without a "
-                                     "header"),
+    "blank feature": ("1,2,3\n1, ,4\n", f"line 2: {BLANK}"),
+    "quoted blank feature": ('1,2,3\n1," ",4\n', f"line 2: {BLANK}"),
+    "line of spaces": ("1,2,3\n   \n0,4,5\n", f"line 2: 1 fields, {WIDTH}"),
+    "short row": ("1,2,3\n0,4\n", f"line 2: 2 fields, {WIDTH}"),
+    "header": ("label,a,b\n1,2,3\n", "line 1: header row 'label,a,b' (the first line looks like a header); "
+                                     f"remove it: {LABEL_FIRST_FIX}"),
     "label 2": ("1,2,3\n2,4,5\n", "line 2: label '2' is not 0 or 1; labels must be binary 0/1"),
     "label nan": ("1,2,3\nnan,4,5\n", "line 2: label 'nan' is not 0 or 1; labels must be binary 0/1"),
-    "empty label": ("1,2,3\n,4,5\n", "line 2: non-numeric field ''; label-first data is lines 'label,feature,...' "
-                                     "(label 0 or 1), without a header"),
-    "hexadecimal label": ("1,2,3\n0x1,4,5\n", "line 2: non-numeric field '0x1'; label-first data is lines "
-                                              "'label,feature,...' (label 0 or 1), without a header"),
-    "broken quotes": ('1,2,3\n"0"1,4,5\n', "line 2: broken quoting (',' expected after '\"') in '\"0\"1,4,5'; "
-                                           "quote a whole field as \"...\", doubling any quote inside it, on one line"),
-    "label only": ("1\n0\n", "line 1: 1 field, expected a label and at least one feature; label-first data is "
-                             "lines 'label,feature,...' (label 0 or 1), without a header"),
+    "empty label": ("1,2,3\n,4,5\n", f"line 2: non-numeric field ''; {LABEL_FIRST_FIX}"),
+    "hexadecimal label": ("1,2,3\n0x1,4,5\n", f"line 2: non-numeric field '0x1'; {LABEL_FIRST_FIX}"),
+    "broken quotes": ('1,2,3\n"0"1,4,5\n', f"line 2: broken quoting (',' expected after '\"') in '\"0\"1,4,5'; {QUOTES}"),
+    "label only": ("1\n0\n", f"line 1: 1 field, expected a label and at least one feature; {LABEL_FIRST_FIX}"),
 }
 # Rows whose features are text: refused where features must be numbers (the model's input), typed as
 # String by the data-quality reader (Model Monitor types columns itself).
 TEXT_FEATURES = {
-    "text feature": ("1,2,3\n0,4,x\n", "line 2: non-numeric field 'x'; label-first data is lines "
-                                       "'label,feature,...' (label 0 or 1), without a header"),
-    "NA feature": ("1,2,3\n0,NA,5\n", "line 2: non-numeric field 'NA'; label-first data is lines "
-                                      "'label,feature,...' (label 0 or 1), without a header"),
+    "text feature": ("1,2,3\n0,4,x\n", f"line 2: non-numeric field 'x'; {LABEL_FIRST_FIX}"),
+    "NA feature": ("1,2,3\n0,NA,5\n", f"line 2: non-numeric field 'NA'; {LABEL_FIRST_FIX}"),
 }
 
 
@@ -141,8 +136,7 @@ def test_issue_11_a_blank_field_is_refused_with_one_message_by_every_reader(tmp_
     path = tmp_path / "t.csv"
     path.write_text("1,2,3\n1, ,4\n0,5,6\n")
     verdicts = {name: _verdict(reader, path) for name, (reader, _) in READERS.items()}
-    assert set(verdicts.values()) == {f"{path} line 2: field 2 is blank (' '); write the value, or leave the field "
-                                      "empty (',,') if it is missing"}, verdicts
+    assert set(verdicts.values()) == {f"{path} line 2: {BLANK}"}, verdicts
 
 
 def test_accepted_rows_give_the_same_labels_to_every_reader(tmp_path):
@@ -159,8 +153,7 @@ def test_accepted_rows_give_the_same_labels_to_every_reader(tmp_path):
 def test_widths_must_agree_across_files_with_the_same_message(tmp_path):
     (tmp_path / "a.csv").write_text("1,2,3\n0,2,3\n")
     (tmp_path / "b.csv").write_text("1,2\n")
-    expected = (f"{tmp_path / 'b.csv'} line 1: 2 fields, expected 3 (label + 2 features, as in the first row); "
-                "every row needs the same columns")
+    expected = f"{tmp_path / 'b.csv'} line 1: 2 fields, {WIDTH}"
     for name, (reader, _) in READERS.items():
         assert _verdict(reader, tmp_path) == expected, name
 
@@ -173,35 +166,28 @@ def test_messages_name_the_file_as_the_caller_shows_it(tmp_path):
                  lambda: csv_dataset.read_csv(tmp_path, label_column="first", shown=shown)):
         with pytest.raises(labelled.DataError) as error:
             call()
-        assert str(error.value).startswith("s3://bucket/test/t.csv line 2: field 2 is blank") and str(tmp_path) not in str(error.value)
+        assert str(error.value) == f"s3://bucket/test/t.csv line 2: {BLANK}"
 
 
-LABEL_SCORE = {
-    "plain": ("1,0.5\n0,0.25\n", OK),
-    "quoted": ('"1","0.5"\n0,0.25\n', OK),
-    "spaces, CRLF, no final newline": (" 1 , 0.5 \r\n0,0.25", OK),
-    "CR": ("1,0.5\r0,0.25\r", OK),
-    "blank score": ("1,0.5\n1, \n", "line 2: non-numeric field '1, '; the transform output must be lines "
-                                    "'label,score' (see the pipeline's output_filter), without a header"),
-    "empty score": ("1,0.5\n0,\n", "line 2: non-numeric field '0,'; the transform output must be lines "
-                                   "'label,score' (see the pipeline's output_filter), without a header"),
-    "line of spaces": ("1,0.5\n   \n", "line 2: expected 2 fields (label,score), found 1; the transform output "
-                                      "must be lines 'label,score' (see the pipeline's output_filter)"),
-    "score above 1": ("1,1.5\n", "line 1: score '1.5' is outside [0, 1]; the model must output probabilities"),
-    "score inf": ("1,0.5\n0,inf\n", "line 2: score 'inf' is not a finite number; fix the model's output"),
-    "label 2": ("2,0.5\n", "line 1: label '2' is not 0 or 1; labels must be binary 0/1"),
-    "hexadecimal score": ("1,0.5\n1,0x1\n", "line 2: non-numeric field '1,0x1'; the transform output must be "
-                                            "lines 'label,score' (see the pipeline's output_filter), without a header"),
-    "header": ("label,score\n1,0.5\n", "line 1: header row 'label,score'; the transform output must be lines "
-                                       "'label,score' (see the pipeline's output_filter), without a header"),
-    "broken quotes": ('1,"0.5"x\n', "line 1: broken quoting (',' expected after '\"') in '1,\"0.5\"x'; quote a "
-                                    "whole field as \"...\", doubling any quote inside it, on one line"),
-}
+LABEL_SCORE = [  # transform output (p.out) -> None (accepted: labels [1, 0], scores [0.5, 0.25]) or its message
+    pytest.param("1,0.5\n0,0.25\n", OK, id="plain"),
+    pytest.param('"1","0.5"\n0,0.25\n', OK, id="quoted"),
+    pytest.param(" 1 , 0.5 \r\n0,0.25", OK, id="spaces, CRLF, no final newline"),
+    pytest.param("1,0.5\r0,0.25\r", OK, id="CR"),
+    pytest.param("1,0.5\n1, \n", f"line 2: non-numeric field '1, '; {SCORED_FIX}, without a header", id="blank score"),
+    pytest.param("1,0.5\n0,\n", f"line 2: non-numeric field '0,'; {SCORED_FIX}, without a header", id="empty score"),
+    pytest.param("1,0.5\n   \n", f"line 2: expected 2 fields (label,score), found 1; {SCORED_FIX}", id="line of spaces"),
+    pytest.param("1,1.5\n", "line 1: score '1.5' is outside [0, 1]; the model must output probabilities", id="score above 1"),
+    pytest.param("1,0.5\n0,inf\n", "line 2: score 'inf' is not a finite number; fix the model's output", id="score inf"),
+    pytest.param("2,0.5\n", "line 1: label '2' is not 0 or 1; labels must be binary 0/1", id="label 2"),
+    pytest.param("1,0.5\n1,0x1\n", f"line 2: non-numeric field '1,0x1'; {SCORED_FIX}, without a header", id="hexadecimal score"),
+    pytest.param("label,score\n1,0.5\n", f"line 1: header row 'label,score'; {SCORED_FIX}, without a header", id="header"),
+    pytest.param('1,"0.5"x\n', f"line 1: broken quoting (',' expected after '\"') in '1,\"0.5\"x'; {QUOTES}", id="broken quotes"),
+]
 
 
-@pytest.mark.parametrize("case", LABEL_SCORE)
-def test_transform_output_lines_follow_the_same_rules_with_either_engine(tmp_path, case):
-    content, message = LABEL_SCORE[case]
+@pytest.mark.parametrize("content, message", LABEL_SCORE)
+def test_transform_output_lines_follow_the_same_rules_with_either_engine(tmp_path, content, message):
     path = tmp_path / "p.out"
     path.write_bytes(content.encode())
     for engine in ENGINES:
@@ -224,46 +210,40 @@ def _random_lines(rng: random.Random, widths) -> list[str]:
     return [",".join(rng.choice(TOKENS) for _ in range(rng.choice(widths))) for _ in range(rng.randint(1, 4))]
 
 
-def _scan_labelled(lines):
+def _label_first(lines, engine):
+    """(the shortcut's reading or None, the scan's or None) of label-first lines."""
+    fast = fast_csv.labels_and_width("\n".join(lines).encode(), None, engine)
     try:
         labels, width = labelled.scan_labelled([line.encode() for line in lines], 1, "t.csv", None)
+        scanned = (labels.tolist(), width)
     except labelled.DataError:
-        return None
-    return labels.tolist(), width
+        scanned = None
+    return None if fast is None else (fast[0].tolist(), fast[1]), scanned
+
+
+def _label_score(lines, engine):
+    """The same for label,score lines: [(label, score), ...]."""
+    fast = fast_csv.labels_and_scores("\n".join(lines).encode(), engine)
+    try:
+        labelled.scan_scored([line.encode() for line in lines], 1, "p.out")
+        scanned = [tuple(map(labelled.number, labelled.split_fields(line))) for line in lines]
+    except labelled.DataError:
+        scanned = None
+    return None if fast is None else list(zip(fast[0].tolist(), fast[1].tolist())), scanned
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_the_label_first_shortcut_accepts_only_what_the_scan_accepts(engine):
+@pytest.mark.parametrize("read", [_label_first, _label_score])
+def test_a_shortcut_accepts_only_what_its_scan_accepts_and_reads_the_same(engine, read):
     rng = random.Random(11)
-    agreed = 0
+    taken = 0
     for _ in range(3000):
         lines = _random_lines(rng, (2, 2, 3))
-        fast = fast_csv.labels_and_width("\n".join(lines).encode(), None, engine)
-        scanned = _scan_labelled(lines)
+        fast, scanned = read(lines, engine)
         if fast is not None:
-            assert scanned == (fast[0].tolist(), fast[1]), lines
-            agreed += 1
-    assert agreed > 50  # the shortcut is taken on clean rows
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-def test_the_label_score_shortcut_accepts_only_what_the_scan_accepts(engine):
-    rng = random.Random(12)
-    agreed = 0
-    for _ in range(3000):
-        lines = _random_lines(rng, (2, 2, 3))
-        fast = fast_csv.labels_and_scores("\n".join(lines).encode(), engine)
-        try:
-            labelled.scan_scored([line.encode() for line in lines], 1, "p.out")
-            accepted = True
-        except labelled.DataError:
-            accepted = False
-        if fast is not None:
-            assert accepted, lines
-            expected = [(labelled.number(a), labelled.number(b)) for a, b in (labelled.split_fields(x) for x in lines)]
-            assert list(zip(fast[0].tolist(), fast[1].tolist())) == expected, lines
-            agreed += 1
-    assert agreed > 20
+            assert fast == scanned, lines
+            taken += 1
+    assert taken > 20  # the shortcut is taken on clean rows
 
 
 def test_screen_passes_only_label_first_data_the_scan_accepts():
