@@ -88,7 +88,7 @@ def resolve(location: str, stack: ExitStack, args: argparse.Namespace) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = script._Parser(prog="python -m pipeline.monitor",
+    parser = script.Parser(prog="python -m pipeline.monitor",
                             description="Data-quality baseline and drift check (Model Monitor layout).")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--s3", choices=("local", "aws"), default="local",
@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
                         help=f"local store: s3://b/k is <work-dir>/s3/b/k (default {DEFAULT_WORK_DIR})")
     common.add_argument("--region", help="AWS region for --s3 aws (default: the AWS configuration's)")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=script._Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=script.Parser)
     baseline = commands.add_parser("baseline", parents=[common], help="write statistics.json and constraints.json")
     baseline.add_argument("--data", required=True, help="CSV file, folder or s3:// URI (no header)")
     baseline.add_argument("--output-dir", required=True, help="folder for the baseline")

@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import metric_catalog, metrics, model_archive, paired, scoring
+from . import labelled, metric_catalog, metrics, model_archive, paired, scoring
 
 CONTEXT_FILE = "context.json"
 COMPARED_METRICS = metric_catalog.COMPARED_METRICS
@@ -54,7 +54,7 @@ class Context:
         folder = self.folder / "validation"
         if not self.validation or not folder.is_dir():
             return []
-        return sorted(p for p in folder.rglob("*") if p.is_file())
+        return labelled.list_files(folder, missing="re-run the champion step")
 
 
 def read_context(folder: str | Path) -> Context:

@@ -7,14 +7,14 @@
 
 baseline writes statistics.json and constraints.json. check writes constraint_violations.json,
 statistics.json (of the new data, as Model Monitor's monitoring job does), drift_summary.json,
-drift_report.html and drift_status.json (a few fields a pipeline's ConditionStep and FailStep read). Rules and statistics: see data_quality.py. Exit 0 when the outputs are written
+drift_report.html and drift_status.json (a few fields a pipeline's ConditionStep and FailStep read).
+Rules and statistics: see data_quality.py (the map of the parts). Exit 0 when the outputs are written
 (with or without violations, so that a pipeline step can decide; ``--fail-on-violation`` exits 1 on
 violations instead), 2 with one line on stderr and nothing written when input or arguments are unusable.
 """
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import math
 import os
@@ -22,7 +22,12 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from . import data_quality as dq
+from .capture import read_dataset
+from .checks import DriftResult, check_drift, iter_violation_lines
+from .columns import DataError
+from .csv_dataset import read_csv
+from .data_profile import build_statistics, suggest_constraints, to_json_bytes
+from .drift_report import render_report
 from .outputs import write_outputs
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
@@ -30,9 +35,9 @@ EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
 def baseline_files(data: str | os.PathLike, *, label_column: str = "none") -> dict[str, bytes]:
     """statistics.json and constraints.json of a CSV data set."""
-    statistics = dq.build_statistics(dq.read_csv(data, label_column=label_column))
-    constraints = dq.suggest_constraints(statistics, label_column=label_column)
-    return {"statistics.json": dq.to_json_bytes(statistics, pretty=False), "constraints.json": dq.to_json_bytes(constraints)}
+    statistics = build_statistics(read_csv(data, label_column=label_column))
+    constraints = suggest_constraints(statistics, label_column=label_column)
+    return {"statistics.json": to_json_bytes(statistics, pretty=False), "constraints.json": to_json_bytes(constraints)}
 
 
 def load_baseline(baseline_dir: str | os.PathLike) -> tuple[dict, dict]:
@@ -43,36 +48,36 @@ def load_baseline(baseline_dir: str | os.PathLike) -> tuple[dict, dict]:
         try:
             documents.append(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
-            raise dq.DataError(f"{path} does not exist; pass the output folder of 'monitor.py baseline'") from None
+            raise DataError(f"{path} does not exist; pass the output folder of 'monitor.py baseline'") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise dq.DataError(f"{path} is not JSON ({error}); rebuild the baseline") from None
+            raise DataError(f"{path} is not JSON ({error}); rebuild the baseline") from None
     statistics, constraints = documents
     if not isinstance(statistics, dict) or not isinstance(statistics.get("features"), list) \
             or "item_count" not in statistics.get("dataset", {}):
-        raise dq.DataError(f"{Path(baseline_dir) / 'statistics.json'} lacks dataset.item_count or features; rebuild the baseline")
+        raise DataError(f"{Path(baseline_dir) / 'statistics.json'} lacks dataset.item_count or features; rebuild the baseline")
     if not isinstance(constraints, dict) or not isinstance(constraints.get("features"), list):
-        raise dq.DataError(f"{Path(baseline_dir) / 'constraints.json'} lacks features; rebuild the baseline")
+        raise DataError(f"{Path(baseline_dir) / 'constraints.json'} lacks features; rebuild the baseline")
     return statistics, constraints
 
 
 def check_files(baseline_dir: str | os.PathLike, data: str | os.PathLike, *, data_format: str = "auto",
                 label_column: str | None = None, psi_threshold: float | None = None,
                 ks_threshold: float | None = None, completeness_ratio: float | None = None,
-                ) -> tuple[dq.DriftResult, dict[str, bytes]]:
+                ) -> tuple[DriftResult, dict[str, bytes]]:
     """Run the drift check; returns the result and the output files (not yet written)."""
     statistics, constraints = load_baseline(baseline_dir)
     if label_column is None:  # the baseline's layout, for CSV in the same layout as its input
         label_column = constraints.get("data_layout", {}).get("label_column", "none")
-    dataset = dq.read_dataset(data, data_format=data_format, label_column=label_column)
-    result = dq.check_drift(statistics, constraints, dataset, psi_threshold=psi_threshold,
+    dataset = read_dataset(data, data_format=data_format, label_column=label_column)
+    result = check_drift(statistics, constraints, dataset, psi_threshold=psi_threshold,
                             ks_threshold=ks_threshold, completeness_ratio=completeness_ratio)
-    new_statistics = dq.build_statistics(dataset)
+    new_statistics = build_statistics(dataset)
     files = {
-        "constraint_violations.json": dq.to_json_bytes({"violations": result.violations}),
-        "statistics.json": dq.to_json_bytes(new_statistics, pretty=False),
-        "drift_summary.json": dq.to_json_bytes(result.summary),
+        "constraint_violations.json": to_json_bytes({"violations": result.violations}),
+        "statistics.json": to_json_bytes(new_statistics, pretty=False),
+        "drift_summary.json": to_json_bytes(result.summary),
         "drift_report.html": render_report(result).encode("utf-8"),
-        "drift_status.json": dq.to_json_bytes(drift_status(result.violations)),
+        "drift_status.json": to_json_bytes(drift_status(result.violations)),
     }
     return result, files
 
@@ -110,79 +115,15 @@ def drift_status(violations: Sequence[Mapping[str, str]]) -> dict[str, Any]:
     }
 
 
-# ----------------------------------------------------------------------------------------------- report
-
-def _svg_overlay(plot: Mapping[str, Any], width: int = 360, height: int = 150) -> str:
-    """Baseline and new shares per bin as overlaid bars, inline SVG (no plotting library needed)."""
-    labels, base, new = plot["labels"], plot["baseline"], plot["new"]
-    n = max(len(labels), 1)
-    top = max(max(base, default=0), max(new, default=0), 1e-12)
-    bar, inner = width / n, height - 20
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
-    for i in range(len(labels)):
-        for share, colour, inset in ((base[i], "#4c78a8", 0.1), (new[i], "#f58518", 0.3)):
-            h = inner * share / top
-            parts.append(f'<rect x="{i * bar + bar * inset:.1f}" y="{inner - h:.1f}" width="{bar * 0.6:.1f}" '
-                         f'height="{h:.1f}" fill="{colour}" fill-opacity="0.7"><title>{html.escape(str(labels[i]))}: '
-                         f'baseline {base[i]:.3f}, new {new[i]:.3f}</title></rect>')
-    parts.append(f'<text x="0" y="{height - 4}" font-size="10">{html.escape(str(labels[0]))[:14] if labels else ""}'
-                 f'</text><text x="{width}" y="{height - 4}" font-size="10" text-anchor="end">'
-                 f'{html.escape(str(labels[-1]))[:14] if labels else ""}</text></svg>')
-    return "".join(parts)
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "NaN" if math.isnan(value) else f"{value:.4g}"
-    return html.escape("" if value is None else str(value))
-
-
-def render_report(result: dq.DriftResult) -> str:
-    """A self-contained HTML drift report: per-feature table and baseline/new histogram overlays."""
-    summary = result.summary
-    rows = []
-    for feature in summary["features"]:
-        stats = feature["statistics"] or [{"statistic": "-", "value": None, "threshold": None, "verdict": "-"}]
-        for j, stat in enumerate(stats):
-            head = (f'<td rowspan="{len(stats)}">{html.escape(feature["name"])}</td>'
-                    f'<td rowspan="{len(stats)}">{_cell(feature["inferred_type"])} → {_cell(feature["new_inferred_type"])}</td>'
-                    if j == 0 else "")
-            verdict = stat["verdict"]
-            rows.append(f'<tr class="{verdict}">{head}<td>{html.escape(stat["statistic"])}</td><td>{_cell(stat["value"])}'
-                        f'</td><td>{_cell(stat["threshold"])}</td><td>{html.escape(verdict)}</td></tr>')
-    violations = "".join(f"<li><b>{html.escape(v['feature_name'])}</b> {html.escape(v['constraint_check_type'])}: "
-                         f"{html.escape(v['description'])}</li>" for v in result.violations) or "<li>none</li>"
-    plots = "".join(f'<figure><figcaption>{html.escape(name)} ({plot["kind"]})</figcaption>{_svg_overlay(plot)}</figure>'
-                    for name, plot in result.plots.items())
-    data = summary["dataset"]
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Data drift report</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;
-padding:2px 8px;text-align:left}}tr.violation td{{background:#fde2e1}}figure{{display:inline-block;margin:8px}}
-.key span{{display:inline-block;width:12px;height:12px;margin:0 4px}}</style></head><body>
-<h1>Data drift report</h1>
-<p>{data["item_count"]} rows and {data["column_count"]} columns checked against a baseline of
-{data["baseline_item_count"]} rows and {data["baseline_column_count"]} columns:
-<b>{summary["violation_count"]} violation(s)</b>.</p>
-<h2>Violations</h2><ul>{violations}</ul>
-<h2>Features</h2>
-<table><tr><th>feature</th><th>type (baseline → new)</th><th>statistic</th><th>value</th><th>threshold</th><th>verdict</th></tr>
-{"".join(rows)}</table>
-<h2>Distributions</h2>
-<p class="key"><span style="background:#4c78a8"></span>baseline <span style="background:#f58518"></span>new data
-(shares per baseline bin; values outside the baseline range count in the end bins)</p>
-{plots}
-</body></html>
-"""
-
-
 # -------------------------------------------------------------------------------------------------- CLI
 
 class UsageError(ValueError):
     """Unusable command-line arguments."""
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line :class:`UsageError` instead of usage text and exit 2."""
+
     def error(self, message: str):  # argparse would print usage and the message on two lines
         raise UsageError(f"{message} (see --help)")
 
@@ -214,8 +155,8 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="monitor.py", description="Data-quality baseline and drift check (Model Monitor layout).")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="monitor.py", description="Data-quality baseline and drift check (Model Monitor layout).")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     baseline = commands.add_parser("baseline", help="write statistics.json and constraints.json")
     baseline.add_argument("--data", default="/opt/ml/processing/input/baseline_dataset_input",
                           help="CSV file or folder, no header")
@@ -244,7 +185,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace | int:
         return EXIT_BAD_INPUT
 
 
-def run(args: argparse.Namespace) -> tuple[int, dq.DriftResult | None]:
+def run(args: argparse.Namespace) -> tuple[int, DriftResult | None]:
     """Run a parsed command and write its outputs; (exit code, check result or None)."""
     result = None
     try:
@@ -254,7 +195,7 @@ def run(args: argparse.Namespace) -> tuple[int, dq.DriftResult | None]:
             result, files = check_files(args.baseline_dir, args.data, data_format=args.data_format,
                                         label_column=args.label_column, psi_threshold=args.psi_threshold,
                                         ks_threshold=args.ks_threshold, completeness_ratio=args.completeness_ratio)
-    except (dq.DataError, OSError) as error:
+    except (DataError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT, None
     try:
@@ -276,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     code, result = run(args)
     if result is not None:
         print(f"{len(result.violations)} violation(s); outputs in {args.output_dir}")
-        for line in dq.iter_violation_lines(result.violations):
+        for line in iter_violation_lines(result.violations):
             print(line)
     return code
 

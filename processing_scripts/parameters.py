@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .drift import COMPARISON_THRESHOLD as KS_THRESHOLD
+from .drift import PSI_THRESHOLD
 from .operating_point import DEFAULT_OBJECTIVE, OBJECTIVE_HELP, parse_objective
 
 TYPES = ("String", "Integer", "Float", "Boolean")
@@ -22,9 +24,6 @@ APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 FIRST_MODEL_POLICIES = ("absolute-thresholds-only", "reject")
 # What the settings supply: a default that depends on the bucket, prefix, group or instance settings.
 FROM_SETTINGS = None
-# The drift check's defaults (PSI above which a feature drifted; Model Monitor's comparison_threshold).
-PSI_THRESHOLD = 0.2
-KS_THRESHOLD = 0.1
 
 
 class ParameterError(ValueError):

@@ -202,6 +202,23 @@ def test_regressing_challenger_is_refused_and_an_equal_one_accepted(demo, with_c
     assert record["pipeline_execution_id"] == execution["PipelineExecutionArn"].rsplit("/", 1)[-1]
 
 
+def test_a_quoted_label_test_set_is_compared_paired_exactly_like_an_unquoted_one(demo, with_champion, capsys):
+    """Issue 11: the champion scorer refused '"1",...' rows that the transform and evaluate.py accept, and the
+    gate silently fell back to the champion's recorded metrics from another test set."""
+    work, _ = with_champion
+    quoted = work / "quoted-test.csv"
+    quoted.write_text("".join('"{}",{}'.format(*line.split(",", 1)) for line in
+                              demo["test"].read_text().splitlines(keepends=True)))
+    sections = []
+    for test_data in (demo["test"], quoted):
+        assert main(["--model-data", str(demo["regressing"]), "--test-data", str(test_data), "--work-dir", str(work),
+                     "--output", "json"]) == 1
+        sections.append(evaluation_of(work, last_execution(work, capsys))["gate"]["champion"])
+    plain, from_quoted = sections
+    assert from_quoted["status"] == plain["status"] == "paired", from_quoted["reason"]
+    assert from_quoted["metrics"] == plain["metrics"]
+
+
 def test_a_looser_tolerance_or_point_gating_changes_the_outcome(demo, with_champion, capsys):
     work, _ = with_champion
     assert run(demo, work, "regressing", "--param", "MaxAucRegression=0.2", "--param", "MaxF1Regression=0.2") == 0

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats as sps
 from sklearn.datasets import load_wine
 
+from processing_scripts import csv_dataset, data_profile
 from processing_scripts import data_quality as dq
 
 
@@ -123,7 +124,7 @@ def test_pandas_fallback_gives_the_same_statistics(tmp_path, monkeypatch):
     rows = [[i % 3, i * 0.5, "xyz"[i % 3], "" if i % 4 else i] for i in range(40)]
     path = write_csv(tmp_path / "d.csv", rows)
     with_arrow = dq.build_statistics(dq.read_csv(path))
-    monkeypatch.setattr(dq, "pacsv", None)
+    monkeypatch.setattr(csv_dataset, "pacsv", None)
     assert dq.build_statistics(dq.read_csv(path)) == with_arrow
 
 
@@ -384,7 +385,7 @@ def test_ks_pvalue_equals_scipys_asymptotic_value(distance, n, m):
 
 
 def test_categories_beyond_the_cap_are_pooled_as_other(monkeypatch):
-    monkeypatch.setattr(dq, "MAX_CATEGORIES", 3)
+    monkeypatch.setattr(data_profile, "MAX_CATEGORIES", 3)
     values = [f"v{i}" for i in range(10)] * 20
     statistics, constraints = baseline_of(categorical(values))
     text = statistics["features"][0]["string_statistics"]
@@ -428,11 +429,11 @@ def test_reading_in_pieces_equals_reading_at_once(tmp_path, name, piece_bytes):
     """Pieces split anywhere between lines, and type evidence in any piece, give the whole file's result."""
     path = tmp_path / "d.csv"
     path.write_bytes(PIECE_CASES[name].encode())
-    whole = dq.build_statistics(dq.Dataset(*dq._read_csv_arrow(path, set(), piece_bytes=1 << 20)))
-    pieces = dq.build_statistics(dq.Dataset(*dq._read_csv_arrow(path, set(), piece_bytes=piece_bytes)))
+    whole = dq.build_statistics(dq.Dataset(*dq.read_csv_arrow(path, set(), piece_bytes=1 << 20)))
+    pieces = dq.build_statistics(dq.Dataset(*dq.read_csv_arrow(path, set(), piece_bytes=piece_bytes)))
     assert pieces == whole
     monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr(dq, "pacsv", None)  # the text rule (pandas reader) agrees too
+    monkeypatch.setattr(csv_dataset, "pacsv", None)  # the text rule (pandas reader) agrees too
     try:
         assert dq.build_statistics(dq.read_csv(path)) == whole
     finally:
@@ -443,14 +444,14 @@ def test_a_width_change_in_a_later_piece_is_an_error(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("1,2,3\n" * 50 + "4,5\n")
     with pytest.raises(dq.DataError, match="Expected 3 columns, got 2") as error:
-        dq._read_csv_arrow(path, set(), piece_bytes=16)
+        dq.read_csv_arrow(path, set(), piece_bytes=16)
     assert "\n" not in str(error.value)
 
 
 def test_missing_values_in_integer_and_decimal_pieces_stay_missing(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("".join(f"{'' if i % 7 == 0 else i},{'' if i % 5 == 0 else i / 4}\n" for i in range(1, 200)))
-    columns, rows = dq._read_csv_arrow(path, set(), piece_bytes=64)
+    columns, rows = dq.read_csv_arrow(path, set(), piece_bytes=64)
     expected_a = np.sort([float(i) for i in range(1, 200) if i % 7])
     expected_b = np.sort([i / 4 for i in range(1, 200) if i % 5])
     assert rows == 199
@@ -462,13 +463,13 @@ def test_missing_values_in_integer_and_decimal_pieces_stay_missing(tmp_path):
 
 def test_text_seen_in_the_first_piece_is_read_once_and_later_text_again(tmp_path, monkeypatch):
     calls = []
-    read_csv = dq.pacsv.read_csv
-    monkeypatch.setattr(dq.pacsv, "read_csv", lambda *a, **k: calls.append(1) or read_csv(*a, **k))
+    read_csv = csv_dataset.pacsv.read_csv
+    monkeypatch.setattr(csv_dataset.pacsv, "read_csv", lambda *a, **k: calls.append(1) or read_csv(*a, **k))
     path = tmp_path / "d.csv"
     path.write_text("a,1\nb,2\n" * 20)  # 160 bytes: 8 pieces of 20
-    columns, _ = dq._read_csv_arrow(path, set(), piece_bytes=20)
+    columns, _ = dq.read_csv_arrow(path, set(), piece_bytes=20)
     assert [c.inferred_type for c in columns] == ["String", "Integral"] and len(calls) == 8
     calls.clear()
     path.write_text("1,1\n" * 40 + "x,2\n")  # text only in the last piece: the file is read again
-    columns, _ = dq._read_csv_arrow(path, set(), piece_bytes=20)
+    columns, _ = dq.read_csv_arrow(path, set(), piece_bytes=20)
     assert [c.inferred_type for c in columns] == ["String", "Integral"] and len(calls) == 9 + 9

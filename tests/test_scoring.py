@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pipeline.package import build_model_archive
-from processing_scripts import scoring
+from processing_scripts import labelled, scoring
 from processing_scripts.model_archive import ModelArchiveError, load_serving_handlers
 
 ENGINES = ["pyarrow", "pandas"]
@@ -55,7 +55,7 @@ def _csv(y, X, *, label_format="{:d}", newline="\n") -> str:
 @pytest.mark.parametrize("batch_rows", [7, 10000])
 def test_scores_equal_predict_proba_across_files_and_batches(models, data, tmp_path, engine, batch_rows, monkeypatch):
     # Clean files never need the slow line-by-line scan.
-    monkeypatch.setattr(scoring, "_scan", lambda *args: pytest.fail("the fast reader refused clean rows"))
+    monkeypatch.setattr(labelled, "scan_labelled", lambda *args, **kw: pytest.fail("the fast reader refused clean rows"))
     fitted, archives = models
     X, y = data
     folder = tmp_path / "test"
@@ -162,7 +162,10 @@ def _fake_handlers(predict=lambda x: x[:, 0] / 10, output=None):
         ("1,2,3\n0,x,3\n", "line 2: non-numeric field 'x'"),
         ("1,2,3\n0,NA,3\n", "line 2: non-numeric field 'NA'"),
         ("1,2,3\n0,1_0,3\n", "line 2: non-numeric field '1_0'"),
-        ('1,2,3\n0,"2",3\n', "line 2: non-numeric field '\"2\"'"),
+        # Quotes are RFC 4180's (issue 11: a quoted number used to be refused here only).
+        ('1,2,3\n0,"x",3\n', "line 2: non-numeric field 'x'"),
+        ('1,2,3\n0,"2"x,3\n', "line 2: broken quoting"),
+        ("1,2,3\n1, ,4\n", "line 2: field 2 is blank (' '); write the value, or leave the field empty"),
         ("1,2,3\n\n2,2,3\n", "line 3: label '2' is not 0 or 1"),
         ("1,2,3\n0.5,2,3\n", "line 2: label '0.5' is not 0 or 1"),
         ("1,2,3\nnan,2,3\n", "line 2: label 'nan' is not 0 or 1"),

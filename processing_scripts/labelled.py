@@ -1,0 +1,382 @@
+"""Label-first CSV rows and ``label,score`` lines: the one set of rules every reader here follows.
+
+The champion/challenger scorer (``scoring``), the transform-output reader (``predictions``), the
+data-quality reader of label-first data (``csv_dataset``) and the endpoint evaluator read through
+this module, so a row is accepted or refused, with the same one-line message, by all of them.
+
+* **Files**: a file, or every regular file below a folder, recursively, sorted by path; hidden files
+  and any name (``.out``, ``.csv``, none) included, as a Processing input or a transform reads a prefix
+  (:func:`list_files`).
+* **Lines** end in ``\\n``, ``\\r\\n`` or ``\\r``; the last may lack one. Empty lines are skipped; any
+  other line is a row (a line of spaces is a row with one blank field).
+* **Fields** are separated by commas; a field may be quoted as RFC 4180 says (``"1"``; ``""`` for a
+  quote inside), as SageMaker's CSV splitting does. A quoted field cannot span lines (Batch Transform
+  splits records at line ends).
+* **Values**: spaces and tabs around a value are ignored. An empty feature (``1,,4``) is a missing
+  value (NaN to the model); a field of only spaces (``1, ,4``) is refused (:data:`BLANK_FIX`).
+  Numbers are what :func:`number` reads: Python's ``float`` syntax in ASCII without ``_``
+  (``1``, ``-2.5e3``, ``.5``, ``nan``, ``inf``).
+* **Label-first rows**: the label, then at least one feature; the label is a number equal to 0 or 1
+  (``1``, ``1.0``, ``"1"``, ``1e0``); every row of every file has as many fields as the very first row;
+  features are numbers or empty (``numeric=False``: any text, for readers that type columns
+  themselves, as the data-quality baseline does). A first row whose label is not a number is a header.
+* **label,score lines** (the transform's output): two fields, a label as above and a finite score in
+  [0, 1], neither empty.
+* **Errors** are one line: ``<the file as the caller shows it> line <n>: <problem>; <fix>``.
+
+The scans here (:func:`scan_labelled`, :func:`scan_scored`) are the authority: the fast readers
+(``fast_csv``) only take a shortcut on data the scans would accept, and fall back to them otherwise.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from . import fast_csv
+
+LABEL_FIRST_FIX = "label-first data is lines 'label,feature,...' (label 0 or 1), without a header"
+SCORED_FIX = "the transform output must be lines 'label,score' (see the pipeline's output_filter)"
+BLANK_FIX = "write the value, or leave the field empty (',,') if it is missing"
+QUOTE_FIX = "quote a whole field as \"...\", doubling any quote inside it, on one line"
+LABEL_FIX = "labels must be binary 0/1"
+
+# Python's float() syntax (ASCII, no "_"); pyarrow's float64 conversion reads exactly these.
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE | re.ASCII)
+_BLANK_FIELD = re.compile(rb"(?<![^,\r\n])[ \t]+(?![^,\r\n])")
+# The first field of every line that has a second one.
+_FIRST_FIELD = re.compile(rb"(?:^|(?<=\n)|(?<=\r)(?!\n))([^,\r\n]*),")
+
+
+class DataError(ValueError):
+    """Unusable input data; the message is one line naming the file, the line, the problem and the fix."""
+
+
+# --- files ------------------------------------------------------------------------------------------
+
+
+def list_files(path: str | os.PathLike, *, missing: str, shown: Callable[[Path], str] = str) -> list[Path]:
+    """``path`` itself when it is a file, else every regular file below it (recursively), sorted by path.
+
+    Hidden files and every file name are included (a prefix's every object is data). A folder without
+    files gives ``[]``: the caller says what an empty data set means. ``missing`` is the fix named
+    when ``path`` does not exist.
+
+    >>> list_files("/nonexistent/test.csv", missing="pass the test data")
+    Traceback (most recent call last):
+    ...
+    processing_scripts.labelled.DataError: /nonexistent/test.csv does not exist: pass the test data
+    """
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file())
+    raise DataError(f"{shown(path)} does not exist: {missing}")
+
+
+def files_sha256(files: Iterable[Path]) -> str:
+    """SHA-256 over the files' bytes, in the order given (the input checksum evaluation.json records)."""
+    digest = hashlib.sha256()
+    for file in files:
+        with open(file, "rb") as handle:
+            while chunk := handle.read(8 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- lines ------------------------------------------------------------------------------------------
+
+
+def whole_lines(buffer: bytes | bytearray, end: int) -> int:
+    """How many of the first ``end`` bytes form whole lines (``\\n``, ``\\r\\n`` or ``\\r`` ended).
+
+    A final ``\\r`` may be the first half of ``\\r\\n``: it waits for the next byte.
+
+    >>> whole_lines(b"1,2\\r\\n3,4\\r5", 10), whole_lines(b"1,2\\r", 4), whole_lines(b"1,2", 3)
+    (9, 0, 0)
+    """
+    return max(buffer.rfind(b"\n", 0, end), buffer.rfind(b"\r", 0, max(end - 1, 0))) + 1
+
+
+def iter_blocks(path: str | os.PathLike, block_bytes: int) -> Iterator[memoryview]:
+    """The file as blocks of whole lines (the last one may lack its line end), read into one reused
+    buffer: a block is valid until the next is asked for. A line longer than the buffer grows it."""
+    buffer = bytearray(max(int(block_bytes), 2))
+    filled = 0  # bytes of an unfinished last line carried over from the previous block
+    with open(path, "rb", buffering=0) as handle:
+        while True:
+            view = memoryview(buffer)
+            end = filled
+            while end < len(buffer) and (got := handle.readinto(view[end:])):
+                end += got
+            if end < len(buffer):  # end of file: the rest is the last line
+                if end:
+                    yield view[:end]
+                return
+            cut = whole_lines(buffer, end)
+            if cut == 0:  # no line ends in the buffer: a bigger one (the old may still be exported)
+                bigger = bytearray(2 * len(buffer))
+                bigger[:end] = view[:end]
+                buffer, filled = bigger, end
+                continue
+            yield view[:cut]
+            view[: end - cut] = view[cut:end]
+            filled = end - cut
+
+
+def iter_line_batches(path: str | os.PathLike, batch_lines: int | None,
+                      block_bytes: int = 4 << 20) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, lines without their endings) for ``batch_lines`` lines at a time
+    (``None``: the whole file at once); empty lines are kept, as ``b""``, so numbers stay true."""
+    pending: list[bytes] = []
+    first = 1
+    for block in iter_blocks(path, block_bytes):
+        pending += bytes(block).splitlines()
+        if batch_lines is None:
+            continue
+        start = 0
+        while len(pending) - start >= batch_lines:
+            yield first, pending[start:start + batch_lines]
+            first, start = first + batch_lines, start + batch_lines
+        del pending[:start]
+    if pending:
+        yield first, pending
+
+
+# --- fields and values --------------------------------------------------------------------------------
+
+
+def number(text: str | bytes) -> float | None:
+    """The value of a numeric field (spaces and tabs around it ignored), or None when it is not one.
+
+    >>> [number(t) for t in (" 1 ", "-2.5e3", ".5", "1_0", "0x10", "", " ")]
+    [1.0, -2500.0, 0.5, None, None, None, None]
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    text = text.strip(" \t")
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
+def is_blank(field: str) -> bool:
+    """A field of only spaces and tabs: neither a value nor a missing one (an empty field)."""
+    return bool(field) and not field.strip(" \t")
+
+
+def split_fields(line: str) -> list[str] | str:
+    """The fields of one line, RFC 4180 quotes removed; a one-line description when the quoting is broken.
+
+    >>> split_fields('"1",2.5,"a""b"')
+    ['1', '2.5', 'a"b']
+    >>> print(split_fields('"1"2,3'))
+    broken quoting (',' expected after '"')
+    """
+    if '"' not in line:
+        return line.split(",")
+    try:
+        return next(csv.reader([line], strict=True))
+    except csv.Error as error:
+        return f"broken quoting ({error})"
+
+
+def screen(data: bytes) -> bool:
+    """True when whole lines of label-first data surely pass the rules, widths aside (C-speed checks:
+    quoting, blank fields, every label); False means: let :func:`scan_labelled` look closer."""
+    plain = fast_csv.unquote(data)
+    if plain is None or ((b" " in plain or b"\t" in plain) and _BLANK_FIELD.search(plain)):
+        return False
+    return all(number(label) in (0.0, 1.0) for label in set(_FIRST_FIELD.findall(plain)))
+
+
+# --- the scans: the rules, line by line ----------------------------------------------------------------
+
+
+def _rows(lines: Sequence[bytes], first: int, name: str) -> Iterator[tuple[str, str, list[str]]]:
+    """(where, text, fields) of every non-empty line; :class:`DataError` at broken quoting."""
+    for number_, raw in enumerate(lines, start=first):
+        if not raw:
+            continue
+        where = f"{name} line {number_}"
+        line = raw.decode("utf-8", errors="replace")
+        fields = split_fields(line)
+        if isinstance(fields, str):
+            raise DataError(f"{where}: {fields} in {line[:60]!r}; {QUOTE_FIX}")
+        yield where, line, fields
+
+
+def scan_labelled(lines: Sequence[bytes], first: int, name: str, width: int | None, *,
+                  file_start: bool = True, numeric: bool = True) -> tuple[np.ndarray, int | None]:
+    """(labels, width) of label-first lines, or :class:`DataError` at the first line that breaks a rule.
+
+    ``lines`` are without their endings, empty ones included, the first being line ``first`` of the
+    file shown as ``name``; ``width`` is the fields every row must have (None: as the first row);
+    ``file_start``: these lines begin the file (its first row may be a header).
+
+    >>> scan_labelled([b'"1",0.5,2', b"", b"0,,7"], 1, "t.csv", None)
+    (array([1, 0], dtype=int8), 3)
+    >>> scan_labelled([b"1,2,3", b"1, ,4"], 1, "t.csv", None)
+    Traceback (most recent call last):
+    ...
+    processing_scripts.labelled.DataError: t.csv line 2: field 2 is blank (' '); write the value, or leave the field empty (',,') if it is missing
+    """
+    labels = []
+    for where, line, fields in _rows(lines, first, name):
+        if width is None:
+            if len(fields) < 2:
+                raise DataError(f"{where}: 1 field, expected a label and at least one feature; {LABEL_FIRST_FIX}")
+            width = len(fields)
+        if len(fields) != width:
+            raise DataError(f"{where}: {len(fields)} fields, expected {width} (label + {width - 1} features, "
+                            "as in the first row); every row needs the same columns")
+        header = file_start and not labels
+        label = number(fields[0])
+        bad = fields[0] if label is None else None
+        for column, field in enumerate(fields[1:], start=2):
+            if bad is not None:
+                break
+            if is_blank(field):
+                raise DataError(f"{where}: field {column} is blank ({field!r}); {BLANK_FIX}")
+            if numeric and field and number(field) is None:
+                bad = field
+        if bad is not None and header:
+            raise DataError(f"{where}: header row {line[:60]!r} (the first line looks like a header); "
+                            f"remove it: {LABEL_FIRST_FIX}")
+        if bad is not None:
+            raise DataError(f"{where}: non-numeric field {bad[:60]!r}; {LABEL_FIRST_FIX}")
+        if label not in (0.0, 1.0):
+            raise DataError(f"{where}: label {fields[0]!r} is not 0 or 1; {LABEL_FIX}")
+        labels.append(label)
+    return np.array(labels, dtype=np.int8), width
+
+
+def check_file(path: Path, name: str, *, width: int | None = None, numeric: bool = True) -> int | None:
+    """Scan a whole label-first file; its width (None: no rows), or :class:`DataError` at the first bad line."""
+    file_start = True
+    for first, lines in iter_line_batches(path, 100_000):
+        labels, width = scan_labelled(lines, first, name, width, file_start=file_start, numeric=numeric)
+        file_start = file_start and not len(labels)
+    return width
+
+
+def check_label_first(path: Path, name: str, *, block_bytes: int = 16 << 20) -> None:
+    """:class:`DataError` when a label-first file with any kind of features breaks a rule; fast
+    (:func:`screen`) on data that passes, the line scan on any suspicion. Rows' widths are left to
+    the caller's parser (:func:`check_file` names the line when it refuses them)."""
+    if not all(screen(bytes(block)) for block in iter_blocks(path, block_bytes)):
+        check_file(path, name, numeric=False)
+
+
+def scan_scored(lines: Sequence[bytes], first: int, name: str, *, file_start: bool = True) -> None:
+    """:class:`DataError` at the first ``label,score`` line that breaks a rule (arguments as
+    :func:`scan_labelled`'s); nothing when every line passes.
+
+    >>> scan_scored([b"1,0.5", b"0,1.5"], 1, "p.out")
+    Traceback (most recent call last):
+    ...
+    processing_scripts.labelled.DataError: p.out line 2: score '1.5' is outside [0, 1]; the model must output probabilities
+    """
+    for where, line, fields in _rows(lines, first, name):
+        if len(fields) != 2:
+            raise DataError(f"{where}: expected 2 fields (label,score), found {len(fields)}; {SCORED_FIX}")
+        label, score = number(fields[0]), number(fields[1])
+        if label is None or score is None:
+            what = "header row" if file_start else "non-numeric field"
+            raise DataError(f"{where}: {what} {line[:60]!r}; {SCORED_FIX}, without a header")
+        file_start = False
+        if label not in (0.0, 1.0):
+            raise DataError(f"{where}: label {fields[0]!r} is not 0 or 1; {LABEL_FIX}")
+        if not math.isfinite(score):
+            raise DataError(f"{where}: score {fields[1]!r} is not a finite number; fix the model's output")
+        if not 0.0 <= score <= 1.0:
+            raise DataError(f"{where}: score {fields[1]!r} is outside [0, 1]; the model must output probabilities")
+
+
+def check_scored_file(path: Path, name: str) -> None:
+    """Scan a whole ``label,score`` file; :class:`DataError` at its first bad line."""
+    file_start = True
+    for first, lines in iter_line_batches(path, 100_000):
+        scan_scored(lines, first, name, file_start=file_start)
+        file_start = file_start and not any(lines)
+
+
+# --- label-first rows, for scoring -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Label-first rows of one file: all of it, or one batch of its lines."""
+
+    labels: np.ndarray  # int8, one per row
+    features: list[bytes]  # each row's text after its label field, as written, without the line end
+    line_numbers: Sequence[int]  # each row's line in its file
+    width: int  # fields per row, the label's included
+    where: str  # "<file> lines <first>-<last>", for messages
+
+    def body(self) -> bytes:
+        """The rows' features as one ``text/csv`` payload, as Batch Transform's ``input_filter="$[1:]"``
+        sends them."""
+        return b"\n".join(self.features) + b"\n"
+
+
+def iter_rows(files: Iterable[Path], *, batch_lines: int | None = 10000, shown: Callable[[Path], str] = str,
+              engine: str = "auto") -> Iterator[Rows]:
+    """The label-first rows of ``files`` in order, ``batch_lines`` lines at a time (None: a file at a time).
+
+    Every row of every file must have the width of the very first; ``shown`` names a file in
+    messages; ``engine`` picks the fast parser (:func:`fast_csv.engine`), every engine giving the
+    same rows and errors.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = Path(folder, "t.csv").write_bytes(b'"1",0.5,2\\r\\n\\r\\n0,,7')
+    ...     [rows] = iter_rows(list_files(folder, missing="-"), shown=lambda path: path.name)
+    >>> rows.labels.tolist(), rows.features, list(rows.line_numbers), rows.where
+    ([1, 0], [b'0.5,2', b',7'], [1, 3], 't.csv lines 1-3')
+    """
+    engine, width = fast_csv.engine(engine), None
+    for file in files:
+        name, file_start = shown(file), True
+        for first, lines in iter_line_batches(file, batch_lines):
+            rows = [line for line in lines if line] if b"" in lines else lines
+            if not rows:
+                continue
+            parsed = fast_csv.labels_and_width(b"\n".join(rows), width, engine)
+            labels, width = parsed or scan_labelled(lines, first, name, width, file_start=file_start)
+            numbers = (range(first, first + len(lines)) if rows is lines
+                       else [n for n, line in enumerate(lines, start=first) if line])
+            yield Rows(labels, [row.partition(b",")[2] for row in rows], numbers, width,
+                       f"{name} lines {first}-{first + len(lines) - 1}")
+            file_start = False
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    """Every row of a label-first data set, for sending row by row (the endpoint evaluator)."""
+
+    labels: np.ndarray  # int8, one per row
+    features: list[bytes]  # as in Rows
+    width: int
+    files: tuple[str, ...]  # as shown to people
+    sha256: str  # over the files' bytes, in the order read
+
+
+def read_labelled(path: str | os.PathLike, *, missing: str, shown: Callable[[Path], str] = str,
+                  engine: str = "auto") -> LabelledData:
+    """Every row below ``path`` (:func:`list_files`, :func:`iter_rows`); :class:`DataError` when there are none."""
+    files = list_files(path, missing=missing, shown=shown)
+    parts = list(iter_rows(files, batch_lines=None, shown=shown, engine=engine))
+    names = tuple(shown(file) for file in files)
+    if not parts:
+        where = names[0] if len(names) == 1 else f"{shown(Path(path))} ({len(names)} files)"
+        raise DataError(f"{where}: no rows; {LABEL_FIRST_FIX}")
+    return LabelledData(labels=np.concatenate([part.labels for part in parts]),
+                        features=[row for part in parts for row in part.features], width=parts[-1].width,
+                        files=names, sha256=files_sha256(files))
