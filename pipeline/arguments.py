@@ -55,11 +55,9 @@ def config_from_args(args: argparse.Namespace, **extra: object) -> PipelineConfi
 def pipeline_subcommands(parser: argparse.ArgumentParser, *, parents: list[argparse.ArgumentParser],
                          describe: Callable[["PipelineSpec"], str],
                          add_arguments: Callable[[argparse.ArgumentParser, "PipelineSpec"], None] | None = None,
-                         specs: "dict[str, PipelineSpec] | None" = None) -> None:
-    """One required subcommand per pipeline (default: every one in ``pipeline.pipelines.SPECS``);
-    ``args.spec`` is the chosen PipelineSpec."""
-    if specs is None:
-        from pipeline.pipelines import SPECS as specs
+                         specs: "dict[str, PipelineSpec]") -> None:
+    """One required subcommand per pipeline of ``specs`` (``pipeline.pipelines.SPECS``); ``args.spec`` is the
+    chosen PipelineSpec."""
     subparsers = parser.add_subparsers(dest="pipeline", metavar="{" + ",".join(specs) + "}", required=True,
                                        parser_class=OneLineParser)
     for spec in specs.values():

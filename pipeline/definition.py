@@ -10,6 +10,7 @@ import sys
 from typing import Sequence
 
 from pipeline.arguments import OneLineParser, config_from_args, pipeline_subcommands, report, settings_parser
+from pipeline.pipelines import SPECS
 from pipeline.config import ENV_VARS, ConfigError
 
 
@@ -23,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     options.add_argument("--role-arn", help=f"execution role written into the steps (env {ENV_VARS['role_arn']}; "
                                             "default a placeholder)")
     options.add_argument("--out", help="write the JSON to this file instead of standard output")
-    pipeline_subcommands(parser, parents=[settings_parser(), options],
+    pipeline_subcommands(parser, specs=SPECS, parents=[settings_parser(), options],
                          describe=lambda spec: f"the {spec.key} pipeline: {spec.description}")
     return parser
 

@@ -35,6 +35,7 @@ from pipeline.aws.schedule import (
 from pipeline.aws.upsert import UpsertError, checked_definition, run
 from pipeline.aws.validation import DefinitionError
 from pipeline.code_bundle import processing_code_bundle
+from pipeline.pipelines import SPECS
 from pipeline.config import ENV_VARS, ConfigError
 from pipeline.parameters import ParameterError, parse_overrides
 from pipeline.spec import PipelineSpec
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     options.add_argument("--poll-seconds", type=float, default=15.0, help="with --wait: seconds between polls")
     options.add_argument("--timeout-seconds", type=float, default=4 * 3600, help="with --wait: give up after this")
-    pipeline_subcommands(parser, parents=[settings_parser(), options], add_arguments=_schedule_arguments,
+    pipeline_subcommands(parser, specs=SPECS, parents=[settings_parser(), options], add_arguments=_schedule_arguments,
                          describe=lambda spec: f"deploy the {spec.key} pipeline: {spec.description}")
     return parser
 

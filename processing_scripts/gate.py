@@ -18,7 +18,7 @@ from dataclasses import field as dataclass_field
 from typing import Any, Mapping, Sequence
 
 from . import customer_metadata
-from .metric_catalog import spec
+from .metric_catalog import number, spec
 from .parameters import FIRST_MODEL_POLICIES, GATE_PARAMETERS, ParameterError  # noqa: F401 (re-exported)
 
 PASSED_PATH = "gate.passed"
@@ -96,14 +96,6 @@ def json_get(document: Mapping[str, Any], path: str) -> Any:
     return node
 
 
-def _number(value: Any) -> float:
-    """A JSON number, or NaN for the strings evaluation.json uses for undefined values."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _fmt(value: float) -> str:
     return "NaN" if math.isnan(value) else f"{value:.4f}"
 
@@ -151,10 +143,10 @@ def threshold_checks(document: Mapping[str, Any], settings: GateSettings) -> lis
     """
     checks = []
     for rule in GATE_METRICS:
-        value = _number(json_get(document, rule.value_path))
+        value = number(json_get(document, rule.value_path))
         if settings.gate_on_lower_bound:
             try:
-                bound, what = _number(json_get(document, rule.lower_path)), f"{rule.metric} lower 95% bound"
+                bound, what = number(json_get(document, rule.lower_path)), f"{rule.metric} lower 95% bound"
             except KeyError:
                 bound, what = math.nan, f"{rule.metric} lower 95% bound (not computed: bootstrap off)"
         else:
@@ -196,9 +188,9 @@ def champion_checks(champion: Mapping[str, Any] | None, settings: GateSettings) 
             checks.append(_check(name, math.nan, math.nan, limit, False,
                                  f"{label}: {champion.get('reason') or 'no metrics to compare with'}"))
             continue
-        difference = _number(entry.get("difference"))
+        difference = number(entry.get("difference"))
         if settings.gate_on_lower_bound and status == "paired":
-            bound, what = _number(entry.get("lower")), f"{rule.metric} change vs {label}, lower 95% bound"
+            bound, what = number(entry.get("lower")), f"{rule.metric} change vs {label}, lower 95% bound"
         elif status == "paired":
             bound, what = difference, f"{rule.metric} change vs {label}"
         else:
@@ -247,15 +239,15 @@ def decision_record(document: Mapping[str, Any], decision: Mapping[str, Any]) ->
 
     def metric(rule: GateMetric) -> str:
         try:
-            lower = _number(json_get(document, rule.lower_path))
+            lower = number(json_get(document, rule.lower_path))
         except KeyError:
             lower = math.nan
-        text = f"value={_fmt(_number(body.get(rule.metric, {}).get('value')))} lower95={_fmt(lower)}"
+        text = f"value={_fmt(number(body.get(rule.metric, {}).get('value')))} lower95={_fmt(lower)}"
         entry = (champion.get("metrics") or {}).get(rule.metric)
         if entry:
-            text += f" change={_fmt(_number(entry.get('difference')))}"
+            text += f" change={_fmt(number(entry.get('difference')))}"
             if champion.get("status") == "paired":
-                text += f" change_lower95={_fmt(_number(entry.get('lower')))}"
+                text += f" change_lower95={_fmt(number(entry.get('lower')))}"
         return text
 
     record = {
@@ -269,7 +261,7 @@ def decision_record(document: Mapping[str, Any], decision: Mapping[str, Any]) ->
         "champion": champion.get("arn") or "none",
         "champion_comparison": champion.get("status", "none"),
         "decision_threshold": (
-            f"{_number(document.get('threshold')):.6g} source={operating_point.get('source', 'parameter')}"
+            f"{number(document.get('threshold')):.6g} source={operating_point.get('source', 'parameter')}"
             + (f" objective={operating_point['objective']}" if operating_point.get("objective") else "")
         ),
         "test_rows": str(dataset.get("rows", "none")),

@@ -14,7 +14,9 @@ table name the same metrics. Adding a threshold metric is its formula and one li
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 THRESHOLD = "threshold"  # from the confusion counts at the decision threshold
 SCORE = "score"  # from every score (the ScoreTable)
@@ -103,3 +105,16 @@ def best_constant_name(name: str) -> str:
 # Compared with the champion, in the order the comparison reports them: the score metrics (AUC's
 # paired DeLong) first, then the threshold metrics (one paired bootstrap).
 COMPARED_METRICS: tuple[str, ...] = names(kind=SCORE, compared=True) + names(kind=THRESHOLD, compared=True)
+
+
+def number(value: Any) -> float:
+    """A metric's value read back from evaluation.json: a float, or NaN for what is not one (undefined values
+    are written as the string "NaN").
+
+    >>> number(0.5), number("NaN"), number(None)
+    (0.5, nan, nan)
+    """
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan

@@ -12,6 +12,7 @@ import math
 from typing import Any, Mapping
 
 from . import charts, metric_catalog
+from .metric_catalog import number
 
 PLOTS = ("roc", "pr", "confusion_matrix", "calibration")
 NOT_RECORDED = "not recorded"
@@ -22,14 +23,6 @@ SUBJECT_FIELDS = (
     ("model_sha256", "Model SHA-256"),
     ("evaluated_at", "Evaluated at"),
 )
-
-
-def _number(value: Any) -> float:
-    """A float, or NaN for what is not one (evaluation.json writes undefined values as "NaN")."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _fmt(value: Any) -> str:
@@ -63,8 +56,8 @@ def paired_cells(section: Mapping[str, Any], dataset: Mapping[str, Any]) -> list
     """
     if section.get("status") != "paired":
         return None
-    recall = _number(_get(section, "metrics", "recall", "champion"))
-    accuracy = _number(_get(section, "metrics", "accuracy", "champion"))
+    recall = number(_get(section, "metrics", "recall", "champion"))
+    accuracy = number(_get(section, "metrics", "accuracy", "champion"))
     rows, positives = int(dataset["rows"]), int(dataset["positives"])
     if math.isnan(recall) or math.isnan(accuracy):
         return None
@@ -90,11 +83,11 @@ def champion_view(document: Mapping[str, Any], recorded: Mapping[str, Any] | Non
     if cells is not None:
         (tn, fp), (fn, tp) = cells
         view["same_rows"] = {
-            "threshold": _number(section.get("champion_threshold", document["threshold"])),
+            "threshold": number(section.get("champion_threshold", document["threshold"])),
             "cells": cells,
             "fpr": fp / (fp + tn) if fp + tn else 0.0,
             "tpr": tp / (tp + fn) if tp + fn else 0.0,
-            "precision": _number(_get(section, "metrics", "precision", "champion")),
+            "precision": number(_get(section, "metrics", "precision", "champion")),
             "curves": section.get("curves") if isinstance(section.get("curves"), Mapping) else None,
         }
     if isinstance(recorded, Mapping) and isinstance(recorded.get("binary_classification_metrics"), Mapping):
@@ -114,7 +107,7 @@ def roc_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> 
     series = [
         charts.Series(f"challenger ({score})", xs, ys),
         charts.Series(f"challenger at its decision threshold {threshold}",
-                      [_number(body["false_positive_rate"]["value"])], [_number(body["true_positive_rate"]["value"])],
+                      [number(body["false_positive_rate"]["value"])], [number(body["true_positive_rate"]["value"])],
                       line=False, marker="circle", tips=[f"challenger at threshold {threshold}"]),
     ]
     series += _champion_curve(champion, "roc")
@@ -131,8 +124,8 @@ def pr_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> s
     xs, ys, score = _curve(body, "pr", auc=None, average_precision=document.get("average_precision"))
     series = [
         charts.Series(f"challenger ({score})", xs, ys),
-        charts.Series(f"challenger at its decision threshold {threshold}", [_number(body["recall"]["value"])],
-                      [_number(body["precision"]["value"])], line=False, marker="circle",
+        charts.Series(f"challenger at its decision threshold {threshold}", [number(body["recall"]["value"])],
+                      [number(body["precision"]["value"])], line=False, marker="circle",
                       tips=[f"challenger at threshold {threshold}"]),
     ]
     series += _champion_curve(champion, "pr")
@@ -147,20 +140,20 @@ def pr_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> s
 def calibration_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> str:
     """Reliability diagram: fraction positive against mean score per bin, and the perfect diagonal."""
     calibration = document["calibration"]
-    ece = _fmt(_number(calibration["expected_calibration_error"]))
+    ece = _fmt(number(calibration["expected_calibration_error"]))
     series = [_calibration_series(calibration, f"challenger (ECE {ece})", charts.BLUE, "", "circle")]
     same = ((champion or {}).get("same_rows") or {}).get("curves") or {}
     if isinstance(same.get("calibration"), Mapping):
         series.append(_calibration_series(
             same["calibration"], f"{champion['label']}: on these test rows "
-                                 f"(ECE {_fmt(_number(same['calibration'].get('expected_calibration_error')))})",
+                                 f"(ECE {_fmt(number(same['calibration'].get('expected_calibration_error')))})",
             charts.ORANGE, "2 3", "square"))
     recorded = (champion or {}).get("recorded")
     if recorded is not None and isinstance(recorded.get("calibration"), Mapping):
         theirs = recorded["calibration"]
         series.append(_calibration_series(
             theirs, f"{champion['label']}: recorded bins, its own test set "
-                    f"(ECE {_fmt(_number(theirs.get('expected_calibration_error')))})", charts.ORANGE, "6 4",
+                    f"(ECE {_fmt(number(theirs.get('expected_calibration_error')))})", charts.ORANGE, "6 4",
             "square"))
     perfect = charts.Series("perfectly calibrated", [0, 1], [0, 1], colour=charts.GREY, dash="4 4", width=1)
     return charts.unit_chart("calibration", title="Calibration (reliability diagram)",
@@ -228,16 +221,16 @@ def _curve(section: Mapping[str, Any], kind: str, *, auc: Any, average_precision
     if kind == "roc":
         curve = section.get("receiver_operating_characteristic_curve") or {}
         return (curve.get("false_positive_rates") or [], curve.get("true_positive_rates") or [],
-                f"AUC {_fmt(_number(auc))}")
+                f"AUC {_fmt(number(auc))}")
     curve = section.get("precision_recall_curve") or {}
-    return curve.get("recalls") or [], curve.get("precisions") or [], f"average precision {_fmt(_number(average_precision))}"
+    return curve.get("recalls") or [], curve.get("precisions") or [], f"average precision {_fmt(number(average_precision))}"
 
 
 def _calibration_series(calibration: Mapping[str, Any], label: str, colour: str, dash: str,
                         marker: str) -> charts.Series:
     bins = [b for b in calibration.get("bins") or [] if isinstance(b, Mapping) and b.get("count")]
-    tips = [f"scores {_number(b.get('lower')):.1f}-{_number(b.get('upper')):.1f}: {b['count']:,} rows, mean score "
-            f"{_fmt(_number(b.get('mean_predicted')))}, fraction positive {_fmt(_number(b.get('fraction_positive')))}"
+    tips = [f"scores {number(b.get('lower')):.1f}-{number(b.get('upper')):.1f}: {b['count']:,} rows, mean score "
+            f"{_fmt(number(b.get('mean_predicted')))}, fraction positive {_fmt(number(b.get('fraction_positive')))}"
             for b in bins]
     return charts.Series(label, [b.get("mean_predicted") for b in bins], [b.get("fraction_positive") for b in bins],
                          colour=colour, dash=dash, marker=marker, tips=tips)

@@ -14,7 +14,7 @@ from sagemaker.core.workflow.parameters import Parameter
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
 from steps.job import JobDefaults
-from steps.processing import CONTAINER_ROOT, code_input, s3_input, s3_output, script_processor
+from steps.processing import CONTAINER_ROOT, processing_step, s3_input, s3_output
 
 # Model Monitor's baselining container layout, which monitor.py's defaults also follow; code where the
 # evaluation step's is.
@@ -63,15 +63,12 @@ def create_data_quality_baseline_step(
     ``TestDataUrl`` is the test set the model is evaluated on (a file or a prefix); its features,
     without the leading label, become the baseline that later data is checked against.
     """
-    processor = script_processor(job, script=ENTRYPOINT_SCRIPT, instance_type=parameters["ProcessingInstanceType"])
-    step = ProcessingStep(
-        name=name,
-        display_name=display_name,
+    step = processing_step(
+        job, name=name, display_name=display_name, script=ENTRYPOINT_SCRIPT,
         description="Model Monitor data-quality baseline (statistics.json, constraints.json) of the test features.",
-        step_args=processor.run(
-            inputs=[s3_input("test-data", parameters["TestDataUrl"], DATA_DIR), code_input(job)],
-            outputs=[s3_output(BASELINE_OUTPUT, output_uri, OUTPUT_DIR)],
-            arguments=["baseline", "--data", DATA_DIR, "--output-dir", OUTPUT_DIR, "--label-column", "first"],
-        ),
+        instance_type=parameters["ProcessingInstanceType"],
+        inputs=[s3_input("test-data", parameters["TestDataUrl"], DATA_DIR)],
+        outputs=[s3_output(BASELINE_OUTPUT, output_uri, OUTPUT_DIR)],
+        arguments=["baseline", "--data", DATA_DIR, "--output-dir", OUTPUT_DIR, "--label-column", "first"],
     )
     return BaselineStep(step=step)

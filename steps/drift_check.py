@@ -18,7 +18,7 @@ from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
 from steps.job import JobDefaults
-from steps.processing import CONTAINER_ROOT, as_text, code_input, s3_input, s3_output, script_processor
+from steps.processing import CONTAINER_ROOT, as_text, processing_step, s3_input, s3_output
 
 # Model Monitor's container layout, which monitor.py's defaults also follow; code where the evaluation step's is.
 BASELINE_DIR = f"{CONTAINER_ROOT}/baseline"
@@ -66,30 +66,19 @@ def create_drift_check_step(
 ) -> DriftCheckStep:
     """A ProcessingStep running ``monitor.py check``; drift_status.json is its PropertyFile. ``parameters``:
     the pipeline's, by name (BaselineUrl, CaptureDataUrl, PsiThreshold, KsThreshold, ProcessingInstanceType)."""
-    processor = script_processor(job, script=ENTRYPOINT_SCRIPT, instance_type=parameters["ProcessingInstanceType"])
     status = PropertyFile(name=PROPERTY_FILE_NAME, output_name=DRIFT_OUTPUT, path=STATUS_FILE)
-    step = ProcessingStep(
-        name=name,
-        display_name=display_name,
+    step = processing_step(
+        job, name=name, display_name=display_name, script=ENTRYPOINT_SCRIPT,
         description="Compare the captured data with the baseline; Model Monitor violations, drift_status.json, report.",
-        step_args=processor.run(
-            inputs=[
-                s3_input("baseline", parameters["BaselineUrl"], BASELINE_DIR),
-                s3_input("data", parameters["CaptureDataUrl"], DATA_DIR),
-                code_input(job),
-            ],
-            outputs=[s3_output(DRIFT_OUTPUT, output_uri, RESULT_DIR)],
-            # No --fail-on-violation: the job succeeds with its outputs and the condition decides.
-            arguments=[
-                "check",
-                "--baseline-dir", BASELINE_DIR,
-                "--data", DATA_DIR,
-                "--output-dir", RESULT_DIR,
-                "--psi-threshold", as_text(parameters["PsiThreshold"]),
-                "--ks-threshold", as_text(parameters["KsThreshold"]),
-            ],
-        ),
-        property_files=[status],
+        instance_type=parameters["ProcessingInstanceType"],
+        inputs=[s3_input("baseline", parameters["BaselineUrl"], BASELINE_DIR),
+                s3_input("data", parameters["CaptureDataUrl"], DATA_DIR)],
+        outputs=[s3_output(DRIFT_OUTPUT, output_uri, RESULT_DIR)],
+        # No --fail-on-violation: the job succeeds with its outputs and the condition decides.
+        arguments=["check", "--baseline-dir", BASELINE_DIR, "--data", DATA_DIR, "--output-dir", RESULT_DIR,
+                   "--psi-threshold", as_text(parameters["PsiThreshold"]),
+                   "--ks-threshold", as_text(parameters["KsThreshold"])],
+        property_files=(status,),
     )
     return DriftCheckStep(step=step, status=status)
 

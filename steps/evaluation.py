@@ -12,7 +12,7 @@ from sagemaker.mlops.workflow.steps import ProcessingStep
 
 from processing_scripts.gate import GATE_PARAMETERS
 from steps.job import JobDefaults
-from steps.processing import CONTAINER_ROOT, as_text, code_input, s3_input, s3_output, script_processor
+from steps.processing import CONTAINER_ROOT, as_text, processing_step, s3_input, s3_output
 
 PREDICTIONS_DIR = f"{CONTAINER_ROOT}/input/predictions"
 TEST_DATA_DIR = f"{CONTAINER_ROOT}/input/test"
@@ -61,7 +61,6 @@ def create_evaluation_step(
     context staged by the champion step. ``parameters``: the pipeline's, by name (TestDataUrl,
     ModelPackageGroupName, ProcessingInstanceType, DecisionThreshold, ThresholdObjective, the gate's).
     """
-    processor = script_processor(job, script=ENTRYPOINT_SCRIPT, instance_type=parameters["ProcessingInstanceType"])
     arguments = [
         "--predictions", PREDICTIONS_DIR,
         "--test-data", TEST_DATA_DIR,
@@ -83,21 +82,18 @@ def create_evaluation_step(
     report = PropertyFile(
         name=PROPERTY_FILE_NAME, output_name=EVALUATION_OUTPUT, path=EVALUATION_FILE
     )
-    step = ProcessingStep(
-        name=name,
-        display_name=display_name,
+    step = processing_step(
+        job, name=name, display_name=display_name, script=ENTRYPOINT_SCRIPT,
         description="Metrics with confidence intervals, champion comparison and the gate decision: evaluation.json, report.html.",
-        step_args=processor.run(
-            inputs=[
-                s3_input("predictions", predictions_uri, PREDICTIONS_DIR),
-                code_input(job),
-                s3_input("test-data", parameters["TestDataUrl"], TEST_DATA_DIR),
-                s3_input("model", model_data_uri, MODEL_DIR),
-                s3_input("context", context_uri, CONTEXT_DIR),
-            ],
-            outputs=[s3_output(EVALUATION_OUTPUT, output_uri, EVALUATION_DIR)],
-            arguments=arguments,
-        ),
-        property_files=[report],
+        instance_type=parameters["ProcessingInstanceType"],
+        inputs=[
+            s3_input("predictions", predictions_uri, PREDICTIONS_DIR),
+            s3_input("test-data", parameters["TestDataUrl"], TEST_DATA_DIR),
+            s3_input("model", model_data_uri, MODEL_DIR),
+            s3_input("context", context_uri, CONTEXT_DIR),
+        ],
+        outputs=[s3_output(EVALUATION_OUTPUT, output_uri, EVALUATION_DIR)],
+        arguments=arguments,
+        property_files=(report,),
     )
     return EvaluationStep(step=step, report=report)

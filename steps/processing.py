@@ -6,6 +6,8 @@ from sagemaker.core.processing import Processor
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
 from sagemaker.core.workflow.functions import Join
 from sagemaker.core.workflow.parameters import ParameterString
+from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow.steps import ProcessingStep
 
 from steps.job import JobDefaults
 
@@ -30,6 +32,20 @@ def script_processor(job: JobDefaults, *, script: str, instance_type: ParameterS
         # Python in the container must not buffer the progress lines CloudWatch shows.
         env={"PYTHONUNBUFFERED": "1", "PYTHONPATH": CODE_DIR},
         sagemaker_session=job.session,
+    )
+
+
+def processing_step(job: JobDefaults, *, name: str, display_name: str, description: str, script: str,
+                    instance_type: ParameterString, inputs: list[ProcessingInput], outputs: list[ProcessingOutput],
+                    arguments: list, property_files: tuple[PropertyFile, ...] = ()) -> ProcessingStep:
+    """A ProcessingStep running ``processing_scripts.<script>`` on ``inputs`` (the code bundle added last)."""
+    processor = script_processor(job, script=script, instance_type=instance_type)
+    return ProcessingStep(
+        name=name,
+        display_name=display_name,
+        description=description,
+        step_args=processor.run(inputs=[*inputs, code_input(job)], outputs=outputs, arguments=arguments),
+        property_files=list(property_files),
     )
 
 

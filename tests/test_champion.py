@@ -211,7 +211,7 @@ def test_a_quoted_label_test_set_is_compared_paired_exactly_like_an_unquoted_one
                               demo["test"].read_text().splitlines(keepends=True)))
     sections = []
     for test_data in (demo["test"], quoted):
-        assert main(["--model-data", str(demo["regressing"]), "--test-data", str(test_data), "--work-dir", str(work),
+        assert main(["evaluation", "--model-data", str(demo["regressing"]), "--test-data", str(test_data), "--work-dir", str(work),
                      "--output", "json"]) == 1
         sections.append(evaluation_of(work, last_execution(work, capsys))["gate"]["champion"])
     plain, from_quoted = sections

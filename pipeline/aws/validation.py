@@ -36,21 +36,20 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/definitions/{name}"}
 
 
+def _closed(properties: dict) -> dict:
+    """An object with exactly these properties, all required."""
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def _function(name: str, arguments: dict) -> dict:
+    """A definition function, ``{name: {arguments}}``."""
+    return _closed({name: _closed(arguments)})
+
+
 def _add_json_get(schema: dict) -> None:
     defs = schema["definitions"]
-    defs["JsonGetFunction"] = {
-        "type": "object",
-        "properties": {
-            "Std:JsonGet": {
-                "type": "object",
-                "properties": {"PropertyFile": _ref("GetFunction"), "Path": {"type": "string", "minLength": 1}},
-                "required": ["PropertyFile", "Path"],
-                "additionalProperties": False,
-            }
-        },
-        "required": ["Std:JsonGet"],
-        "additionalProperties": False,
-    }
+    defs["JsonGetFunction"] = _function("Std:JsonGet", {
+        "PropertyFile": _ref("GetFunction"), "Path": {"type": "string", "minLength": 1}})
     for name in ARGUMENT_VALUE_TYPES:
         defs[name]["oneOf"].append(_ref("JsonGetFunction"))
 
@@ -58,31 +57,11 @@ def _add_json_get(schema: dict) -> None:
 def _add_join(schema: dict) -> None:
     defs = schema["definitions"]
     # The schema defines JoinFunction but never references it, and its shape is malformed.
-    defs["JoinFunction"] = {
-        "type": "object",
-        "properties": {
-            "Std:Join": {
-                "type": "object",
-                "properties": {
-                    "On": {"type": "string"},
-                    "Values": {
-                        "type": "array",
-                        "items": {
-                            "oneOf": [
-                                {"type": ["string", "number", "boolean"]},
-                                _ref("GetFunction"),
-                                _ref("JsonGetFunction"),
-                            ]
-                        },
-                    },
-                },
-                "required": ["On", "Values"],
-                "additionalProperties": False,
-            }
-        },
-        "required": ["Std:Join"],
-        "additionalProperties": False,
-    }
+    defs["JoinFunction"] = _function("Std:Join", {
+        "On": {"type": "string"},
+        "Values": {"type": "array", "items": {"oneOf": [
+            {"type": ["string", "number", "boolean"]}, _ref("GetFunction"), _ref("JsonGetFunction")]}},
+    })
     for name in ARGUMENT_VALUE_TYPES:
         defs[name]["oneOf"].append(_ref("JoinFunction"))
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from pipeline.arguments import OneLineParser, pipeline_subcommands, report
+from pipeline.pipelines import SPECS
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.local.staging import DEFAULT_WORK_DIR, UsageError, checked_work_dir, local_config, stage_folder, stage_input
 from pipeline.parameters import ParameterError, check_overrides, parse_overrides
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "check's is <name>-monitoring)")
     common.add_argument("--output", choices=("text", "json"), default="text", help="result format on stdout")
     common.add_argument("--verbose", action="store_true", help="show the SageMaker SDK's log messages")
-    pipeline_subcommands(parser, parents=[common], add_arguments=_inputs,
+    pipeline_subcommands(parser, specs=SPECS, parents=[common], add_arguments=_inputs,
                          describe=lambda spec: f"run the {spec.key} pipeline: {spec.description}")
     return parser
 
