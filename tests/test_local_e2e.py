@@ -131,6 +131,18 @@ def test_weak_model_is_refused_and_nothing_registered(demo, tmp_path, capsys):
     assert "execution Failed at step QualityGateFailed" in out
 
 
+def test_json_output_carries_the_verdict_the_failed_checks_and_the_report(demo, tmp_path, capsys):
+    assert run_cli(demo, tmp_path, model="weak", output="json") == 1
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["Gate"]["Passed"] is False
+    assert [c["Name"] for c in document["Gate"]["FailedChecks"]] == ["auc_threshold"]
+    assert document["Gate"]["FailedChecks"][0]["Reason"].startswith("auc lower 95% bound ")
+    assert document["Gate"]["Summary"].startswith("auc_threshold: ")
+    assert Path(document["Report"]).name == "report.html" and Path(document["Report"]).is_file()
+    assert "QualityGateFailed" in captured.err  # the step lines go to stderr with --output json
+
+
 def test_threshold_parameter_moves_the_gate(demo, tmp_path):
     assert run_cli(demo, tmp_path, "--param", "AucThreshold=0.9999") == 1
     assert "auc_threshold: auc lower 95% bound " in only_execution(tmp_path)["FailureReason"]
