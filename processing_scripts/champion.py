@@ -19,7 +19,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -196,9 +196,10 @@ def verify_champion_archive(context: Context, recorded: Mapping[str, Any] | None
 
 
 def score_champion(
-    context: Context, test_files: Sequence[Path], scratch: Path
+    context: Context, test_files: Sequence[Path], scratch: Path, *, shown: Callable[[Path], str] = str
 ) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
-    """The champion's (labels, scores) on the test files, or (None, None, why not)."""
+    """The champion's (labels, scores) on the test files, or (None, None, why not); ``shown`` names a
+    test file in messages."""
     archive = context.champion_model
     if archive is None:
         return None, None, "its model artifact could not be staged"
@@ -206,7 +207,7 @@ def score_champion(
         return None, None, "no test data was given to score it on"
     try:
         handlers = model_archive.load_serving_handlers(archive, scratch / "champion-model")
-        scored = scoring.score_files(handlers, test_files)
+        scored = scoring.score_files(handlers, test_files, shown=shown)
     except model_archive.ModelArchiveError as error:
         return None, None, f"its model cannot be loaded ({error})"
     except scoring.ScoringError as error:
@@ -224,8 +225,10 @@ def champion_section(
     scratch: Path,
     n_resamples: int,
     seed: int,
+    shown: Callable[[Path], str] = str,
 ) -> dict[str, Any]:
-    """evaluation.json's ``champion`` section: status none | paired | recorded | unavailable."""
+    """evaluation.json's ``champion`` section: status none | paired | recorded | unavailable (``shown``
+    names a test file in messages)."""
     if context is None or not context.champion:
         return {"status": "none", "reason": "no approved version in the model package group"}
     section = _identity(context.champion)
@@ -245,7 +248,7 @@ def champion_section(
         if tampered is not None:
             labels, scores, why_not = None, None, tampered
         else:
-            labels, scores, why_not = score_champion(context, test_files, scratch)
+            labels, scores, why_not = score_champion(context, test_files, scratch, shown=shown)
         if why_not is None:
             if len(labels) != len(y_true) or not np.array_equal(labels, y_true):
                 raise ContextError(

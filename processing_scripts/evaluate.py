@@ -211,6 +211,23 @@ def test_data_files(path: str | None) -> list[Path]:
     return sorted(files, key=lambda p: p.parent / (p.name + ".out"))
 
 
+def test_data_name(path: str | None) -> Callable[[Path], str]:
+    """How a test file is named in messages: relative to the ``--test-data`` folder (``test.csv``, as
+    the user wrote it below TestDataUrl), not the container's staging path.
+
+    >>> test_data_name("/opt/ml/processing/input/test")(Path("/opt/ml/processing/input/test/a/test.csv"))
+    'a/test.csv'
+    """
+    root = Path(path) if path is not None else None
+
+    def shown(file: Path) -> str:
+        if root is not None and file != root and file.is_relative_to(root):
+            return file.relative_to(root).as_posix()
+        return str(file)
+
+    return shown
+
+
 def evaluated_subject(args: argparse.Namespace) -> dict[str, Any]:
     """What is being evaluated: ``subject`` in evaluation.json. With ``--model-sha256`` the archive in
     ``--model`` must have exactly that SHA-256 (it is the frozen copy the transform served)."""
@@ -288,7 +305,7 @@ def _evaluate(args: argparse.Namespace, scratch: Path) -> Evaluation:
         section = champion.champion_section(
             context, document=document, y_true=data.y_true if paired else None,
             y_score=data.y_score if paired else None, test_files=tests, scratch=scratch,
-            n_resamples=max(args.bootstrap, 200), seed=args.seed,
+            n_resamples=max(args.bootstrap, 200), seed=args.seed, shown=test_data_name(args.test_data),
         )
         decision = gate.decide(document, gate_settings, section)
         decision["record"] = gate.decision_record(document, decision)

@@ -321,3 +321,45 @@ def test_evaluation_settings_are_checked_in_the_flags_words(settings, message):
     with pytest.raises(evaluate.UsageError, match=message):
         settings.check()
     evaluate.EvaluationSettings().check()  # the defaults are fine
+
+
+def test_champion_scoring_errors_name_the_test_file_as_the_user_knows_it(tmp_path, capsys):
+    """Not the container's staging path (/opt/ml/processing/input/test/...): the file below --test-data."""
+    import hashlib
+
+    from pipeline.demo import make_demo_files
+
+    demo = make_demo_files(tmp_path / "demo")
+    lines = demo["test"].read_text().splitlines()
+    fields = lines[2].split(",")
+    lines[2] = ",".join([fields[0], "x", *fields[2:]])  # the champion's scorer refuses line 3
+    (tmp_path / "test" / "part").mkdir(parents=True)
+    (tmp_path / "test" / "part" / "test.csv").write_text("\n".join(lines) + "\n")
+    labels = [line.split(",")[0] for line in lines]
+    folder = tmp_path / "predictions"
+    folder.mkdir()
+    (folder / "test.csv.out").write_text("".join(f"{label},{0.9 if float(label) else 0.1}\n" for label in labels))
+    context = tmp_path / "context"
+    (context / "champion").mkdir(parents=True)
+    (context / "champion" / "model.tar.gz").write_bytes(demo["champion"].read_bytes())
+    (context / "context.json").write_text(json.dumps({
+        "champion": {"arn": "arn:aws:sagemaker:us-east-1:1:model-package/g/1", "version": 1, "model_staged": True,
+                     "evaluation_staged": False, "errors": [],
+                     "model_sha256": hashlib.sha256(demo["champion"].read_bytes()).hexdigest()},
+        "validation": None,
+    }))
+    assert evaluate.main(["--predictions", str(folder), "--test-data", str(tmp_path / "test"), "--context", str(context),
+                          "--output-dir", str(tmp_path / "out"), "--bootstrap", "0", "--auc-threshold", "0.5"]) == 0
+    notes = " ".join(json.loads((tmp_path / "out" / "evaluation.json").read_text())["gate"]["champion"]["notes"])
+    assert "its model cannot score the test data (part/test.csv line 3: non-numeric field 'x'" in notes
+    assert str(tmp_path / "test") not in notes
+
+
+@pytest.mark.parametrize("root, file, shown", [
+    ("/opt/ml/processing/input/test", "/opt/ml/processing/input/test/test.csv", "test.csv"),
+    ("/opt/ml/processing/input/test", "/opt/ml/processing/input/test/a/b.csv", "a/b.csv"),
+    ("data/test.csv", "data/test.csv", "data/test.csv"),  # a file given itself: as given
+    (None, "/elsewhere/t.csv", "/elsewhere/t.csv"),
+])
+def test_test_data_name(root, file, shown):
+    assert evaluate.test_data_name(root)(Path(file)) == shown

@@ -27,7 +27,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
 
-from pipeline.endpoint import aws, cli, errors, retry, scoring, test_data
+from pipeline.endpoint import aws, cli, errors, retry, scoring
 from pipeline import package
 from pipeline.local.model_archive import load_serving_handlers
 from pipeline.local.store import LocalObjectStore
@@ -398,8 +398,8 @@ def test_model_error_fails_at_once_naming_the_endpoint(world, runtime, tmp_path,
 def test_wrong_row_count_is_exit_1(world, runtime, tmp_path, capsys):
     runtime.reset(wrong_rows_on={0})
     assert run(world, tmp_path, "--concurrency", "1") == 1
-    assert "bad response for rows 1-500: 499 scores for 500 rows; the model must return one score per row" \
-        in one_line_error(capsys)
+    assert "bad response for rows 1-500: the model returned 499 lines for 500 rows; " \
+        "output_fn must write one score per row" in one_line_error(capsys)
 
 
 def test_connection_errors_are_retried_then_exit_1(world, runtime, tmp_path, capsys):
@@ -435,17 +435,23 @@ def test_the_module_runs_as_a_command(world, runtime, tmp_path):
 
 
 @pytest.mark.parametrize("content, expected", [
-    ("label,a,b\n1,2,3\n", "line 1: header row 'label,a,b'; the test data has no header"),
-    ("1,2,3\n0,x,3\n", "line 2: column 2 is 'x', not a number"),
+    ("label,a,b\n1,2,3\n", "line 1: header row 'label,a,b' (the first line looks like a header); remove it"),
+    ("1,2,3\n0,x,3\n", "line 2: non-numeric field 'x'"),
     ("1,2,3\n2,2,3\n", "line 2: label '2' is not 0 or 1"),
-    ("1,2,3\n0,2\n", "line 2: 2 fields, the rows above have 3"),
-    ("1,2,3\n0,2,3,4\n", "line 2: 4 fields, the rows above have 3"),
+    ("1,2,3\n0,2\n", "line 2: 2 fields, expected 3 (label + 2 features, as in the first row)"),
+    ("1,2,3\n0,2,3,4\n", "line 2: 4 fields, expected 3"),
     ("1,2,3\n\n0,2\n", "line 3: 2 fields"),
-    ("1\n0\n", "line 1: one field '1'"),
+    ("1\n0\n", "line 1: 1 field, expected a label and at least one feature"),
     ("1,2,3\nnan,2,3\n", "line 2: label 'nan' is not 0 or 1"),
-    ("", "no rows; the test data must be label-first CSV rows"),
+    ("", "no rows; label-first data is lines 'label,feature,...'"),
     ("\n\n", "no rows"),
     ("1,2,3\n1,4,5\n", "every one of the 2 labels is 1; AUC and recall are undefined"),
+    # The one reader's rules (processing_scripts.labelled): a blank field is not a missing value, a line
+    # of spaces is a row, quoting must be whole fields.
+    ("1,2,3\n0, ,4\n", "line 2: field 2 is blank (' '); write the value, or leave the field empty (',,')"),
+    ("1,2,3\n   \n0,1,2\n", "line 2: 1 fields, expected 3"),
+    ("  \n1,2\n0,3\n", "line 1: 1 field, expected a label and at least one feature"),
+    ('1,2,3\n0,"x"y,3\n', "line 2: broken quoting"),
 ])
 def test_bad_test_data_is_exit_2_naming_the_file(world, runtime, tmp_path, capsys, content, expected):
     data = tmp_path / "bad.csv"
@@ -459,18 +465,25 @@ def test_bad_test_data_is_exit_2_naming_the_file(world, runtime, tmp_path, capsy
 def test_files_must_agree_on_width(tmp_path):
     (tmp_path / "a.csv").write_text("1,2,3\n0,2,3\n")
     (tmp_path / "b.csv").write_text("1,2\n")
-    with pytest.raises(errors.UsageError, match=r"b\.csv line 1: 2 fields, the rows above have 3"):
-        test_data.read_test_data(tmp_path)
+    with pytest.raises(errors.UsageError, match=r"b\.csv line 1: 2 fields, expected 3"):
+        cli.read_test_data(tmp_path)
 
 
 def test_reader_keeps_feature_text_and_accepts_crlf_and_missing_values(tmp_path):
     (tmp_path / "a.csv").write_bytes(b"1,0.10,2e3\r\n\r\n0.0,,7\r\n")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.csv").write_bytes(b"1.0,3,4")
-    data = test_data.read_test_data(tmp_path)
-    assert data.rows == [b"0.10,2e3", b",7", b"3,4"]
-    assert data.labels.tolist() == [1, 0, 1] and data.n_features == 2
+    data = cli.read_test_data(tmp_path)
+    assert data.features == [b"0.10,2e3", b",7", b"3,4"]
+    assert data.labels.tolist() == [1, 0, 1] and data.width - 1 == 2
     assert data.files == (str(tmp_path / "a.csv"), str(tmp_path / "sub" / "b.csv"))
+
+
+def test_quoted_fields_are_accepted_and_sent_as_written(tmp_path):
+    (tmp_path / "q.csv").write_bytes(b'"1","0.5",2\n0,"1e0",""\n')
+    data = cli.read_test_data(tmp_path / "q.csv")
+    assert data.labels.tolist() == [1, 0] and data.width == 3
+    assert data.features == [b'"0.5",2', b'"1e0",""']  # as Batch Transform's input_filter sends them
 
 
 def test_missing_and_empty_test_data_are_exit_2(world, runtime, tmp_path, capsys):
@@ -600,17 +613,29 @@ def test_non_retryable_failures_and_unknown_exceptions_are_not_retried():
 
 @pytest.mark.parametrize("body, n, message", [
     (b"0.1\n0.2", 2, None), (b"0.1\r\n0.2\r\n", 2, None), (b"1\n0\n", 2, None),
-    (b"0.1\n", 2, "1 scores for 2 rows"), (b"0.1\n0.2\n0.3\n", 2, "3 scores for 2 rows"),
-    (b"", 1, "0 scores for 1 rows"), (b"0.1\nnan\n", 2, "line 2 of the response is 'nan', not a probability"),
+    (b"0.1\n", 2, "the model returned 1 lines for 2 rows"), (b"0.1\n0.2\n0.3\n", 2, "returned 3 lines for 2 rows"),
+    (b"", 1, "returned 0 lines for 1 rows"), (b"0.1\nnan\n", 2, "the model scored row 2 nan, not a probability"),
     (b"1.5\n", 1, "not a probability in [0, 1]"), (b"-0.1\n", 1, "not a probability"),
-    (b"0.2,0.8\n", 1, "line 1 of the response is '0.2,0.8', not a number"), (b"1_0\n", 1, "not a number"),
+    (b"0.2,0.8\n", 1, "the model returned 2 values per row ('0.2,0.8')"), (b"1_0\n", 1, "'1_0', not a number"),
 ])
-def test_parse_scores(body, n, message):
+def test_responses_are_read_by_the_one_score_reader(body, n, message):
+    def score():
+        return scoring.score_rows(lambda payload: body, [b"1,2"] * n, batch_size=n, concurrency=1,
+                                  classify=lambda error: None)
     if message is None:
-        assert len(test_data.parse_scores(body, n)) == n
+        assert len(score().scores) == n
     else:
-        with pytest.raises(ValueError, match=re.escape(message)):
-            test_data.parse_scores(body, n)
+        with pytest.raises(errors.EndpointError, match=re.escape(f"bad response for rows 1-{n}: ") + ".*"
+                           + re.escape(message)):
+            score()
+
+
+def test_a_bad_score_names_its_row_in_the_test_data():
+    answers = {b"1\n2\n": b"0.1\n0.2\n", b"3\n4\n": b"0.3\nyes\n"}
+    with pytest.raises(errors.EndpointError, match=r"^bad response for rows 3-4: the model's score for row 4 is "
+                                                   r"'yes', not a number"):
+        scoring.score_rows(answers.__getitem__, [b"1", b"2", b"3", b"4"], batch_size=2, concurrency=1,
+                           classify=lambda error: None)
 
 
 def test_score_rows_keeps_order_when_answers_arrive_shuffled():

@@ -20,7 +20,8 @@ connection errors and timeouts) are retried with exponential backoff and full ji
 ModelError) stops at once. Exit 0: outputs written; 1: the endpoint or AWS failed; 2: bad usage or
 input. Errors are one line on stderr, and nothing is written on failure.
 
-Modules: ``retry`` (backoff policy, which errors are retried), ``scoring`` (batches and concurrency),
-``test_data`` (the test set and the endpoint's answers), ``aws`` (the SageMaker runtime client and its
-errors), ``cli`` (the command).
+Modules: ``retry`` (backoff policy, which errors are retried), ``scoring`` (batches and concurrency;
+answers read by ``processing_scripts.score_response``), ``aws`` (the SageMaker runtime client and its
+errors), ``cli`` (the command; the test set is read by ``processing_scripts.labelled``, the rules every
+label-first reader here follows).
 """

@@ -15,8 +15,7 @@ from pipeline import monitor
 from pipeline.endpoint import aws, retry
 from pipeline.endpoint.errors import EndpointError, UsageError
 from pipeline.endpoint.scoring import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, MAX_CONCURRENCY, ScoringResult, score_rows
-from pipeline.endpoint.test_data import TestData, read_test_data
-from processing_scripts import evaluate
+from processing_scripts import evaluate, labelled
 
 DEFAULT_OUTPUT_DIR = "endpoint-evaluation"
 
@@ -84,7 +83,23 @@ def shown_names(location: str, local_root: Path) -> Callable[[Path], str]:
     return shown
 
 
-def load_test_data(args: argparse.Namespace) -> TestData:
+def read_test_data(path: str | Path, *, shown: Callable[[Path], str] = str) -> labelled.LabelledData:
+    """Label-first rows without a header (``labelled``'s rules and words), with both classes present;
+    a one-line UsageError names the file, the line and the problem."""
+    try:
+        data = labelled.read_labelled(path, missing="pass a CSV file, a folder or an s3:// URI", shown=shown)
+    except labelled.DataError as error:
+        raise UsageError(str(error)) from None
+    positives = int(np.count_nonzero(data.labels))
+    if positives in (0, len(data.labels)):
+        raise UsageError(
+            f"{', '.join(data.files)[:200]}: every one of the {len(data.labels)} labels is {int(data.labels[0])}; "
+            "AUC and recall are undefined: evaluate on a test set with both classes"
+        )
+    return data
+
+
+def load_test_data(args: argparse.Namespace) -> labelled.LabelledData:
     """``--test-data``, downloaded first when it is an ``s3://`` URI; UsageError when it is unusable."""
     with ExitStack() as stack:
         try:
@@ -136,7 +151,7 @@ def format_pairs(labels: np.ndarray, scores: np.ndarray) -> bytes:
     return "".join(f"{label},{score!r}\n" for label, score in zip(labels.tolist(), scores.tolist())).encode()
 
 
-def evaluate_scores(data: TestData, scores: np.ndarray, settings: evaluate.EvaluationSettings,
+def evaluate_scores(data: labelled.LabelledData, scores: np.ndarray, settings: evaluate.EvaluationSettings,
                     endpoint: dict[str, Any]) -> evaluate.Evaluation:
     """The pipeline's evaluation of the label,score pairs, with where they came from.
 
@@ -176,7 +191,7 @@ def run(args: argparse.Namespace) -> list[str]:
     started = time.monotonic()
     result = score_rows(
         aws.runtime_invoker(client, args.endpoint_name),
-        data.rows,
+        data.features,
         batch_size=args.batch_size,
         concurrency=args.concurrency,
         # Read at run time, so that tests can make retries instant.

@@ -11,7 +11,7 @@ import numpy as np
 
 from pipeline.endpoint.errors import EndpointError
 from pipeline.endpoint.retry import Cancelled, Failure, RetryPolicy, call_with_retries
-from pipeline.endpoint.test_data import parse_scores
+from processing_scripts.score_response import parse_scores
 
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_CONCURRENCY = 4
@@ -91,7 +91,7 @@ def score_rows(
         body = call_with_retries(lambda: attempt(payload), policy=policy, classify=tagged, sleep=sleep,
                                  rand=rand, stop=stop, on_retry=on_retry)
         try:
-            scores[start:end] = parse_scores(body, end - start)
+            scores[start:end] = parse_scores(body, end - start, row_name=lambda i: f"row {start + i + 1}")
         except ValueError as error:
             raise EndpointError(f"bad response for {where}: {error}") from None
         return end - start

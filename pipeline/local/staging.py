@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from pipeline.config import PipelineConfig
+from processing_scripts import labelled
 
 LOCAL_BUCKET = "local-sagemaker"
 LOCAL_REGION = "us-east-1"
@@ -80,7 +81,7 @@ def stage_folder(store, config: PipelineConfig, value: str, kind: str, *, requir
     missing = [name for name in required if not (path / name).is_file()]
     if missing:
         raise UsageError(f"--{kind}: {value} has no {missing[0]}; write a baseline with python -m pipeline.monitor baseline")
-    files = sorted(p for p in path.rglob("*") if p.is_file())
+    files = labelled.list_files(path, missing="pass a file or folder")  # a folder here: it exists
     if not files:
         raise UsageError(f"--{kind}: {value} is an empty folder")
     digest = hashlib.sha256()
