@@ -131,6 +131,14 @@ def test_weak_model_is_refused_and_nothing_registered(demo, tmp_path, capsys):
     assert "execution Failed at step QualityGateFailed" in out
 
 
+def test_a_relative_work_dir_runs_every_step(demo, tmp_path, monkeypatch, capsys):
+    """As `make run` does it: --work-dir relative to the current folder (the jobs run in their own)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluation", "--model-data", str(demo["better"]), "--test-data", str(demo["test"]),
+                 "--work-dir", "work"]) == 0, capsys.readouterr().out
+    assert "registered: " in capsys.readouterr().out
+
+
 def test_json_output_carries_the_verdict_the_failed_checks_and_the_report(demo, tmp_path, capsys):
     assert run_cli(demo, tmp_path, model="weak", output="json") == 1
     captured = capsys.readouterr()

@@ -29,7 +29,8 @@ def run_processing_job(request: Mapping[str, Any], store: LocalObjectStore, *, s
     """
     app = request["AppSpecification"]
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
-        root = Path(tmp)
+        # Absolute: the job runs in this folder, so a relative --work-dir would otherwise point nowhere.
+        root = Path(tmp).resolve()
 
         def local(path: str) -> str:
             if path == CONTAINER_ROOT or path.startswith(CONTAINER_ROOT + "/"):
