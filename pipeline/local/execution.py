@@ -97,6 +97,11 @@ class ExecutionResult:
         self.pipeline_arn = arn(self.region, f"pipeline/{self.pipeline_name}")
         self.execution_arn = f"{self.pipeline_arn}/execution/{self.execution_id}"
 
+    @property
+    def failed_step(self) -> str | None:
+        """The step that failed (its record holds the reason), or None."""
+        return next((step.name for step in self.steps if step.status == "Failed"), None)
+
     def job_name(self, step_name: str) -> str:
         """The name of the job (model, transform, processing) a step of this execution creates.
 

@@ -96,9 +96,8 @@ class LocalRunner:
         if result.status == "Executing":
             result.status = "Succeeded"
         result.ended = time.time()
-        failed = [step.name for step in result.steps if step.status == "Failed"]
-        if failed:  # its line above gave the reason: said once
-            self.emit(f"execution {result.status} at step {failed[0]}")
+        if result.failed_step:  # its line above gave the reason: said once
+            self.emit(f"execution {result.status} at step {result.failed_step}")
         else:
             self.emit(f"execution {result.status}" + (f": {result.failure_reason}" if result.failure_reason else ""))
         self._write_record(result)

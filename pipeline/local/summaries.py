@@ -48,8 +48,8 @@ def evaluation_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
 
 def _failed_step(result) -> str:
     """Which step failed, its reason being on that step's line above (or the reason, if no step failed)."""
-    failed = [step.name for step in result.steps if step.status == "Failed"]
-    return f"step {failed[0]} failed (the reason above)" if failed else str(result.failure_reason)
+    return (f"step {result.failed_step} failed (the reason above)" if result.failed_step
+            else str(result.failure_reason))
 
 
 def monitoring_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
