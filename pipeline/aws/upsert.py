@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from pipeline import limits
 from pipeline.code_bundle import CodeBundle, processing_code_bundle
 from pipeline.config import ENV_VARS, PLACEHOLDER_ROLE_ARN, ConfigError, PipelineConfig, check_limit
+from pipeline.lambdas.storage import split_uri
 from pipeline.parameters import execution_parameters
 from pipeline.spec import PipelineSpec
 
@@ -45,15 +46,10 @@ class UpsertResult:
     schedule_created: bool | None = None
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri[len("s3://"):].partition("/")
-    return bucket, key
-
-
 def upload_code(s3, config: PipelineConfig, code: CodeBundle) -> str:
     """Upload the bundle under its digest; files already there (same key = same content) are skipped."""
     prefix = config.code_uri(code.digest)
-    bucket, key_prefix = _split_s3(prefix)
+    bucket, key_prefix = split_uri(prefix)
     existing = {
         item["Key"]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix)

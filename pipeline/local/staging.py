@@ -27,15 +27,15 @@ def local_config(*, pipeline_name: str | None = None, model_package_group: str |
 def check_model_archive(path: Path) -> None:
     """UsageError unless ``path`` is a model.tar.gz holding model.joblib and code/inference.py."""
     from pipeline.local.model_archive import ModelArchiveError, archive_members
+    from pipeline.package import CODE_MEMBER, MODEL_MEMBER
 
     try:
         names = archive_members(path)
     except ModelArchiveError as error:
         raise UsageError(str(error)) from None
-    if "model.joblib" not in names or "code/inference.py" not in names:
-        raise UsageError(
-            f"{path}: model.tar.gz must contain model.joblib and code/inference.py; build it with python -m pipeline.package"
-        )
+    if MODEL_MEMBER not in names or CODE_MEMBER not in names:
+        raise UsageError(f"{path}: model.tar.gz must contain {MODEL_MEMBER} and {CODE_MEMBER}; build it with "
+                         "python -m pipeline.package")
 
 
 def stage_input(store, config: PipelineConfig, value: str, kind: str) -> str:
