@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from pipeline import limits
 from pipeline.code_bundle import CodeBundle, processing_code_bundle
 from pipeline.config import ENV_VARS, PLACEHOLDER_ROLE_ARN, ConfigError, PipelineConfig, check_limit
-from pipeline.lambdas.storage import split_uri
 from pipeline.parameters import execution_parameters
 from pipeline.spec import PipelineSpec
 
@@ -49,7 +48,7 @@ class UpsertResult:
 def upload_code(s3, config: PipelineConfig, code: CodeBundle) -> str:
     """Upload the bundle under its digest; files already there (same key = same content) are skipped."""
     prefix = config.code_uri(code.digest)
-    bucket, key_prefix = split_uri(prefix)
+    bucket, _, key_prefix = prefix[len("s3://"):].partition("/")
     existing = {
         item["Key"]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix)
