@@ -19,7 +19,7 @@ BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 # The patterns only; the lengths are checked with pipeline.limits.
 PIPELINE_NAME_RE = re.compile(f"^{limits.PIPELINE_NAME.pattern}$")
-INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")  # families such as m7i-flex
 MODEL_PACKAGE_GROUP_RE = re.compile(f"^{limits.MODEL_PACKAGE_GROUP_NAME.pattern}$")
 # S3's "safe characters" for object keys; anything else may need encoding somewhere along the way.
 PREFIX_RE = re.compile(r"^[0-9a-zA-Z!_.*'()-]+(/[0-9a-zA-Z!_.*'()-]+)*$")

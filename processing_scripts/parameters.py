@@ -149,7 +149,7 @@ def by_name(table: tuple[Parameter, ...]) -> dict[str, Parameter]:
 
 
 _S3_URI = r"s3://[a-z0-9][a-z0-9.\-]*(/.*)?"  # the bucket name itself is S3's to check
-_INSTANCE_TYPE = r"ml\.[a-z0-9]+\.[a-z0-9]+"
+_INSTANCE_TYPE = r"ml\.[a-z0-9-]+\.[a-z0-9]+"  # families such as m7i-flex
 _GROUP_NAME = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 
 

@@ -102,3 +102,19 @@ def test_a_url_parameter_wants_an_s3_uri():
     with pytest.raises(ParameterError, match="bad value 'bucket/key' for SomeUrl: expected an s3:// URI"):
         row.parse("bucket/key")
     assert TEST_BUCKET  # the suite's bucket is a valid S3 name
+
+
+@pytest.mark.parametrize("row, shape", [("ProcessingInstanceType", "ProcessingInstanceType"),
+                                        ("TransformInstanceType", "TransformInstanceType")])
+def test_every_instance_type_sagemaker_accepts_is_accepted(row, shape):
+    """botocore's service model lists the values SageMaker takes: the table's pattern refuses none of them."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    allowed = model.shape_for(shape).enum
+    assert allowed
+    from pipeline.config import INSTANCE_TYPE_RE
+
+    for value in allowed:
+        assert by_name(EVALUATION_PARAMETERS)[row].parse(value) == value
+        assert INSTANCE_TYPE_RE.match(value), value  # the settings' --transform/processing instance types too
