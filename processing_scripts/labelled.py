@@ -103,7 +103,10 @@ def whole_lines(buffer: bytes | bytearray, end: int) -> int:
     >>> whole_lines(b"1,2\\r\\n3,4\\r5", 10), whole_lines(b"1,2\\r", 4), whole_lines(b"1,2", 3)
     (9, 0, 0)
     """
-    return max(buffer.rfind(b"\n", 0, end), buffer.rfind(b"\r", 0, max(end - 1, 0))) + 1
+    newline = buffer.rfind(b"\n", 0, end)
+    # Only after the last \n: a search of the whole buffer for a \r that is not there holds the GIL
+    # for a whole piece, the time the drift check's reader thread needs to fill the columns.
+    return max(newline, buffer.rfind(b"\r", newline + 1, max(end - 1, 0))) + 1
 
 
 def iter_blocks(path: str | os.PathLike, block_bytes: int) -> Iterator[memoryview]:
