@@ -22,7 +22,7 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from pipeline.local.store import LocalObjectStore, StoreError, split_uri
 from processing_scripts import data_quality as dq
@@ -87,6 +87,22 @@ def resolve(location: str, stack: ExitStack, args: argparse.Namespace) -> str:
     return str(dest)
 
 
+def shown_names(location: str, local_root: Path) -> Callable[[Path], str]:
+    """How a downloaded file is named in messages: its object's URI (the S3Prefix layout of :func:`resolve`)."""
+    if not location.startswith("s3://"):
+        return str
+
+    def shown(path: Path) -> str:
+        if path == local_root:
+            return location
+        relative = path.relative_to(local_root).as_posix()
+        if location.rsplit("/", 1)[-1] == relative:  # an object named exactly
+            return location
+        return f"{location.rstrip('/')}/{relative}"
+
+    return shown
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = script.Parser(prog="python -m pipeline.monitor",
                             description="Data-quality baseline and drift check (Model Monitor layout).")
@@ -124,14 +140,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     with ExitStack() as stack:
         try:
-            args.data = resolve(args.data, stack, args)
+            data = args.data
+            args.data = resolve(data, stack, args)
+            shown = {"shown": shown_names(data, Path(args.data))}
             if args.command == "check":
                 args.baseline_dir = resolve(args.baseline, stack, args)
+                shown["baseline_shown"] = shown_names(args.baseline, Path(args.baseline_dir))
         except (InputError, OSError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         args.fail_on_violation = True
-        code, result = script.run(args)
+        code, result = script.run(args, **shown)
     if code == 2:
         return code
     if result is None:

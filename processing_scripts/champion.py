@@ -56,6 +56,18 @@ class Context:
             return []
         return labelled.list_files(folder, missing="re-run the champion step")
 
+    def validation_name(self, file: Path) -> str:
+        """A staged validation file as the user named it: its object's URI (``base`` + its key below it).
+
+        >>> Context(Path("/c"), None, {"source": "s3://b/v/", "base": "s3://b/v/"}).validation_name(Path("/c/validation/a.csv"))
+        's3://b/v/a.csv'
+        """
+        folder = self.folder / "validation"
+        base = (self.validation or {}).get("base")
+        if isinstance(base, str) and file.is_relative_to(folder):
+            return base + file.relative_to(folder).as_posix()
+        return str(file)
+
 
 def read_context(folder: str | Path) -> Context:
     """Parse ``context.json`` in ``folder``."""

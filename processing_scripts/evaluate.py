@@ -258,7 +258,8 @@ def choose_operating_point(args: argparse.Namespace, context, scratch: Path) -> 
     if not files:
         return {"source": "parameter", "threshold": args.threshold}
     from_validation = scoring.score_files(
-        model_archive.load_serving_handlers(_model_archive(args.model), scratch / "challenger-model"), files
+        model_archive.load_serving_handlers(_model_archive(args.model), scratch / "challenger-model"), files,
+        shown=context.validation_name,
     )
     table = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(from_validation.y_true, from_validation.y_score))
     chosen = operating_point.select_threshold(table, args.threshold_objective)

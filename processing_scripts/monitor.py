@@ -20,7 +20,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .capture import read_dataset
 from .checks import DriftResult, check_drift, iter_violation_lines
@@ -33,42 +33,45 @@ from .outputs import write_outputs
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def baseline_files(data: str | os.PathLike, *, label_column: str = "none") -> dict[str, bytes]:
-    """statistics.json and constraints.json of a CSV data set."""
-    statistics = build_statistics(read_csv(data, label_column=label_column))
+def baseline_files(data: str | os.PathLike, *, label_column: str = "none",
+                   shown: Callable[[Path], str] = str) -> dict[str, bytes]:
+    """statistics.json and constraints.json of a CSV data set; ``shown`` names its files in messages."""
+    statistics = build_statistics(read_csv(data, label_column=label_column, shown=shown))
     constraints = suggest_constraints(statistics, label_column=label_column)
     return {"statistics.json": to_json_bytes(statistics, pretty=False), "constraints.json": to_json_bytes(constraints)}
 
 
-def load_baseline(baseline_dir: str | os.PathLike) -> tuple[dict, dict]:
-    """(statistics, constraints) from a baseline folder, with one-line errors."""
+def load_baseline(baseline_dir: str | os.PathLike, *, shown: Callable[[Path], str] = str) -> tuple[dict, dict]:
+    """(statistics, constraints) from a baseline folder, with one-line errors naming ``shown(file)``."""
     documents = []
     for name in ("statistics.json", "constraints.json"):
         path = Path(baseline_dir) / name
         try:
             documents.append(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
-            raise DataError(f"{path} does not exist; pass the output folder of 'monitor.py baseline'") from None
+            raise DataError(f"{shown(path)} does not exist; pass the output folder of 'monitor.py baseline'") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise DataError(f"{path} is not JSON ({error}); rebuild the baseline") from None
+            raise DataError(f"{shown(path)} is not JSON ({error}); rebuild the baseline") from None
     statistics, constraints = documents
     if not isinstance(statistics, dict) or not isinstance(statistics.get("features"), list) \
             or "item_count" not in statistics.get("dataset", {}):
-        raise DataError(f"{Path(baseline_dir) / 'statistics.json'} lacks dataset.item_count or features; rebuild the baseline")
+        raise DataError(f"{shown(Path(baseline_dir) / 'statistics.json')} lacks dataset.item_count or features; rebuild the baseline")
     if not isinstance(constraints, dict) or not isinstance(constraints.get("features"), list):
-        raise DataError(f"{Path(baseline_dir) / 'constraints.json'} lacks features; rebuild the baseline")
+        raise DataError(f"{shown(Path(baseline_dir) / 'constraints.json')} lacks features; rebuild the baseline")
     return statistics, constraints
 
 
 def check_files(baseline_dir: str | os.PathLike, data: str | os.PathLike, *, data_format: str = "auto",
                 label_column: str | None = None, psi_threshold: float | None = None,
                 ks_threshold: float | None = None, completeness_ratio: float | None = None,
+                shown: Callable[[Path], str] = str, baseline_shown: Callable[[Path], str] = str,
                 ) -> tuple[DriftResult, dict[str, bytes]]:
-    """Run the drift check; returns the result and the output files (not yet written)."""
-    statistics, constraints = load_baseline(baseline_dir)
+    """Run the drift check; returns the result and the output files (not yet written). ``shown`` and
+    ``baseline_shown`` name the data's and the baseline's files in messages."""
+    statistics, constraints = load_baseline(baseline_dir, shown=baseline_shown)
     if label_column is None:  # the baseline's layout, for CSV in the same layout as its input
         label_column = constraints.get("data_layout", {}).get("label_column", "none")
-    dataset = read_dataset(data, data_format=data_format, label_column=label_column)
+    dataset = read_dataset(data, data_format=data_format, label_column=label_column, shown=shown)
     result = check_drift(statistics, constraints, dataset, psi_threshold=psi_threshold,
                             ks_threshold=ks_threshold, completeness_ratio=completeness_ratio)
     new_statistics = build_statistics(dataset)
@@ -185,16 +188,19 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace | int:
         return EXIT_BAD_INPUT
 
 
-def run(args: argparse.Namespace) -> tuple[int, DriftResult | None]:
-    """Run a parsed command and write its outputs; (exit code, check result or None)."""
+def run(args: argparse.Namespace, *, shown: Callable[[Path], str] = str,
+        baseline_shown: Callable[[Path], str] = str) -> tuple[int, DriftResult | None]:
+    """Run a parsed command and write its outputs; (exit code, check result or None). ``shown`` and
+    ``baseline_shown`` name the files of ``--data`` and of the baseline in messages."""
     result = None
     try:
         if args.command == "baseline":
-            files = baseline_files(args.data, label_column=args.label_column)
+            files = baseline_files(args.data, label_column=args.label_column, shown=shown)
         else:
             result, files = check_files(args.baseline_dir, args.data, data_format=args.data_format,
                                         label_column=args.label_column, psi_threshold=args.psi_threshold,
-                                        ks_threshold=args.ks_threshold, completeness_ratio=args.completeness_ratio)
+                                        ks_threshold=args.ks_threshold, completeness_ratio=args.completeness_ratio,
+                                        shown=shown, baseline_shown=baseline_shown)
     except (DataError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT, None

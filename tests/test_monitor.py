@@ -319,3 +319,26 @@ def test_malformed_capture_files_fail_the_check_and_write_nothing(mixed_baseline
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert files_in(out) == set()
+
+
+@pytest.mark.parametrize("data, broken, named", [
+    ("s3://bucket/data/", "s3://bucket/data/part-1.csv", "s3://bucket/data/part-1.csv"),
+    ("s3://bucket/data/part-1.csv", "s3://bucket/data/part-1.csv", "s3://bucket/data/part-1.csv"),
+])
+def test_errors_name_the_object_not_the_download_folder(cancer, tmp_path, capsys, data, broken, named):
+    work = tmp_path / "work"
+    store = LocalObjectStore(work)
+    store.put_file("s3://bucket/data/part-0.csv", cancer["early"])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,3\n4,5\n")
+    store.put_file(broken, bad)
+    common = ["--work-dir", str(work)]
+    assert cli.main(["baseline", "--data", data, "--output-dir", str(tmp_path / "bl"), *common]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {named}") and err.count("\n") == 1 and "monitor-" not in err
+    store.put_file("s3://bucket/baseline/statistics.json", bad)
+    store.put_file("s3://bucket/baseline/constraints.json", bad)
+    assert cli.main(["check", "--baseline", "s3://bucket/baseline", "--data", str(cancer["late"]),
+                     "--output-dir", str(tmp_path / "chk"), *common]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: s3://bucket/baseline/statistics.json is not JSON") and "monitor-" not in err

@@ -67,22 +67,6 @@ def evaluation_settings(args: argparse.Namespace) -> evaluate.EvaluationSettings
     return settings
 
 
-def shown_names(location: str, local_root: Path) -> Callable[[Path], str]:
-    """How a downloaded file is named in messages: its object's URI (S3Prefix layout, see monitor.resolve)."""
-    if not location.startswith("s3://"):
-        return str
-
-    def shown(path: Path) -> str:
-        if path == local_root:
-            return location
-        relative = path.relative_to(local_root).as_posix()
-        if location.rsplit("/", 1)[-1] == relative:  # an object named exactly
-            return location
-        return f"{location.rstrip('/')}/{relative}"
-
-    return shown
-
-
 def read_test_data(path: str | Path, *, shown: Callable[[Path], str] = str) -> labelled.LabelledData:
     """Label-first rows without a header (``labelled``'s rules and words), with both classes present;
     a one-line UsageError names the file, the line and the problem."""
@@ -104,7 +88,7 @@ def load_test_data(args: argparse.Namespace) -> labelled.LabelledData:
     with ExitStack() as stack:
         try:
             local = monitor.resolve(args.test_data, stack, args)
-            return read_test_data(local, shown=shown_names(args.test_data, Path(local)))
+            return read_test_data(local, shown=monitor.shown_names(args.test_data, Path(local)))
         except monitor.InputError as error:
             raise UsageError(str(error)) from None
         except OSError as error:

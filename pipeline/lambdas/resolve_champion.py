@@ -89,7 +89,7 @@ def resolve(event: Mapping[str, Any], *, sagemaker, storage: Storage) -> dict[st
         for source in sources:
             relative = source[len(base):].lstrip("/") if source.startswith(base) else source.rsplit("/", 1)[-1]
             storage.copy(source, join(output, VALIDATION_PREFIX + relative))
-        context["validation"] = {"source": validation, "objects": len(sources)}
+        context["validation"] = {"source": validation, "base": base, "objects": len(sources)}
     storage.put_text(join(output, CONTEXT_FILE), json.dumps(context, indent=2, default=str) + "\n")
     return {
         "ContextUri": output.rstrip("/") + "/",
