@@ -1,6 +1,8 @@
 """Fixtures shared by the tests (the environment is set in the root conftest.py; helpers in tests/helpers.py)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 # The environment (no real AWS, a region for the SDK) is set in the root conftest.py: the doctests of
@@ -8,6 +10,14 @@ import pytest
 
 TEST_BUCKET = "test-artifacts-bucket"
 TEST_ROLE_ARN = "arn:aws:iam::123456789012:role/SageMakerPipelineExecutionRole"
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> dict[str, Path]:
+    """The bundled demo's files (``make run``'s): test.csv, validation.csv and the demo models."""
+    from pipeline.demo import make_demo_files
+
+    return make_demo_files(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="session")

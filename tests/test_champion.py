@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import boto3
@@ -136,13 +137,6 @@ def test_validation_data_is_staged(backend):
 
 
 # --- the local pipeline: challengers against an approved champion ----------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> dict[str, Path]:
-    from pipeline.demo import make_demo_files
-
-    return make_demo_files(tmp_path_factory.mktemp("demo"))
 
 
 def run(demo, work, model, *extra):
@@ -294,6 +288,18 @@ def test_threshold_chosen_on_validation_data(demo, tmp_path, capsys):
     assert record["CustomerMetadataProperties"]["decision_threshold"].endswith(
         "source=validation objective=min-precision:0.99"
     )
+
+
+def test_a_bad_validation_row_is_named_by_its_uri_and_line(demo, tmp_path, capsys):
+    rows = demo["validation"].read_text().splitlines()
+    bad = tmp_path / "validation.csv"
+    bad.write_text("\n".join(rows + ["2" + rows[0][1:]]) + "\n")
+    assert run(demo, tmp_path, "better", "--validation-data", str(bad)) == 1
+    reason = last_execution(tmp_path, capsys)["FailureReason"]
+    message = reason.split(" (exit code")[0]
+    assert re.search(rf"error: s3://\S+/validation.csv line {len(rows) + 1}: label '2' is not 0 or 1", message), reason
+    assert "/opt/ml" not in message and "/validation/" not in message and str(tmp_path) not in message
+    assert LocalRegistry(tmp_path / "registry.db").list_packages() == []
 
 
 def test_an_unreachable_precision_target_fails_the_evaluation(demo, tmp_path, capsys):

@@ -24,13 +24,6 @@ PREFIX = "s3://art/p/models/sha256"
 GROUP = "binary-classifier"
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> dict[str, Path]:
-    from pipeline.demo import make_demo_files
-
-    return make_demo_files(tmp_path_factory.mktemp("demo"))
-
-
 def _run(work: Path, model: str, demo, *extra: str) -> tuple[int, dict]:
     code = main(["evaluation", "--model-data", model, "--test-data", str(demo["test"]), "--work-dir", str(work),
                  "--output", "json", *extra])

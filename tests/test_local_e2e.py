@@ -24,13 +24,6 @@ from pipeline.registry import LocalRegistry
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory) -> dict[str, Path]:
-    from pipeline.demo import make_demo_files
-
-    return make_demo_files(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture(scope="session")
 def good_run(demo, tmp_path_factory):
     """One registered run of the good model, shared by the tests that inspect it."""
     work = tmp_path_factory.mktemp("work-good")
