@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from pipeline.code_bundle import PROCESSING_SCRIPTS_DIR
+from processing_scripts.model_code import ModelCodeError, discarded_output, guarded
 from processing_scripts.outputs import write_bytes_atomic
 
 INFERENCE_SOURCE = PROCESSING_SCRIPTS_DIR / "inference.py"
@@ -33,6 +34,16 @@ class PackageError(ValueError):
 
 def check_estimator(estimator_path: Path) -> None:
     """The file must load with joblib and hold a fitted binary classifier with predict_proba."""
+    # Unpickling and inspecting the estimator run the file's own code: what it prints is not ours to
+    # show, and its sys.exit must not end this command as if the archive had been written.
+    try:
+        with discarded_output():
+            guarded(_check_loaded, "the estimator file")(estimator_path)
+    except ModelCodeError as error:
+        raise PackageError(f"{estimator_path}: {error}") from None
+
+
+def _check_loaded(estimator_path: Path) -> None:
     import joblib
 
     try:

@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 import os
+import shutil
 import sys
 import tarfile
 from dataclasses import dataclass, field
@@ -20,10 +21,18 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .model_code import ModelCodeError, ModelOutput, guarded
+
 _module_ids = itertools.count()
 DEFAULT_ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
 CONTAINER_DEFAULT_ACCEPT = "application/json"  # sagemaker-containers' default for that variable
 BARE_BODY_CONTENT_TYPE = "text/html; charset=utf-8"  # what Flask sends a view's bare str or bytes as
+# How much a model's files may expand to. 4 GiB: scikit-learn models are rarely above 1 GiB, and the
+# evaluation job extracts two (challenger and champion) beside the test data on its 30 GB default volume.
+# An environment variable, not a pipeline parameter: it bounds this machine's or container's disk, not
+# the model's evaluation, and it applies to the local runner, the container and ``pipeline.local`` alike.
+MAX_BYTES_VARIABLE = "MODEL_ARCHIVE_MAX_BYTES"
+DEFAULT_MAX_BYTES = 4 * 1024**3
 
 
 class ModelArchiveError(ValueError):
@@ -48,19 +57,83 @@ def archive_sha256(archive: str | Path) -> str:
     return digest.hexdigest()
 
 
+def max_expanded_bytes(environment: Mapping[str, str] | None = None) -> int:
+    """The cap on an archive's expanded size: MODEL_ARCHIVE_MAX_BYTES (bytes) or DEFAULT_MAX_BYTES.
+
+    >>> max_expanded_bytes({}) == DEFAULT_MAX_BYTES, max_expanded_bytes({"MODEL_ARCHIVE_MAX_BYTES": "1000"})
+    (True, 1000)
+    """
+    value = (os.environ if environment is None else environment).get(MAX_BYTES_VARIABLE, "").strip()
+    if not value:
+        return DEFAULT_MAX_BYTES
+    if not value.isdigit() or int(value) == 0:
+        raise ModelArchiveError(f"{MAX_BYTES_VARIABLE}={value[:40]!r} is not a positive whole number of bytes; "
+                                f"set it to one (e.g. {DEFAULT_MAX_BYTES}) or unset it")
+    return int(value)
+
+
+def _size(count: int) -> str:
+    """
+    >>> _size(2 * 1024**3), _size(5 * 1024**2 + 1), _size(999)
+    ('2.0 GiB', '5.0 MiB', '999 bytes')
+    """
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def _checked_members(tar: tarfile.TarFile, archive: Path) -> tuple[list[tarfile.TarInfo], int]:
+    """Every member, checked (no escape, no links, declared sizes within the cap), and their total size.
+
+    The declared sizes bound what extraction writes: tarfile copies exactly ``size`` bytes per file.
+    """
+    members = tar.getmembers()
+    for member in members:
+        _check_member(member, archive)
+    total = sum(member.size for member in members if member.isfile())
+    limit = max_expanded_bytes()
+    if total > limit:
+        raise ModelArchiveError(
+            f"{archive}: its files expand to {_size(total)}, over the {_size(limit)} a model may take; "
+            f"shrink the model or raise {MAX_BYTES_VARIABLE} (bytes)"
+        )
+    return members, total
+
+
+def member_name(name: str) -> str:
+    """A member's name as extraction places it: ``./model.joblib`` (``tar -C dir .``) is ``model.joblib``.
+
+    >>> member_name("./code/inference.py"), member_name("model.joblib"), member_name("./")
+    ('code/inference.py', 'model.joblib', '.')
+    """
+    return PurePosixPath(name).as_posix()
+
+
 def archive_members(archive: str | Path) -> set[str]:
-    """Names in the archive; a one-line ModelArchiveError if it is not a readable tar(.gz)."""
+    """Names in the archive (as :func:`member_name` gives them), every member checked as extraction would
+    check it; a one-line ModelArchiveError if it is not a readable tar(.gz) or would be refused."""
+    archive = Path(archive)
     try:
         with tarfile.open(archive, "r:*") as tar:
-            return set(tar.getnames())
+            members, _ = _checked_members(tar, archive)
+    except ModelArchiveError:
+        raise
     except (tarfile.TarError, EOFError, OSError) as error:
         raise ModelArchiveError(
             f"{archive}: not a readable model.tar.gz ({_first_line(error)}); build one with python -m pipeline.package"
         ) from None
+    return {member_name(member.name) for member in members}
+
+
+def _free_bytes(folder: Path) -> int:
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    return shutil.disk_usage(existing).free
 
 
 def extract_model(archive: str | Path, dest: str | Path) -> Path:
-    """Extract regular files and folders only, refusing absolute paths, '..', links and devices.
+    """Extract regular files and folders only, refusing absolute paths, '..', links and devices, and an
+    archive whose files would expand beyond the cap (:func:`max_expanded_bytes`) or the free disk.
 
     Every member is checked first (nothing is written if one is bad); tarfile's ``data`` filter then
     guards the extraction itself as a second line of defence.
@@ -68,9 +141,11 @@ def extract_model(archive: str | Path, dest: str | Path) -> Path:
     archive, dest = Path(archive), Path(dest)
     try:
         with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for member in members:
-                _check_member(member, archive)
+            members, total = _checked_members(tar, archive)
+            free = _free_bytes(dest)
+            if total > free:
+                raise ModelArchiveError(f"{archive}: its files expand to {_size(total)} but only {_size(free)} of disk "
+                                        "is free to extract them; free some disk space")
             dest.mkdir(parents=True, exist_ok=True)
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(dest, members=members, filter="data")
@@ -203,14 +278,19 @@ class ServingHandlers:
 
 
 def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program: str = "inference.py",
-                          environment: Mapping[str, str] | None = None) -> ServingHandlers:
+                          environment: Mapping[str, str] | None = None,
+                          output: str | Path | None = None) -> ServingHandlers:
     """Extract ``archive`` into ``model_dir``, import ``code/<program>`` and call its ``model_fn``.
 
     ``environment`` is the model container's Environment (its SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT
-    decides what a request without Accept gets).
+    decides what a request without Accept gets). ``output``: a log file that whatever the model code
+    prints goes to (None: where this process writes).
 
     The module is imported under a name of its own, so several models can be loaded in one process;
-    ``input_fn``, ``predict_fn`` and ``output_fn`` default to the scikit-learn container's.
+    ``input_fn``, ``predict_fn`` and ``output_fn`` default to the scikit-learn container's. Model code
+    is foreign: the import, ``model_fn`` and every handler run :func:`model_code.guarded`, so its
+    ``sys.exit`` or KeyboardInterrupt is a :class:`ModelCodeError` (an import or model_fn's is a
+    ModelArchiveError), never the end of this process.
     """
     model_dir = extract_model(archive, model_dir)
     script = model_dir / "code" / program
@@ -219,6 +299,7 @@ def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program
             f"{archive}: code/{program} is missing; package the model with python -m pipeline.package "
             "(or set SAGEMAKER_PROGRAM to the script in code/)"
         )
+    log = ModelOutput(output) if output is not None else None
     # A name of its own per load: two models' inference.py never replace each other in sys.modules.
     name = f"_serving_model_{next(_module_ids)}"
     spec = importlib.util.spec_from_file_location(name, script)
@@ -229,14 +310,18 @@ def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program
     sys.modules[name] = module
     sys.path.insert(0, code_dir)  # the container puts code/ on the path for sibling imports
     try:
-        spec.loader.exec_module(module)
+        guarded(spec.loader.exec_module, f"code/{program} at import", log)(module)
+    except ModelCodeError as error:
+        del sys.modules[name]
+        raise ModelArchiveError(f"{archive}: {error}") from None
     except Exception as error:  # whatever the user's module raises at import
         del sys.modules[name]
         raise ModelArchiveError(
             f"{archive}: code/{program} failed to import ({type(error).__name__}: {_first_line(error)})"
         ) from None
     finally:
-        sys.path.remove(code_dir)
+        if code_dir in sys.path:
+            sys.path.remove(code_dir)
         # Sibling modules of this model must not shadow those of the next model loaded in this process.
         for added in set(sys.modules) - before - {name}:
             if (getattr(sys.modules[added], "__file__", None) or "").startswith(code_dir + os.sep):
@@ -245,19 +330,18 @@ def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program
     if not callable(model_fn):
         del sys.modules[name]
         raise ModelArchiveError(f"{archive}: code/{program} defines no model_fn(model_dir); add one that loads the model")
+    model_fn = guarded(model_fn, "model_fn", log)
     try:
         model = model_fn(str(model_dir))
+    except ModelCodeError as error:
+        del sys.modules[name]
+        raise ModelArchiveError(f"{archive}: {error}") from None
     except Exception as error:  # whatever the user's model_fn raises
         del sys.modules[name]
         raise ModelArchiveError(f"{archive}: model_fn failed ({type(error).__name__}: {_first_line(error)})") from None
-    return ServingHandlers(
-        model=model,
-        model_fn=model_fn,
-        input_fn=getattr(module, "input_fn", default_input_fn),
-        predict_fn=getattr(module, "predict_fn", default_predict_fn),
-        output_fn=getattr(module, "output_fn", default_output_fn),
-        environment=dict(environment or {}),
-    )
+    handlers = {role: guarded(getattr(module, role, default), role, log) for role, default in (
+        ("input_fn", default_input_fn), ("predict_fn", default_predict_fn), ("output_fn", default_output_fn))}
+    return ServingHandlers(model=model, model_fn=model_fn, environment=dict(environment or {}), **handlers)
 
 
 def _first_line(error: BaseException) -> str:

@@ -8,7 +8,6 @@ served in-process through their ``code/inference.py`` handlers, as the scikit-le
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -20,6 +19,7 @@ from pipeline.local.model_archive import ModelArchiveError, load_serving_handler
 from pipeline.local.ordering import all_step_names, execution_order
 from pipeline.local.processing import read_property_file, run_processing_job
 from pipeline.local.records import TransformError
+from pipeline.local.scratch import job_scratch
 from pipeline.local.store import LocalObjectStore
 from pipeline.local.transform import run_transform
 from pipeline.local.transform_spec import TransformSpec
@@ -159,7 +159,7 @@ class LocalRunner:
         container = self._models.get(spec.model_name)
         if container is None:
             raise StepFailure(f"model {spec.model_name!r} does not exist")
-        with tempfile.TemporaryDirectory(dir=self._scratch()) as tmp:
+        with job_scratch(self._scratch()) as tmp:  # also removes what killed runs left there
             inputs, outputs, model_dir = Path(tmp, "input"), Path(tmp, "output"), Path(tmp, "model")
             files = self.store.download_prefix(spec.input_uri, inputs)
             if not files:
@@ -172,6 +172,7 @@ class LocalRunner:
                     model_dir,
                     program=environment.get("SAGEMAKER_PROGRAM", "inference.py"),
                     environment=environment,  # its SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT answers a missing Accept
+                    output=self._record_dir(result) / f"{step['Name']}.log",  # the model's prints, not our stdout
                 )
                 run_transform(spec, handlers, sorted(files), outputs, input_root=inputs, progress=self.progress)
             except (ModelArchiveError, TransformError) as error:

@@ -27,6 +27,9 @@ checked by running that code's ``_worker.Worker`` and ``_transformer.Transformer
   (input_fn) and 406 (output_fn) answers of ``_default_transform_fn`` never happen in this container.
   The error leaves the Flask view: HTTP 500, werkzeug's HTML "Internal Server Error" page
   (``ModelServerError`` here). InvokeEndpoint relays that as ModelError; a transform job fails.
+  ``error_wrapper`` catches ``Exception`` only: a handler's ``sys.exit`` or KeyboardInterrupt leaves Flask
+  and gunicorn's gevent worker and ends that worker process, so the request gets no answer at all
+  (``model_code.guarded`` turns it into ModelCodeError; the job fails the same way).
 - Concurrency: ``serving.main`` serves /execution-parameters only when inference.py defines
   ``execution_parameters_fn`` (ours does not), so a job without MaxConcurrentTransforms sends one
   request at a time (CreateTransformJob: "the default value is 1").
@@ -40,6 +43,7 @@ from __future__ import annotations
 from typing import Callable, Mapping, Protocol
 
 from pipeline.local.model_archive import CONTAINER_DEFAULT_ACCEPT, DEFAULT_ACCEPT_VARIABLE, resolve_accept
+from processing_scripts.model_code import ModelCodeError
 
 # What the container's input_fn is told when the request has no Content-Type (``_worker.Request.content_type``).
 CONTAINER_DEFAULT_CONTENT_TYPE = "application/json"
@@ -58,6 +62,10 @@ class ModelServerError(Exception):
 
     def __init__(self, error: BaseException, note: str = "") -> None:
         message = (str(error).strip().splitlines() or [""])[0]
+        if isinstance(error, ModelCodeError):
+            # error_wrapper catches Exception only: SystemExit leaves Flask and ends the gunicorn worker.
+            super().__init__(f"the model container answered nothing, its worker process ended: {message}")
+            return
         super().__init__(f"the model container answered HTTP 500 ({type(error).__name__}: {message}){note}")
 
 
@@ -105,5 +113,7 @@ def request_sender(handlers: Handlers, content_type: str | None, accept: str | N
             return handlers.invoke(body, received_type, accept)
         except Exception as error:  # any handler's error is the container's HTTP 500
             raise ModelServerError(error, note) from None
+        except BaseException as raised:  # handlers not loaded by model_archive are foreign code too
+            raise ModelServerError(ModelCodeError("a request handler", raised)) from None
 
     return send
