@@ -313,7 +313,7 @@ def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program
         guarded(spec.loader.exec_module, f"code/{program} at import", log)(module)
     except ModelCodeError as error:
         del sys.modules[name]
-        raise ModelArchiveError(f"{archive}: {error}") from None
+        raise ModelArchiveError(str(error)) from None  # names the code; the archive's path is a store's
     except Exception as error:  # whatever the user's module raises at import
         del sys.modules[name]
         raise ModelArchiveError(
@@ -335,7 +335,7 @@ def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program
         model = model_fn(str(model_dir))
     except ModelCodeError as error:
         del sys.modules[name]
-        raise ModelArchiveError(f"{archive}: {error}") from None
+        raise ModelArchiveError(str(error)) from None  # names the code; the archive's path is a store's
     except Exception as error:  # whatever the user's model_fn raises
         del sys.modules[name]
         raise ModelArchiveError(f"{archive}: model_fn failed ({type(error).__name__}: {_first_line(error)})") from None

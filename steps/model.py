@@ -40,6 +40,10 @@ def create_model_builder(job: JobDefaults, *, model_data_url: Properties) -> Mod
         role_arn=job.role_arn,
         sagemaker_session=job.session,
         env_vars=dict(SERVING_ENV),
+        # The SDK's default is a fresh /tmp/sagemaker/model-builder/<uuid> that build() creates and never
+        # removes (and fails on when /tmp/sagemaker is not writable); an image with S3 model data needs no
+        # local folder, and build() skips creating one when model_path is not a str (model_builder.py).
+        model_path=None,
         # Its default, DEBUG, resets the SDK's shared utils logger on every build.
         log_level=logging.WARNING,
     )

@@ -92,3 +92,24 @@ def assert_refused(result: Finished, *fragments: str, code: int = 2, before: Sna
     for folder in clean:
         assert partial_files(folder) == [], f"left behind below {folder}: {partial_files(folder)}"
     return line
+
+
+def assert_step_failed(result: Finished, *fragments: str, before: Snapshot | None = None,
+                       after: Snapshot | None = None, clean: Sequence[Path] = ()) -> str:
+    """A pipeline run (``--output json``) that a failed step ended: exit 1, stdout the execution's JSON
+    and nothing else, its FailureReason one short line holding every fragment, no traceback on stderr;
+    the registry and the outputs as they were; no partial files below ``clean``. Returns the reason."""
+    import json
+
+    from tests.helpers import assert_one_line
+
+    assert result.returncode == 1, f"exit {result.returncode}, expected 1; stderr: {result.stderr[-2000:]!r}"
+    record = json.loads(getattr(result, "stdout"))  # fails on anything the model printed ahead of it
+    reason = assert_one_line(record["FailureReason"], *fragments)
+    assert len(reason) <= MESSAGE_LIMIT, f"{len(reason)} characters: {reason[:400]!r}"
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    if before is not None:
+        assert after == before, "the registry or the outputs changed"
+    for folder in clean:
+        assert partial_files(folder) == [], f"left behind below {folder}: {partial_files(folder)}"
+    return reason
