@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -39,6 +40,11 @@ class ModelCodeError(Exception):
                          "not exit")
 
 
+def user_interrupt(raised: BaseException) -> bool:
+    """Whether ``raised`` is the user's own Ctrl-C, let through by :func:`guarded` (the command ends, 130)."""
+    return isinstance(raised, KeyboardInterrupt) and getattr(raised, "from_sigint", False)
+
+
 def describe(raised: BaseException) -> str:
     """``SystemExit(0)``, ``KeyboardInterrupt()``: the exception as code would write it, on one line, short.
 
@@ -51,19 +57,49 @@ def describe(raised: BaseException) -> str:
 
 def guarded(function: Function, where: str, output: "ModelOutput | None" = None) -> Function:
     """``function`` with its non-Exception escapes turned into :class:`ModelCodeError` (``where`` names it:
-    ``predict_fn``), its output going to ``output`` (None: left alone)."""
+    ``predict_fn``), its output going to ``output`` (None: left alone). The user's own Ctrl-C (a SIGINT
+    that arrives while it runs) stays a KeyboardInterrupt: it is not the model's doing."""
 
     @functools.wraps(function)
     def call(*args: Any, **kwargs: Any) -> Any:
-        with output if output is not None else contextlib.nullcontext():
+        with output if output is not None else contextlib.nullcontext(), _SigintWatch() as watch:
             try:
                 return function(*args, **kwargs)
             except Exception:
                 raise
             except BaseException as raised:  # foreign code: sys.exit or Ctrl-C must not end our command
+                if isinstance(raised, KeyboardInterrupt) and watch.received:
+                    # Python exits 130 only for KeyboardInterrupt itself (a subclass exits 1): marked, not wrapped.
+                    raised.from_sigint = True
+                    raise
                 raise ModelCodeError(where, raised) from None
 
     return call  # type: ignore[return-value]
+
+
+class _SigintWatch:
+    """Notes a real SIGINT while model code runs in the main thread (elsewhere signals reach the main
+    thread, outside model code, as a plain KeyboardInterrupt). Only Python's default handler is
+    replaced: a program's own SIGINT handler is left alone."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self._installed = False
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.received = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> "_SigintWatch":
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, self._note)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class ModelOutput:

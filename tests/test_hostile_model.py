@@ -313,3 +313,40 @@ def test_a_definition_build_writes_nothing_under_tmp_sagemaker(monkeypatch, tmp_
     definition = EVALUATION.definition(PipelineConfig(bucket="hostile-sdk-scratch", region="us-east-1"))
     assert "CreateModel" in {step["Name"] for step in definition["Steps"]}
     assert refused == [] and list(tmp_path.iterdir()) == []
+
+
+# --- Ctrl-C: the model's KeyboardInterrupt fails the step, the user's own still interrupts ---------------------
+
+
+def _raises_keyboard_interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def _user_presses_ctrl_c() -> None:
+    import signal
+    import time
+
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)  # the signal interrupts this at once
+
+
+INTERRUPT_CASES = [  # (id, the model code, what the caller gets)
+    ("raised-by-the-model", _raises_keyboard_interrupt, "ModelCodeError"),
+    ("sigint-from-the-user", _user_presses_ctrl_c, "KeyboardInterrupt"),
+]
+
+
+@pytest.mark.parametrize("code, outcome", [case[1:] for case in INTERRUPT_CASES], ids=[case[0] for case in INTERRUPT_CASES])
+def test_only_the_models_own_keyboard_interrupt_becomes_a_step_failure(code, outcome):
+    import signal
+    import threading
+
+    from processing_scripts.model_code import ModelCodeError, guarded, user_interrupt
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("needs Python's own SIGINT handler in the main thread")
+    with pytest.raises((ModelCodeError, KeyboardInterrupt)) as caught:
+        guarded(code, "predict_fn")()
+    assert type(caught.value).__name__ == outcome and user_interrupt(caught.value) is (outcome == "KeyboardInterrupt")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

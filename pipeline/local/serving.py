@@ -43,7 +43,7 @@ from __future__ import annotations
 from typing import Callable, Mapping, Protocol
 
 from pipeline.local.model_archive import CONTAINER_DEFAULT_ACCEPT, DEFAULT_ACCEPT_VARIABLE, resolve_accept
-from processing_scripts.model_code import ModelCodeError
+from processing_scripts.model_code import ModelCodeError, user_interrupt
 
 # What the container's input_fn is told when the request has no Content-Type (``_worker.Request.content_type``).
 CONTAINER_DEFAULT_CONTENT_TYPE = "application/json"
@@ -114,6 +114,8 @@ def request_sender(handlers: Handlers, content_type: str | None, accept: str | N
         except Exception as error:  # any handler's error is the container's HTTP 500
             raise ModelServerError(error, note) from None
         except BaseException as raised:  # handlers not loaded by model_archive are foreign code too
+            if user_interrupt(raised):
+                raise  # the user's Ctrl-C, not the model's doing
             raise ModelServerError(ModelCodeError("a request handler", raised)) from None
 
     return send
