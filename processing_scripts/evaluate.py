@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from . import champion, gate, metrics, model_archive, operating_point, predictions, report, scoring
+from . import champion, gate, metrics, model_archive, operating_point, predictions, report, scoring, uncertainty
 from .evaluation_document import build_document, to_json
 from .outputs import write_outputs
 
@@ -54,8 +54,8 @@ class EvaluationSettings:
     seed: int = 0
 
     def check(self) -> None:
-        """UsageError for a threshold outside [0, 1], a negative resample count or seed, in the words of
-        the flags (``--threshold``, ``--bootstrap``, ``--seed``) every evaluating command shares.
+        """UsageError for a threshold outside [0, 1], a resample count outside [0, MAX_RESAMPLES] or a
+        negative seed, in the words of the flags (``--threshold``, ``--bootstrap``, ``--seed``) every evaluating command shares.
 
         >>> EvaluationSettings(threshold=1.5).check()
         Traceback (most recent call last):
@@ -66,6 +66,9 @@ class EvaluationSettings:
             raise UsageError(f"--threshold {self.threshold} must be between 0 and 1")
         if self.n_bootstrap < 0:
             raise UsageError(f"--bootstrap {self.n_bootstrap} must be 0 or more")
+        if self.n_bootstrap > uncertainty.MAX_RESAMPLES:
+            raise UsageError(f"--bootstrap {self.n_bootstrap} is more than {uncertainty.MAX_RESAMPLES}; pass at most "
+                             f"{uncertainty.MAX_RESAMPLES} (1000 is the default)")
         if self.seed < 0:
             raise UsageError(f"--seed {self.seed} must be 0 or more")
 
