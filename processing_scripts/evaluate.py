@@ -27,18 +27,19 @@ same document and files (``pipeline.endpoint`` evaluates a live endpoint's score
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
-import shutil
+import signal
 import sys
-import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import champion, gate, metrics, model_archive, operating_point, predictions, report, scoring, uncertainty
 from .evaluation_document import build_document, to_json
-from .outputs import write_outputs
+from .outputs import scratch_folder, write_outputs
 
 
 class UsageError(ValueError):
@@ -269,19 +270,38 @@ def choose_operating_point(args: argparse.Namespace, context, scratch: Path) -> 
     return {"source": "validation", "validation_sha256": predictions.files_sha256(files), **chosen}
 
 
+# Where the model archives are extracted: <tmp>/evaluate-<pid>-*, removed at exit (a killed run's by the next).
+SCRATCH_PREFIX = "evaluate-"
+
+
+@contextlib.contextmanager
+def _stop_as_exit() -> Iterator[None]:
+    """SIGTERM (how SageMaker stops a job) raises SystemExit, so ``finally`` blocks clean up (scratch)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation; 0 when the outputs are written (gate passed or not), 2 on unusable input."""
     args = build_parser().parse_or_exit_code(argv)
     if isinstance(args, int):
         return args
-    scratch = Path(tempfile.mkdtemp(prefix="evaluate-"))
     try:
-        evaluation = _evaluate(args, scratch)
+        with _stop_as_exit(), scratch_folder(SCRATCH_PREFIX) as scratch:
+            evaluation = _evaluate(args, scratch)
     except (ValueError, OSError) as error:  # UsageError, InputError, ContextError... are ValueErrors
         print(f"error: {error}", file=sys.stderr)
         return 2
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     try:
         evaluation.write(Path(args.output_dir))
     except OSError as error:
