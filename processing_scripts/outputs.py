@@ -258,11 +258,11 @@ def write_outputs(output_dir: Path, files: Mapping[str, bytes]) -> None:
 
 
 def check_output_set(output_dir: Path) -> list[Path]:
-    """The output files in ``output_dir`` (its regular files, the staging folders left out);
+    """The output files below ``output_dir`` (staging folders and temporary files left out);
     IncompleteOutputs when a writer was interrupted (or is still) renaming its set in."""
     folder = Path(output_dir)
-    marks = _committing(folder)
-    if marks:
+    if _committing(folder):
         raise IncompleteOutputs("the output set is incomplete (its writer was interrupted while replacing it); "
                                 "run it again")
-    return sorted(path for path in folder.iterdir() if path.is_file() and _plain(path.name))
+    return sorted(path for path in folder.rglob("*") if path.is_file() and not is_temporary(path)
+                  and not path.relative_to(folder).parts[0].startswith(STAGING_PREFIX))

@@ -92,3 +92,14 @@ def assert_refused(result: Finished, *fragments: str, code: int = 2, before: Sna
     for folder in clean:
         assert partial_files(folder) == [], f"left behind below {folder}: {partial_files(folder)}"
     return line
+
+
+def leftovers(folder: Path) -> list[str]:
+    """:func:`partial_files`, and the temporary files ``processing_scripts.outputs`` names
+    ``.<name>.<pid>-<random>.tmp``: everything a writer should not have left below ``folder``."""
+    from processing_scripts.outputs import is_temporary
+
+    if not folder.exists():
+        return []
+    temporaries = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if is_temporary(path)]
+    return sorted({*partial_files(folder), *temporaries})

@@ -68,14 +68,15 @@ def run_processing_job(request: Mapping[str, Any], store: LocalObjectStore, *, s
 
 
 def upload_output_set(store: LocalObjectStore, folder: Path, uri: str, name: str) -> list[str]:
-    """Upload the files a script left in ``folder`` (the folder's tree, as SageMaker uploads it at the
-    end of the job). A folder whose set a writer was caught replacing is a StepFailure and nothing of it
-    is uploaded, so no later step reads a mixed set."""
+    """Upload the files a script left in ``folder`` to ``uri`` (the folder's tree, as SageMaker uploads it
+    at the end of the job; a writer's staging leftovers are not outputs). A folder whose set a writer was
+    caught replacing is a StepFailure and nothing of it is uploaded, so no later step reads a mixed set."""
     try:
-        check_output_set(folder)
+        files = check_output_set(folder)
     except IncompleteOutputs as error:
         raise StepFailure(f"output {name!r}: {error}") from None
-    return store.upload_dir(folder, uri)
+    base = uri.rstrip("/")
+    return [store.put_file(f"{base}/{path.relative_to(folder).as_posix()}", path) for path in files]
 
 
 def read_property_file(properties: Mapping[str, Any], spec: Mapping[str, str], store: LocalObjectStore) -> Any:
