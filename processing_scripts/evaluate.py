@@ -19,7 +19,9 @@ set (``--threshold-objective``) and frozen before the test metrics are computed.
 
 Exit 0 with the outputs written (whatever the gate says: the pipeline's ConditionStep branches on
 ``gate.passed``); exit 2 with one line on stderr, and nothing written, when the input or arguments are
-unusable.
+unusable. The output set replaces the previous one in ``--output-dir`` as a whole, or not at all
+(``outputs.write_outputs``). Model archives are extracted into a scratch folder ``<tmp>/evaluate-<pid>-*``,
+removed at exit (SIGTERM included); one a killed run left is removed by the next run.
 
 From Python, :func:`evaluate` turns labels and scores (arrays) and :class:`EvaluationSettings` into the
 same document and files (``pipeline.endpoint`` evaluates a live endpoint's scores with it).
@@ -82,7 +84,8 @@ class Evaluation:
     files: dict[str, bytes]  # evaluation.json, the plots, report.html
 
     def write(self, output_dir: Path) -> None:
-        """Every file into ``output_dir`` at once (no half-written set); OSError when it cannot."""
+        """Replace the output set in ``output_dir`` as a whole (no half-written or mixed set); OSError when it
+        cannot, with the previous set as it was."""
         write_outputs(output_dir, self.files)
 
 
