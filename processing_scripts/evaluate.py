@@ -19,7 +19,9 @@ set (``--threshold-objective``) and frozen before the test metrics are computed.
 
 Exit 0 with the outputs written (whatever the gate says: the pipeline's ConditionStep branches on
 ``gate.passed``); exit 2 with one line on stderr, and nothing written, when the input or arguments are
-unusable.
+unusable. The output set replaces the previous one in ``--output-dir`` as a whole, or not at all
+(``outputs.write_outputs``). Model archives are extracted into a scratch folder ``<tmp>/evaluate-<pid>-*``,
+removed at exit (SIGTERM included); one a killed run left is removed by the next run.
 
 From Python, :func:`evaluate` turns labels and scores (arrays) and :class:`EvaluationSettings` into the
 same document and files (``pipeline.endpoint`` evaluates a live endpoint's scores with it).
@@ -27,18 +29,19 @@ same document and files (``pipeline.endpoint`` evaluates a live endpoint's score
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
-import shutil
+import signal
 import sys
-import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from . import champion, gate, metrics, model_archive, operating_point, predictions, report, scoring
+from . import champion, gate, metrics, model_archive, operating_point, predictions, report, scoring, uncertainty
 from .evaluation_document import build_document, to_json
-from .outputs import write_outputs
+from .outputs import scratch_folder, write_outputs
 
 
 class UsageError(ValueError):
@@ -54,8 +57,8 @@ class EvaluationSettings:
     seed: int = 0
 
     def check(self) -> None:
-        """UsageError for a threshold outside [0, 1], a negative resample count or seed, in the words of
-        the flags (``--threshold``, ``--bootstrap``, ``--seed``) every evaluating command shares.
+        """UsageError for a threshold outside [0, 1], a resample count outside [0, MAX_RESAMPLES] or a
+        negative seed, in the words of the flags (``--threshold``, ``--bootstrap``, ``--seed``) every evaluating command shares.
 
         >>> EvaluationSettings(threshold=1.5).check()
         Traceback (most recent call last):
@@ -66,6 +69,9 @@ class EvaluationSettings:
             raise UsageError(f"--threshold {self.threshold} must be between 0 and 1")
         if self.n_bootstrap < 0:
             raise UsageError(f"--bootstrap {self.n_bootstrap} must be 0 or more")
+        if self.n_bootstrap > uncertainty.MAX_RESAMPLES:
+            raise UsageError(f"--bootstrap {self.n_bootstrap} is more than {uncertainty.MAX_RESAMPLES}; pass at most "
+                             f"{uncertainty.MAX_RESAMPLES} (1000 is the default)")
         if self.seed < 0:
             raise UsageError(f"--seed {self.seed} must be 0 or more")
 
@@ -78,7 +84,8 @@ class Evaluation:
     files: dict[str, bytes]  # evaluation.json, the plots, report.html
 
     def write(self, output_dir: Path) -> None:
-        """Every file into ``output_dir`` at once (no half-written set); OSError when it cannot."""
+        """Replace the output set in ``output_dir`` as a whole (no half-written or mixed set); OSError when it
+        cannot, with the previous set as it was."""
         write_outputs(output_dir, self.files)
 
 
@@ -266,19 +273,38 @@ def choose_operating_point(args: argparse.Namespace, context, scratch: Path) -> 
     return {"source": "validation", "validation_sha256": predictions.files_sha256(files), **chosen}
 
 
+# Where the model archives are extracted: <tmp>/evaluate-<pid>-*, removed at exit (a killed run's by the next).
+SCRATCH_PREFIX = "evaluate-"
+
+
+@contextlib.contextmanager
+def _stop_as_exit() -> Iterator[None]:
+    """SIGTERM (how SageMaker stops a job) raises SystemExit, so ``finally`` blocks clean up (scratch)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation; 0 when the outputs are written (gate passed or not), 2 on unusable input."""
     args = build_parser().parse_or_exit_code(argv)
     if isinstance(args, int):
         return args
-    scratch = Path(tempfile.mkdtemp(prefix="evaluate-"))
     try:
-        evaluation = _evaluate(args, scratch)
+        with _stop_as_exit(), scratch_folder(SCRATCH_PREFIX) as scratch:
+            evaluation = _evaluate(args, scratch)
     except (ValueError, OSError) as error:  # UsageError, InputError, ContextError... are ValueErrors
         print(f"error: {error}", file=sys.stderr)
         return 2
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     try:
         evaluation.write(Path(args.output_dir))
     except OSError as error:

@@ -29,6 +29,7 @@ from .csv_dataset import read_csv
 from .data_profile import build_statistics, suggest_constraints, to_json_bytes
 from .drift_report import render_report
 from .outputs import write_outputs
+from .parameters import MONITORING_PARAMETERS, ParameterError, by_name
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -143,15 +144,27 @@ def _positive(flag: str):
     return parse
 
 
+def _table_value(name: str):
+    """The argparse type of the flag receiving pipeline parameter ``name``: the parameter table's rule."""
+    row = by_name(MONITORING_PARAMETERS)[name]
+
+    def parse(text: str):
+        try:
+            return row.parse(text)
+        except ParameterError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return parse
+
+
 def add_check_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by this script and the user CLI's check command."""
     parser.add_argument("--format", dest="data_format", choices=("csv", "capture", "auto"), default="auto",
                         help="CSV batch or SageMaker Data Capture JSONL (auto: sniff the first file)")
     parser.add_argument("--label-column", choices=("first", "none"),
                         help="CSV only: leading label column (default: as the baseline's input)")
-    parser.add_argument("--psi-threshold", type=_positive("--psi-threshold"),
+    parser.add_argument("--psi-threshold", type=_table_value("PsiThreshold"),
                         help="PSI above this is drift (default: constraints.json, 0.2)")
-    parser.add_argument("--ks-threshold", type=_positive("--ks-threshold"),
+    parser.add_argument("--ks-threshold", type=_table_value("KsThreshold"),
                         help="Kolmogorov-Smirnov distance above this is drift (default: comparison_threshold, 0.1)")
     parser.add_argument("--completeness-ratio", type=_positive("--completeness-ratio"),
                         help="completeness below baseline x this is a violation (default 1.0)")

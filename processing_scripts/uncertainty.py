@@ -21,6 +21,24 @@ from .metrics import (ScoreTable, average_precision, best_constant_metrics, clip
 CONFIDENCE_LEVEL = 0.95
 # SageMaker estimates a standard deviation only from this many rows on.
 MIN_ROWS_FOR_STD = 200
+# Most bootstrap resamples: the replicates (one float per metric and resample) stay a few tens of MB,
+# and percentile bounds stop moving long before this.
+MAX_RESAMPLES = 100_000
+# Resampled cell counts are drawn this many values at a time (float64: 8 MB), whatever the resample count.
+CHUNK_VALUES = 1 << 20
+
+
+def check_resamples(n_resamples: int) -> int:
+    """``n_resamples`` when it is a whole number from 0 to MAX_RESAMPLES; ValueError naming the range.
+
+    >>> check_resamples(10**11)
+    Traceback (most recent call last):
+    ...
+    ValueError: 100000000000 bootstrap resamples: expected 0 to 100000
+    """
+    if isinstance(n_resamples, bool) or int(n_resamples) != n_resamples or not 0 <= n_resamples <= MAX_RESAMPLES:
+        raise ValueError(f"{n_resamples!r} bootstrap resamples: expected 0 to {MAX_RESAMPLES}")
+    return int(n_resamples)
 
 
 def check_level(level: float) -> float:
@@ -170,6 +188,7 @@ def bootstrap(
     >>> r["auc"].shape, bool(np.all((r["auc"] > 0.4) & (r["auc"] < 0.6)))
     ((50,), True)
     """
+    n_resamples = check_resamples(n_resamples)
     rng = np.random.default_rng(seed)
     n = table.n
     tn, fp, fn, tp = confusion_counts(table, threshold)
@@ -183,9 +202,14 @@ def bootstrap(
     cells = cells or score_cells(table)
     binned = cells.table
     k = len(binned.values)
-    drawn = rng.multinomial(n, np.concatenate([binned.pos, binned.neg]) / n, size=n_resamples).astype(np.float64)
-    pos, neg = drawn[:, :k], drawn[:, k:]
-    replicates.update(score_replicates(table, cells, pos, neg))
+    shares = np.concatenate([binned.pos, binned.neg]) / n
+    # In chunks of resamples, so memory stays bounded; consecutive draws are the one-call stream.
+    step = max(1, CHUNK_VALUES // (2 * k))
+    parts = [score_replicates(table, cells, np.zeros((0, k)), np.zeros((0, k)))]
+    for start in range(0, n_resamples, step):
+        drawn = rng.multinomial(n, shares, size=min(step, n_resamples - start)).astype(np.float64)
+        parts.append(score_replicates(table, cells, drawn[:, :k], drawn[:, k:]))
+    replicates.update({name: np.concatenate([part[name] for part in parts]) for name in parts[0]})
     return replicates
 
 

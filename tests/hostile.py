@@ -113,3 +113,14 @@ def assert_step_failed(result: Finished, *fragments: str, before: Snapshot | Non
     for folder in clean:
         assert partial_files(folder) == [], f"left behind below {folder}: {partial_files(folder)}"
     return reason
+
+
+def leftovers(folder: Path) -> list[str]:
+    """:func:`partial_files`, and the temporary files ``processing_scripts.outputs`` names
+    ``.<name>.<pid>-<random>.tmp``: everything a writer should not have left below ``folder``."""
+    from processing_scripts.outputs import is_temporary
+
+    if not folder.exists():
+        return []
+    temporaries = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if is_temporary(path)]
+    return sorted({*partial_files(folder), *temporaries})

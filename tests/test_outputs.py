@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,8 +82,8 @@ def test_every_file_and_then_the_folder_are_fsynced(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
     outputs.write_outputs(tmp_path / "out", {"a.json": b"1", "b.json": b"2"})
-    assert [name.split(".")[1] for name in synced[:2]] == ["a", "b"]  # the temporary files, before the renames
-    assert all(outputs.is_temporary(name) for name in synced[:2]) and synced[2:] == ["out"]
+    # The staged files before any rename; the folder once marked as being replaced, and once replaced.
+    assert synced == ["a.json", "b.json", "out", "out"]
 
 
 def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
@@ -93,19 +95,102 @@ def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
-def test_a_failed_rename_leaves_the_files_before_it_and_no_temporary(tmp_path, monkeypatch):
+@pytest.mark.parametrize("failing", range(1, 6))
+def test_a_failed_rename_puts_the_previous_set_back(failing, tmp_path, monkeypatch):
+    """Whichever rename fails (marking the staging folder, setting the old files aside, moving the new
+    ones in), the previous set is there as it was, and no staging folder is left."""
+    outputs.write_outputs(tmp_path, {"a.json": b"old", "b.json": b"old"})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     real_replace, calls = os.replace, []
 
-    def failing_second_replace(source, target):
+    def failing_replace(source, target):
         calls.append(target)
-        if len(calls) == 2:
+        if len(calls) == failing:
             raise OSError(28, "No space left on device")
         return real_replace(source, target)
 
-    monkeypatch.setattr(os, "replace", failing_second_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError):
         outputs.write_outputs(tmp_path, {"a.json": b"new", "b.json": b"new"})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert outputs.check_output_set(tmp_path) == sorted(tmp_path / name for name in before)
+
+
+def test_a_full_disk_while_staging_replaces_nothing(tmp_path, monkeypatch):
+    outputs.write_outputs(tmp_path, {"a.json": b"old"})
+    real_write = outputs._write_synced
+
+    def full_on_the_second(path, data):
+        if path.name == "b.json":
+            raise OSError(28, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(outputs, "_write_synced", full_on_the_second)
+    with pytest.raises(OSError):
+        outputs.write_outputs(tmp_path, {"a.json": b"new", "b.json": b"new"})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {"a.json": b"old"}
+
+
+@pytest.mark.parametrize("name", ["", "..", "a/b.json", ".staging-1-x"])
+def test_an_output_name_must_be_a_plain_file_name(name, tmp_path):
+    with pytest.raises(ValueError, match="plain file name"):
+        outputs.write_outputs(tmp_path, {name: b"1"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def _dead_pid() -> int:
+    """A process id no process has (a child that has exited and been reaped)."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(child.stdout)
+
+
+def _leftover(folder: Path, name: str) -> Path:
+    path = folder / name
+    if name.endswith(".tmp"):
+        path.write_bytes(b"half")
+    else:
+        (path / "sub").mkdir(parents=True)
+    return path
+
+
+@pytest.mark.parametrize("leftover, removed", [
+    (".staging-{dead}-k2x9", True),  # a killed writer's staging folder
+    (".staging-{dead}-k2x9-committing", True),  # one killed while renaming in (removed once the set is in)
+    (".staging-{live}-k2x9", False),  # a running writer's (pid 1 is alive)
+    (".staging-k2x9", False),  # not named by this module
+    (".a.json.{dead}-ab12.tmp", True),  # a killed writer's temporary file (removed by the next write of a.json)
+    (".a.json.{live}-ab12.tmp", False),
+])
+def test_the_next_write_removes_only_a_killed_writers_leftovers(leftover, removed, tmp_path):
+    path = _leftover(tmp_path, leftover.format(dead=_dead_pid(), live=1))
+    outputs.write_outputs(tmp_path, {"a.json": b"1"})
+    outputs.write_bytes_atomic(tmp_path / "a.json", b"2")
+    assert path.exists() is not removed
+
+
+@pytest.mark.parametrize("mark, whole", [(".staging-{dead}-k2x9-committing", False),
+                                         (".staging-{live}-k2x9-committing", False),  # being replaced now
+                                         (".staging-{dead}-k2x9", True)])  # staged, nothing moved yet
+def test_a_folder_caught_while_its_set_was_replaced_is_refused_by_the_reader(mark, whole, tmp_path):
+    outputs.write_outputs(tmp_path, {"a.json": b"1"})
+    _leftover(tmp_path, mark.format(dead=_dead_pid(), live=1))
+    if whole:
+        assert outputs.check_output_set(tmp_path) == [tmp_path / "a.json"]
+    else:
+        with pytest.raises(outputs.IncompleteOutputs, match="the output set is incomplete"):
+            outputs.check_output_set(tmp_path)
+
+
+def test_scratch_is_removed_at_exit_and_a_killed_runs_by_the_next(tmp_path, monkeypatch):
+    monkeypatch.setattr(outputs.tempfile, "gettempdir", lambda: str(tmp_path))
+    dead, live = _leftover(tmp_path, f"evaluate-{_dead_pid()}-x1"), _leftover(tmp_path, "evaluate-1-x1")
+    other = _leftover(tmp_path, "evaluate-report-x1")
+    with outputs.scratch_folder("evaluate-") as scratch:
+        assert scratch.parent == tmp_path and scratch.name.startswith(f"evaluate-{os.getpid()}-")
+        (scratch / "model").mkdir()
+        assert not dead.exists() and live.exists() and other.exists()
+    assert not scratch.exists()
 
 
 def test_a_folder_that_cannot_be_fsynced_is_no_error(tmp_path, monkeypatch):

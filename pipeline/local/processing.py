@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from pipeline.local.execution import StepFailure
 from pipeline.local.store import LocalObjectStore
+from processing_scripts.outputs import IncompleteOutputs, check_output_set
 
 CONTAINER_ROOT = "/opt/ml/processing"  # where SageMaker mounts a processing job's inputs and outputs
 
@@ -62,7 +63,20 @@ def run_processing_job(request: Mapping[str, Any], store: LocalObjectStore, *, s
             last = next((ln for ln in reversed(completed.stderr.splitlines()) if ln.strip()), "")
             raise StepFailure(f"AlgorithmError: {last} (exit code {completed.returncode}; log: {log_path})")
         for item in outputs:
-            store.upload_dir(Path(local(item["S3Output"]["LocalPath"])), item["S3Output"]["S3Uri"])
+            upload_output_set(store, Path(local(item["S3Output"]["LocalPath"])), item["S3Output"]["S3Uri"],
+                              item["OutputName"])
+
+
+def upload_output_set(store: LocalObjectStore, folder: Path, uri: str, name: str) -> list[str]:
+    """Upload the files a script left in ``folder`` to ``uri`` (the folder's tree, as SageMaker uploads it
+    at the end of the job; a writer's staging leftovers are not outputs). A folder whose set a writer was
+    caught replacing is a StepFailure and nothing of it is uploaded, so no later step reads a mixed set."""
+    try:
+        files = check_output_set(folder)
+    except IncompleteOutputs as error:
+        raise StepFailure(f"output {name!r}: {error}") from None
+    base = uri.rstrip("/")
+    return [store.put_file(f"{base}/{path.relative_to(folder).as_posix()}", path) for path in files]
 
 
 def read_property_file(properties: Mapping[str, Any], spec: Mapping[str, str], store: LocalObjectStore) -> Any:
