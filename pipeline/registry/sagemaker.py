@@ -52,6 +52,10 @@ class SageMakerRegistry(ModelRegistry):
         raise RegistryError(f"no model package {ref} (group {group!r} has no version {version})")
 
     def add_package(self, request: PackageRequest) -> dict[str, Any]:
+        if request.generated_by and request.group in self.list_groups():
+            for package in self.list_packages(request.group):  # this execution registered already
+                if (package.get("MetadataProperties") or {}).get("GeneratedBy") == request.generated_by:
+                    return package
         if request.group not in self.list_groups():
             with contextlib.suppress(AwsError):  # another process may create it first; that is fine
                 self._call("create_model_package_group", ModelPackageGroupName=request.group)
@@ -72,6 +76,7 @@ class SageMakerRegistry(ModelRegistry):
             "ModelMetrics": request.model_metrics,
             "DriftCheckBaselines": request.drift_check_baselines,
             "CustomerMetadataProperties": request.customer_metadata,
+            "MetadataProperties": {"GeneratedBy": request.generated_by} if request.generated_by else None,
         }
         call.update({key: value for key, value in optional.items() if value})
         arn = self._call("create_model_package", **call)["ModelPackageArn"]
