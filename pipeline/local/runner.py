@@ -122,6 +122,7 @@ class LocalRunner:
         """Run one step; returns the steps to run next (a condition's branch), or None to stop."""
         record = StepRecord(name=step["Name"], type=step["Type"], started=time.time())
         result.steps.append(record)
+        self._write_record(result)  # the record shows the step running: where an interrupted run stopped
         executor = _EXECUTORS.get(step["Type"])
         branch: list = []
         failure: Exception | None = None

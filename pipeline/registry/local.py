@@ -123,7 +123,10 @@ class LocalRegistry(ModelRegistry):
             raise RegistryError(f"{self.path} was opened read-only")
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("ROLLBACK")
+            try:  # a write, undone: only writing a page finds a read-only file or folder
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_check', '')")
+            finally:
+                db.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
