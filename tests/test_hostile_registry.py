@@ -421,3 +421,20 @@ def test_eight_parallel_local_runs_get_versions_one_to_eight(demo, tmp_path):
     assert all(out.endswith(tuple(f"/{v}" for v in range(1, 9))) for out in outputs), outputs
     assert sorted(p["ModelPackageVersion"] for p in packages(tmp_path)) == list(range(1, 9))
     assert integrity_ok(tmp_path / "registry.db")
+
+
+def test_a_package_the_registry_refuses_fails_its_step_in_one_line(demo, tmp_path, capsys, monkeypatch):
+    """A refusal only the registry can make (here: one it makes at registration) fails RegisterModel:
+    the step's line says why, exit 1, no traceback, nothing registered."""
+    from pipeline.registry import RegistryError
+
+    def refuse(self, request):
+        raise RegistryError(f"bad model package group name {request.group!r}: refused by the registry")
+
+    monkeypatch.setattr(LocalRegistry, "add_package", refuse)
+    result = run_main(local_main, run()(tmp_path, demo), capsys)
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    [line] = [ln for ln in result.stdout.splitlines() if ln.lstrip().startswith("RegisterModel")]
+    assert "Failed" in line and "refused by the registry" in line
+    assert "execution Failed at step RegisterModel" in result.stdout
+    assert LocalRegistry(tmp_path / "registry.db").list_packages() == []
