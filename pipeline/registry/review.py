@@ -42,7 +42,7 @@ def clean_text(flag: str, text: str | None, longest: int) -> str | None:
     """``text`` with runs of whitespace made one space, None when missing or blank; RegistryError when it
     is not UTF-8 (undecodable argv bytes), holds control characters or is longer than ``longest``.
 
-    >>> clean_text("--reason", "  risk\taccepted ", 10)
+    >>> clean_text("--reason", "  risk\taccepted ", 20)
     'risk accepted'
     >>> clean_text("--by", "x" * 11, 10)
     Traceback (most recent call last):
