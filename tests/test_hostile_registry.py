@@ -377,14 +377,6 @@ def test_a_retry_of_a_running_or_succeeded_execution_is_refused(demo, tmp_path, 
     assert registry_state(tmp_path / "registry.db") == before
 
 
-def test_registering_twice_for_one_execution_returns_the_first_package(tmp_path):
-    registry = LocalRegistry(tmp_path / "registry.db")
-    fields = dict(model_data_url="s3://b/model.tar.gz", image_uri=IMAGE, generated_by="arn:execution/a")
-    first = registry.register(GROUP, **fields)
-    assert registry.register(GROUP, **fields) == first
-    assert registry.register(GROUP, **{**fields, "generated_by": "arn:execution/b"})["ModelPackageVersion"] == 2
-
-
 def _run_in_process(work: str, definition: dict, overrides: dict) -> str:
     """One local run (the runner, registry and functions the CLI wires up); returns its stdout lines."""
     from pipeline.local.functions import local_functions

@@ -197,6 +197,16 @@ def test_versions_are_unique_in_the_schema(tmp_path):
     db.close()
 
 
+def test_registering_twice_for_one_execution_returns_the_first_package(registry):
+    """A retried execution (its first try interrupted after registering) registers nothing twice."""
+    execution = "arn:aws:sagemaker:us-east-1:000000000000:pipeline/p/execution/a"
+    first = register(registry, generated_by=execution)
+    assert first["MetadataProperties"] == {"GeneratedBy": execution}
+    assert register(registry, generated_by=execution)["ModelPackageArn"] == first["ModelPackageArn"]
+    assert register(registry, generated_by=execution[:-1] + "b")["ModelPackageVersion"] == 2
+    assert register(registry)["ModelPackageVersion"] == 3  # no execution: always a new version
+
+
 def _register_in_process(path: str, count: int) -> list[int]:
     registry = LocalRegistry(path)
     return [register(registry)["ModelPackageVersion"] for _ in range(count)]
