@@ -228,11 +228,12 @@ def test_a_forced_approval_at_the_limits_keeps_its_whole_record(tmp_path, capsys
     assert package["CustomerMetadataProperties"]["review_forced"] == "true"
 
 
+@pytest.mark.parametrize("frozen", [("registry.db",), (".",), ("registry.db", ".")], ids=["file", "folder", "both"])
 @pytest.mark.parametrize("command", [["list"], ["describe", "--group", GROUP], ["baseline", "--group", GROUP]])
-def test_a_registry_that_cannot_be_written_can_be_read(tmp_path, capsys, command):
-    db = seed(tmp_path)
+def test_a_registry_that_cannot_be_written_can_be_read(tmp_path, capsys, command, frozen):
+    seed(tmp_path)
     with contextlib.ExitStack() as stack:
-        make_read_only(stack, db, tmp_path)
+        make_read_only(stack, *(tmp_path / name for name in frozen))
         result = run_main(registry_main, [*command, "--work-dir", str(tmp_path)], capsys)
     if command[0] == "baseline":  # nothing approved: refused, but for that reason, not the file's
         assert_refused(result, "has no Approved version")

@@ -207,6 +207,13 @@ def test_registering_twice_for_one_execution_returns_the_first_package(registry)
     assert register(registry)["ModelPackageVersion"] == 3  # no execution: always a new version
 
 
+def test_an_approval_description_past_sagemakers_limit_is_refused_not_cut(registry):
+    arn = register(registry, customer_metadata=PASSED)["ModelPackageArn"]
+    with pytest.raises(RegistryError, match="1025 characters, more than 1024"):
+        registry.update_approval(arn, "Approved", "d" * 1025)
+    assert registry.describe(arn)["ModelApprovalStatus"] == "PendingManualApproval"
+
+
 def _register_in_process(path: str, count: int) -> list[int]:
     registry = LocalRegistry(path)
     return [register(registry)["ModelPackageVersion"] for _ in range(count)]

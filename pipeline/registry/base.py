@@ -86,6 +86,13 @@ def check_status(status: str) -> None:
         raise RegistryError(f"bad approval status {status!r}: use one of {', '.join(APPROVAL_STATUSES)}")
 
 
+def check_approval_description(description: str | None) -> None:
+    """What UpdateModelPackage takes as ApprovalDescription: refused, never cut, past SageMaker's limit."""
+    if description is not None and len(description) > policy.APPROVAL_DESCRIPTION_MAX:
+        raise RegistryError(f"the ApprovalDescription has {len(description)} characters, more than "
+                            f"{policy.APPROVAL_DESCRIPTION_MAX}: shorten it")
+
+
 def check_group(group: str) -> None:
     if not isinstance(group, str) or not MODEL_PACKAGE_GROUP_RE.match(group):
         raise RegistryError(f"bad model package group name {group!r}: letters, digits and hyphens, at most 63")

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from pipeline.registry.base import (
-    DEFAULT_REGION, PACKAGE_ARN_RE, ModelRegistry, PackageRequest, check_group, check_status, iso, parse_arn,
-    parse_group_version,
+    DEFAULT_REGION, PACKAGE_ARN_RE, ModelRegistry, PackageRequest, check_approval_description, check_group,
+    check_status, iso, parse_arn, parse_group_version,
 )
 from pipeline.registry.errors import RegistryError
 from processing_scripts import customer_metadata
@@ -290,6 +290,7 @@ class LocalRegistry(ModelRegistry):
     def update_approval(self, ref: str, status: str, description: str | None = None,
                         metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
         check_status(status)
+        check_approval_description(description)
         group, version = self._key(ref)
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")  # read-modify-write of the metadata under the write lock

@@ -7,7 +7,10 @@ from typing import Any, Mapping
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.registry.base import ModelRegistry, PackageRequest, check_group, check_status, parse_arn, parse_group_version
+from pipeline.registry.base import (
+    ModelRegistry, PackageRequest, check_approval_description, check_group, check_status, parse_arn,
+    parse_group_version,
+)
 from pipeline.registry.errors import AwsError, RegistryError
 from processing_scripts import customer_metadata
 
@@ -118,6 +121,7 @@ class SageMakerRegistry(ModelRegistry):
     def update_approval(self, ref: str, status: str, description: str | None = None,
                         metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
         check_status(status)
+        check_approval_description(description)
         package = self.describe(ref)
         problem = customer_metadata.problem({**(package.get("CustomerMetadataProperties") or {}), **(metadata or {})})
         if problem:
