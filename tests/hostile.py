@@ -6,6 +6,7 @@ A case runs a real command (in-process with :func:`tests.helpers.run_main`, or a
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -124,3 +125,35 @@ def leftovers(folder: Path) -> list[str]:
         return []
     temporaries = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if is_temporary(path)]
     return sorted({*partial_files(folder), *temporaries})
+
+
+def registry_state(database: Path) -> object:
+    """What a registry file holds, comparable before and after a case: its rows when it is a readable
+    registry, else its bytes' sha256 (a damaged file), ``"folder"`` or None (no file)."""
+    if database.is_dir():
+        return "folder"
+    if not database.exists():
+        return None
+    try:
+        return registry_rows(database)
+    except sqlite3.DatabaseError:
+        return hashlib.sha256(database.read_bytes()).hexdigest()
+
+
+def make_read_only(stack: "contextlib.ExitStack", *paths: Path) -> None:
+    """Make ``paths`` unwritable for this process until ``stack`` closes: mode bits for a user, the
+    immutable attribute (chattr +i) for root, whom mode bits do not stop. Skips the test when neither
+    can be set."""
+    import pytest
+
+    if os.geteuid() != 0:
+        for path in paths:
+            mode = path.stat().st_mode
+            path.chmod(0o555 if path.is_dir() else 0o444)
+            stack.callback(path.chmod, mode)
+        return
+    for path in paths:
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"cannot make {path.name} read-only as root here (chattr: {done.stderr!r})")
+        stack.callback(subprocess.run, ["chattr", "-i", str(path)], check=True)

@@ -102,12 +102,18 @@ def test_customer_metadata_rules_are_what_botocore_declares():
     assert not wrong, wrong[:20]
 
 
-def test_approval_descriptions_are_cut_to_what_botocore_allows():
+def test_approval_descriptions_fit_what_botocore_allows_and_are_never_cut():
     declared = shape("sagemaker", shape("sagemaker", "UpdateModelPackageInput")["members"]["ApprovalDescription"]["shape"])
     assert declared["max"] == review.APPROVAL_DESCRIPTION_MAX
-    package = {"ModelPackageArn": "arn", "CustomerMetadataProperties": {"gate_passed": "true"}}
-    decided = review.decide(package, approve=True, by="ana", reason="r" * 2000, now=datetime.now(timezone.utc))
-    assert len(decided.description) == review.APPROVAL_DESCRIPTION_MAX
+    # The longest --reason and --by over the longest gate record still leave the FORCED note whole.
+    checks = "c" * customer_metadata.VALUE_MAX
+    package = {"ModelPackageArn": "arn", "CustomerMetadataProperties": {"gate_passed": "false", "gate_checks": checks}}
+    decided = review.decide(package, approve=True, by="b" * review.BY_MAX, reason="r" * review.REASON_MAX,
+                            force=True, now=datetime.now(timezone.utc))
+    assert len(decided.description) <= review.APPROVAL_DESCRIPTION_MAX
+    assert decided.description.endswith(f"[FORCED: the quality gate did not pass: {checks}]")
+    with pytest.raises(RegistryError, match="more than 400"):
+        review.decide(package, approve=True, by="ana", reason="r" * (review.REASON_MAX + 1), force=True)
 
 
 def package(metadata: dict) -> PackageRequest:

@@ -197,6 +197,23 @@ def test_versions_are_unique_in_the_schema(tmp_path):
     db.close()
 
 
+def test_registering_twice_for_one_execution_returns_the_first_package(registry):
+    """A retried execution (its first try interrupted after registering) registers nothing twice."""
+    execution = "arn:aws:sagemaker:us-east-1:000000000000:pipeline/p/execution/a"
+    first = register(registry, generated_by=execution)
+    assert first["MetadataProperties"] == {"GeneratedBy": execution}
+    assert register(registry, generated_by=execution)["ModelPackageArn"] == first["ModelPackageArn"]
+    assert register(registry, generated_by=execution[:-1] + "b")["ModelPackageVersion"] == 2
+    assert register(registry)["ModelPackageVersion"] == 3  # no execution: always a new version
+
+
+def test_an_approval_description_past_sagemakers_limit_is_refused_not_cut(registry):
+    arn = register(registry, customer_metadata=PASSED)["ModelPackageArn"]
+    with pytest.raises(RegistryError, match="1025 characters, more than 1024"):
+        registry.update_approval(arn, "Approved", "d" * 1025)
+    assert registry.describe(arn)["ModelApprovalStatus"] == "PendingManualApproval"
+
+
 def _register_in_process(path: str, count: int) -> list[int]:
     registry = LocalRegistry(path)
     return [register(registry)["ModelPackageVersion"] for _ in range(count)]
@@ -308,7 +325,7 @@ def test_force_is_refused_where_nothing_is_overridden(work, capsys):
         (["list", "--group", "nope"], "no model package group 'nope'"),
         (["describe", "--group", "churn", "--version", "9"], "group 'churn' has no version 9"),
         (["approve", "--group", "churn", "--version", "9"], "group 'churn' has no version 9"),
-        (["describe", "--group", "churn", "--version", "0"], "--version starts at 1"),
+        (["describe", "--group", "churn", "--version", "0"], "--version 0 out of range: versions are 1-"),
         (["describe", "--version", "1"], "--version needs --group"),
         (["describe"], "describe needs --arn or --group"),
         (["approve", "--group", "churn"], "approve needs an explicit --version"),
@@ -467,7 +484,7 @@ def test_the_reviewer_is_recorded_as_metadata_sagemaker_accepts(registry, by, re
     arn = register(registry, customer_metadata=PASSED)["ModelPackageArn"]
     approved = registry.review(arn, approve=True, by=by, reason=None)
     assert approved["CustomerMetadataProperties"]["review_by"] == recorded
-    assert approved["ApprovalDescription"].startswith(f"Approved by {by.strip()} at ")
+    assert approved["ApprovalDescription"].startswith(f"Approved by {' '.join(by.split())} at ")
 
 
 @pytest.mark.parametrize(

@@ -2,26 +2,32 @@
 
     python -m pipeline.local evaluation --model-data model.tar.gz --test-data test.csv
                              [--validation-data validation.csv] [--work-dir .local-sagemaker]
-                             [--param Name=Value ...] [--output text|json]
+                             [--param Name=Value ...] [--output text|json] [--retry EXECUTION_ID]
     python -m pipeline.local monitoring --baseline DIR|s3://... --data FILE|DIR|s3://...
                              [--work-dir DIR] [--param Name=Value ...] [--output text|json]
 
 Exit codes: 0 the model passed the gate and was registered (evaluation) or no drift (monitoring); 1 the
 pipeline failed (the gate said no, drift, or a step failed: the reason is printed); 2 bad usage or input,
-before any step ran.
+before any step ran (an unwritable work folder or registry included).
+
+``--retry ID`` runs an execution again under its id (one that failed or was interrupted, like SageMaker's
+RetryPipelineExecution): a package that execution registered already is not registered twice.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 from pipeline.arguments import OneLineParser, pipeline_subcommands, report
 from pipeline.pipelines import SPECS
 from pipeline.config import ConfigError, PipelineConfig
+from pipeline.local.journal import ExecutionBusy, read_record
 from pipeline.local.staging import DEFAULT_WORK_DIR, UsageError, checked_work_dir, local_config, stage_folder, stage_input
+from pipeline.local.store import StoreError
 from pipeline.parameters import ParameterError, check_overrides, parse_overrides
 from pipeline.spec import PipelineSpec
 
@@ -64,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--pipeline-name", help="pipeline name (default binary-classifier-evaluation; the drift "
                                                 "check's is <name>-monitoring)")
     common.add_argument("--output", choices=("text", "json"), default="text", help="result format on stdout")
+    common.add_argument("--retry", metavar="EXECUTION_ID",
+                        help="run a failed or interrupted execution again under its id (nothing registered twice)")
     common.add_argument("--verbose", action="store_true", help="show the SageMaker SDK's log messages")
     pipeline_subcommands(parser, specs=SPECS, parents=[common], add_arguments=_inputs,
                          describe=lambda spec: f"run the {spec.key} pipeline: {spec.description}")
@@ -74,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     spec: PipelineSpec = args.spec
     from pipeline.local.store import LocalObjectStore
+    from pipeline.registry import RegistryError
 
     try:
         config = local_config(pipeline_name=args.pipeline_name,
@@ -84,21 +93,65 @@ def main(argv: Sequence[str] | None = None) -> int:
             if item.parameter in overrides:
                 raise UsageError(f"--param {item.parameter} conflicts with --{item.flag}: use --{item.flag}")
         check_overrides(spec.parameters, overrides)  # every --param, before anything is staged or run
-        work_dir = checked_work_dir(args.work_dir)
+        work_dir = writable_work_dir(checked_work_dir(args.work_dir))
+        check_retry(work_dir, args.retry, spec.name(config))
+        registry = open_local_registry(work_dir, config) if spec.functions else None
         store = LocalObjectStore(work_dir)
         for item in spec.local_inputs:
             value = getattr(args, item.flag.replace("-", "_"))
             if value is None:
                 continue
-            if item.folder:
-                overrides[item.parameter] = stage_folder(store, config, value, item.flag, required=item.required_files)
-            else:
-                overrides[item.parameter] = stage_input(store, config, value, item.flag)
+            try:
+                if item.folder:
+                    overrides[item.parameter] = stage_folder(store, config, value, item.flag,
+                                                             required=item.required_files)
+                else:
+                    overrides[item.parameter] = stage_input(store, config, value, item.flag)
+            except StoreError as error:
+                if not value.startswith("s3://") and ("\\" in Path(value).name or "\0" in value):
+                    raise UsageError(f"--{item.flag}: {value}: an S3 key here cannot hold a backslash; rename "
+                                     "the file") from None
+                raise UsageError(f"--{item.flag}: {error}") from None
         return run_local(config, spec, store=store, work_dir=work_dir, overrides=overrides, output=args.output,
-                         verbose=args.verbose)
-    except (UsageError, ConfigError, ParameterError) as error:
+                         verbose=args.verbose, registry=registry, execution_id=args.retry)
+    except (UsageError, ConfigError, ParameterError, RegistryError, StoreError, ExecutionBusy) as error:
         report(error)
         return 2
+
+
+def writable_work_dir(work_dir: Path) -> Path:
+    """``work_dir``, created if missing, once a file can be written in it (else UsageError): checked
+    before any step, so an unwritable folder never fails a run half-way."""
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=work_dir):
+            pass
+    except OSError as error:
+        raise UsageError(f"--work-dir {work_dir}: cannot write there ({error.strerror or error}); "
+                         "pass a folder you can write") from None
+    return work_dir
+
+
+def check_retry(work_dir: Path, execution_id: str | None, pipeline_name: str) -> None:
+    """A retry names an execution of this pipeline in ``work_dir`` that did not succeed."""
+    if execution_id is None:
+        return
+    record = read_record(work_dir, execution_id) if execution_id.isalnum() else None
+    if record is None:
+        raise UsageError(f"--retry {execution_id!r}: no such execution in {work_dir / 'executions'}")
+    if not record.get("PipelineArn", "").endswith(f":pipeline/{pipeline_name}"):
+        raise UsageError(f"--retry {execution_id}: an execution of another pipeline ({record.get('PipelineArn')})")
+    if record.get("PipelineExecutionStatus") == "Succeeded":
+        raise UsageError(f"--retry {execution_id}: it succeeded; run without --retry for a new execution")
+
+
+def open_local_registry(work_dir: Path, config: PipelineConfig):
+    """The work folder's registry, checked writable before any step runs (RegistryError if not)."""
+    from pipeline.registry import LocalRegistry
+
+    registry = LocalRegistry(work_dir / "registry.db", region=config.region)
+    registry.check_writable()
+    return registry
 
 
 def prepare_definition(config: PipelineConfig, spec: PipelineSpec, *, store, overrides: dict[str, str],
@@ -120,7 +173,7 @@ def prepare_definition(config: PipelineConfig, spec: PipelineSpec, *, store, ove
 
 
 def run_local(config: PipelineConfig, spec: PipelineSpec, *, store, work_dir: Path, overrides: dict[str, str],
-              output: str = "text", verbose: bool = False) -> int:
+              output: str = "text", verbose: bool = False, registry=None, execution_id: str | None = None) -> int:
     """Build the definition, stage the code, run it, print the outcome; returns the exit code."""
     from pipeline.local.functions import local_functions
     from pipeline.local.runner import LocalRunner
@@ -129,13 +182,14 @@ def run_local(config: PipelineConfig, spec: PipelineSpec, *, store, work_dir: Pa
 
     definition = prepare_definition(config, spec, store=store, overrides=overrides, verbose=verbose)
     emit = print if output == "text" else (lambda line: print(line, file=sys.stderr))
-    registry = functions = None
+    functions = None
     if spec.functions:
-        registry = LocalRegistry(work_dir / "registry.db", region=config.region)
+        if registry is None:
+            registry = LocalRegistry(work_dir / "registry.db", region=config.region)
         functions = local_functions(config, registry=registry, store=store)
     runner = LocalRunner(work_dir, registry=registry, region=config.region, emit=emit,
                          progress=_progress_printer(sys.stderr), functions=functions)
-    result = runner.run(definition, pipeline_name=spec.name(config), overrides=overrides)
+    result = runner.run(definition, pipeline_name=spec.name(config), overrides=overrides, execution_id=execution_id)
     lines, fields, succeeded = outcome(spec.key, runner, result)
     if output == "json":
         print(json.dumps({**result.to_json(), **fields}, indent=2))

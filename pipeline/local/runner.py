@@ -7,7 +7,6 @@ served in-process through their ``code/inference.py`` handlers, as the scikit-le
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -15,16 +14,17 @@ from typing import Any, Callable, Mapping
 from pipeline.local.conditions import evaluate_condition
 from pipeline.local.execution import ExecutionResult, StepFailure, StepRecord, arn, iso, new_execution_id
 from pipeline.local.expressions import ExpressionError, Scope, evaluate
+from pipeline.local.journal import ExecutionLock, mark_interrupted, record_dir, write_record
 from pipeline.local.model_archive import ModelArchiveError, load_serving_handlers
 from pipeline.local.ordering import all_step_names, execution_order
 from pipeline.local.processing import read_property_file, run_processing_job
 from pipeline.local.records import TransformError
 from pipeline.local.scratch import job_scratch
-from pipeline.local.store import LocalObjectStore
+from pipeline.local.store import LocalObjectStore, StoreError
 from pipeline.local.transform import run_transform
 from pipeline.local.transform_spec import TransformSpec
 from pipeline.parameters import resolve_parameters
-from processing_scripts.outputs import write_text_atomic
+from pipeline.registry.errors import RegistryError
 
 
 class LocalRunner:
@@ -60,7 +60,11 @@ class LocalRunner:
         overrides: Mapping[str, str] | None = None,
         execution_id: str | None = None,
     ) -> ExecutionResult:
-        """Run every step; a failure stops the execution. The record is written under executions/."""
+        """Run every step; a failure stops the execution. The record is written under executions/ when it
+        starts and after every step, so an interrupted run leaves one (marked by the next run); running
+        again with the same ``execution_id`` is a retry: it registers no second package."""
+        for interrupted in mark_interrupted(self.work_dir, self._package_generated_by):
+            self.emit(f"execution {interrupted} was interrupted: its record now says Failed")
         parameters = resolve_parameters(definition.get("Parameters", []), overrides or {})
         result = ExecutionResult(
             pipeline_name=pipeline_name,
@@ -82,17 +86,27 @@ class LocalRunner:
             known_steps=frozenset(all_step_names(steps)),
             steps=result.properties,
         )
-        self.emit(f"execution {result.execution_id} of {pipeline_name}")
+        with ExecutionLock(self.work_dir, result.execution_id):
+            self.emit(f"execution {result.execution_id} of {pipeline_name}")
+            self._write_record(result)
+            self._run_steps(steps, scope, result)
+            self._finish(result)
+        return result
+
+    def _run_steps(self, steps: list, scope: Scope, result: ExecutionResult) -> None:
         try:
             queue = list(execution_order(steps, set(scope.known_steps)))
             while queue:
                 step = queue.pop(0)
                 branch = self._run_step(step, scope, result)
+                self._write_record(result)
                 if branch is None:
                     break
                 queue = branch + queue
         except ExpressionError as error:
             result.status, result.failure_reason = "Failed", str(error)
+
+    def _finish(self, result: ExecutionResult) -> None:
         if result.status == "Executing":
             result.status = "Succeeded"
         result.ended = time.time()
@@ -101,7 +115,6 @@ class LocalRunner:
         else:
             self.emit(f"execution {result.status}" + (f": {result.failure_reason}" if result.failure_reason else ""))
         self._write_record(result)
-        return result
 
     # -- steps --
 
@@ -109,6 +122,7 @@ class LocalRunner:
         """Run one step; returns the steps to run next (a condition's branch), or None to stop."""
         record = StepRecord(name=step["Name"], type=step["Type"], started=time.time())
         result.steps.append(record)
+        self._write_record(result)  # the record shows the step running: where an interrupted run stopped
         executor = _EXECUTORS.get(step["Type"])
         branch: list = []
         failure: Exception | None = None
@@ -121,6 +135,8 @@ class LocalRunner:
             record.status = "Succeeded"
         except (StepFailure, ExpressionError) as error:
             failure = error
+        except (RegistryError, StoreError) as error:  # the registry refused the package; a URI leaves the store
+            failure = StepFailure(str(error))
         except (KeyError, IndexError, TypeError) as error:
             # A field the step needs is missing or malformed: SageMaker would reject the definition.
             failure = StepFailure(f"malformed {step['Type']} step arguments ({type(error).__name__}: {error})")
@@ -188,10 +204,10 @@ class LocalRunner:
         run_processing_job(args, self.store, scratch=self._scratch(), log_path=log_path)
         name = result.job_name(step["Name"])
         properties = {**args, "ProcessingJobName": name, "ProcessingJobStatus": "Completed"}
-        scope.steps[step["Name"]] = properties
         for spec in step.get("PropertyFiles", []):
             document = read_property_file(properties, spec, self.store)
             scope.property_files[(step["Name"], spec["PropertyFileName"])] = lambda d=document: d
+        scope.steps[step["Name"]] = properties  # only once its property files are read: a failed step has none
         record.metadata = {"ProcessingJob": {"Arn": arn(self.region, f"processing-job/{name}")}}
 
     def _condition(self, step, scope, result, record) -> list:
@@ -221,6 +237,7 @@ class LocalRunner:
             customer_metadata=args.get("CustomerMetadataProperties"),
             content_types=args["InferenceSpecification"].get("SupportedContentTypes"),
             response_types=args["InferenceSpecification"].get("SupportedResponseMIMETypes"),
+            generated_by=result.execution_arn,  # a retry of this execution finds this package
         )
         package_arn = package["ModelPackageArn"]
         result.model_package_arn = package_arn
@@ -260,10 +277,18 @@ class LocalRunner:
         return path
 
     def _record_dir(self, result: ExecutionResult) -> Path:
-        return self.work_dir / "executions" / result.execution_id
+        return record_dir(self.work_dir, result.execution_id)
 
     def _write_record(self, result: ExecutionResult) -> None:
-        write_text_atomic(self._record_dir(result) / "execution.json", json.dumps(result.to_json(), indent=2) + "\n")
+        write_record(self.work_dir, result.execution_id, result.to_json())
+
+    def _package_generated_by(self, execution_arn: str) -> str | None:
+        """The ARN of the package the execution registered, if the registry holds one."""
+        if self.registry is None:
+            return None
+        found = [p["ModelPackageArn"] for p in self.registry.list_packages()
+                 if (p.get("MetadataProperties") or {}).get("GeneratedBy") == execution_arn]
+        return found[0] if found else None
 
 
 _EXECUTORS: dict[str, Callable] = {

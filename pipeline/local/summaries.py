@@ -16,6 +16,16 @@ def output_folder(runner, result, step: str, output: str) -> Path | None:
     return Path(runner.store.path_for(item["S3Output"]["S3Uri"]))
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    """A step's JSON output, or {} when the step did not write it (or wrote something else): the
+    summary then says what failed, from the execution record, instead of failing itself."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
 def evaluation_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
     """The gate's checks, the report, and what was registered (or why not)."""
     from pipeline.pipelines.evaluation import EVALUATION_STEP
@@ -26,7 +36,7 @@ def evaluation_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
     gate = None
     folder = output_folder(runner, result, EVALUATION_STEP, EVALUATION_OUTPUT)
     if folder is not None:
-        gate = json.loads((folder / EVALUATION_FILE).read_text()).get("gate")
+        gate = _read_json(folder / EVALUATION_FILE).get("gate")
         if gate:
             failed = [c for c in gate["checks"] if not c["passed"]]
             verdict = "passed" if gate["passed"] else f"FAILED ({len(failed)} of {len(gate['checks'])} checks)"
@@ -60,12 +70,12 @@ def monitoring_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
     fields: dict[str, Any] = {}
     folder = output_folder(runner, result, DRIFT_CHECK_STEP, DRIFT_OUTPUT)
     if folder is not None:
-        fields["DriftStatus"] = json.loads((folder / STATUS_FILE).read_text())
+        fields["DriftStatus"] = _read_json(folder / STATUS_FILE) or None
         fields["DriftReport"] = str(folder / REPORT_FILE)
     if result.status == "Succeeded":
         lines = ["no drift"]
     else:
-        status = fields.get("DriftStatus", {})
+        status = fields.get("DriftStatus") or {}
         if status.get("drift_detected"):
             lines = [f"drift: {status.get('violation_count')} violation(s) on {status.get('drifted_features')}"]
         else:

@@ -31,6 +31,21 @@ METRIC_SECTIONS = {
 }
 PACKAGE_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:sagemaker:([a-z0-9\-]+):(\d{12}):model-package/([^/]+)/(\d+)$")
 GROUP_VERSION_RE = re.compile(r"^([^/:]+)/(\d+)$")
+# ModelPackageVersion is an Integer in botocore's model (32 bits); a larger one names no version.
+VERSION_MAX = 2**31 - 1
+
+
+def check_version(version: int) -> int:
+    """``version`` if it can be a ModelPackageVersion, else RegistryError.
+
+    >>> check_version(2**40)
+    Traceback (most recent call last):
+    ...
+    pipeline.registry.errors.RegistryError: version 1099511627776 out of range: versions are 1-2147483647
+    """
+    if not 1 <= version <= VERSION_MAX:
+        raise RegistryError(f"version {version} out of range: versions are 1-{VERSION_MAX}")
+    return version
 
 
 def parse_arn(arn: str) -> tuple[str, int]:
@@ -40,11 +55,11 @@ def parse_arn(arn: str) -> tuple[str, int]:
     ('churn', 3)
     """
     match = PACKAGE_ARN_RE.match(arn if isinstance(arn, str) else "")
-    if not match:
+    if not match or any("\ud800" <= c <= "\udfff" for c in arn):
         raise RegistryError(
             f"bad model package ARN {arn!r}: expected arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>"
         )
-    return match.group(3), int(match.group(4))
+    return match.group(3), check_version(int(match.group(4)))
 
 
 def parse_group_version(ref: str) -> tuple[str, int] | None:
@@ -54,7 +69,7 @@ def parse_group_version(ref: str) -> tuple[str, int] | None:
     (('churn', 2), None)
     """
     match = GROUP_VERSION_RE.match(ref) if isinstance(ref, str) else None
-    return (match.group(1), int(match.group(2))) if match else None
+    return (match.group(1), check_version(int(match.group(2)))) if match else None
 
 
 def iso(timestamp: float) -> str:
@@ -69,6 +84,13 @@ def iso(timestamp: float) -> str:
 def check_status(status: str) -> None:
     if status not in APPROVAL_STATUSES:
         raise RegistryError(f"bad approval status {status!r}: use one of {', '.join(APPROVAL_STATUSES)}")
+
+
+def check_approval_description(description: str | None) -> None:
+    """What UpdateModelPackage takes as ApprovalDescription: refused, never cut, past SageMaker's limit."""
+    if description is not None and len(description) > policy.APPROVAL_DESCRIPTION_MAX:
+        raise RegistryError(f"the ApprovalDescription has {len(description)} characters, more than "
+                            f"{policy.APPROVAL_DESCRIPTION_MAX}: shorten it")
 
 
 def check_group(group: str) -> None:
@@ -122,6 +144,9 @@ class PackageRequest:
     environment: Mapping[str, str] | None = None
     content_types: Sequence[str] | None = None
     response_types: Sequence[str] | None = None
+    # MetadataProperties.GeneratedBy: the pipeline execution ARN registering it. One package per group and
+    # execution: registering again for the same execution returns the first.
+    generated_by: str | None = None
 
     def __post_init__(self) -> None:
         check_group(self.group)

@@ -16,10 +16,10 @@ from typing import Any, Mapping, Sequence
 import boto3
 
 from pipeline.arguments import OneLineParser
-from pipeline.registry.base import ModelRegistry, check_group, parse_arn
+from pipeline.registry.base import VERSION_MAX, ModelRegistry, check_group, parse_arn
 from pipeline.registry.errors import AwsError, RegistryError
 from pipeline.registry.local import LocalRegistry
-from pipeline.registry.review import check_request, reviewer
+from pipeline.registry.review import check_request, check_reviewer, reviewer
 from pipeline.registry.sagemaker import SageMakerRegistry
 
 PROG = "python -m pipeline.registry"
@@ -72,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def open_registry(backend: str, *, work_dir: str | Path = DEFAULT_WORK_DIR, region: str | None = None) -> ModelRegistry:
-    """The registry a command reads: SageMaker's in ``region``, or the SQLite file in ``work_dir``."""
+def open_registry(backend: str, *, work_dir: str | Path = DEFAULT_WORK_DIR, region: str | None = None,
+                  readonly: bool = False) -> ModelRegistry:
+    """The registry a command reads: SageMaker's in ``region``, or the SQLite file in ``work_dir`` (opened
+    ``readonly`` by the commands that only read, so they work on a registry they cannot write)."""
     if backend == "sagemaker":
         region = region or os.environ.get("AWS_REGION") or boto3.session.Session().region_name
         if not region:
@@ -82,9 +84,9 @@ def open_registry(backend: str, *, work_dir: str | Path = DEFAULT_WORK_DIR, regi
     if region:
         raise RegistryError("--region applies to --backend sagemaker; the local registry keeps its own")
     db = Path(work_dir) / "registry.db"
-    if not db.is_file():
+    if not db.exists():
         raise RegistryError(f"no local registry at {db}: run python -m pipeline.local first or pass --work-dir")
-    return LocalRegistry(db)
+    return LocalRegistry(db, readonly=readonly)
 
 
 def check_group_exists(registry: ModelRegistry, group: str) -> None:
@@ -166,8 +168,8 @@ def record_text(record: Mapping[str, Any]) -> str:
 
 def _usage_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the combination of flags, before any registry is opened."""
-    if args.version is not None and args.version < 1:
-        return "--version starts at 1"
+    if args.version is not None and not 1 <= args.version <= VERSION_MAX:
+        return f"--version {args.version} out of range: versions are 1-{VERSION_MAX}"
     if args.version is not None and not args.group:
         return "--version needs --group"
     if (args.reason is not None or args.by is not None or args.force) and args.command not in REVIEWS:
@@ -191,7 +193,10 @@ def _run(args: argparse.Namespace) -> None:
     if args.command in REVIEWS:
         # The rules that need no package are checked before anything is looked up.
         check_request(approve=args.command == "approve", reason=args.reason, force=args.force)
-    registry = open_registry(args.backend, work_dir=args.work_dir, region=args.region)
+        if args.by is not None:
+            check_reviewer(args.by)
+    registry = open_registry(args.backend, work_dir=args.work_dir, region=args.region,
+                             readonly=args.command not in REVIEWS)
     if args.command == "list":
         if args.group:
             check_group_exists(registry, args.group)

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from pipeline.registry.base import (
-    DEFAULT_REGION, PACKAGE_ARN_RE, ModelRegistry, PackageRequest, check_group, check_status, iso, parse_arn,
-    parse_group_version,
+    DEFAULT_REGION, PACKAGE_ARN_RE, ModelRegistry, PackageRequest, check_approval_description, check_group,
+    check_status, iso, parse_arn, parse_group_version,
 )
 from pipeline.registry.errors import RegistryError
 from processing_scripts import customer_metadata
@@ -36,8 +36,27 @@ _SCHEMA = (
         model_metrics TEXT NOT NULL,
         drift_check_baselines TEXT,
         customer_metadata TEXT NOT NULL,
+        generated_by TEXT,
         PRIMARY KEY (group_name, version))""",
 )
+# Columns added after the first release: (table, column, declaration), added to older registries.
+_ADDED_COLUMNS = (("groups", "description", "TEXT"), ("packages", "generated_by", "TEXT"))
+# One package per group and pipeline execution: a retried registration finds the first.
+_INDEXES = ("CREATE UNIQUE INDEX IF NOT EXISTS packages_generated_by ON packages (group_name, generated_by) "
+            "WHERE generated_by IS NOT NULL",)
+
+
+def database_problem(path: Path, error: Exception) -> str:
+    """What is wrong with the registry file at ``path`` (an sqlite3 or OS error), and the fix."""
+    text = str(error)
+    if "readonly" in text or "read-only" in text:
+        return f"{path} is read-only ({text}); make it and its folder writable, or pass another --work-dir"
+    if path.is_dir():
+        return f"{path} is a folder, not a registry database; move it aside or pass another --work-dir"
+    if "unable to open" in text or isinstance(error, OSError):
+        return f"cannot open {path} ({text}); check its folder's permissions, or pass another --work-dir"
+    return (f"{path} is not a usable registry database ({text}); move it aside (the next local run makes a "
+            "new one), or pass another --work-dir")
 
 
 class LocalRegistry(ModelRegistry):
@@ -45,32 +64,84 @@ class LocalRegistry(ModelRegistry):
     it (BEGIN IMMEDIATE), and (group, version) is the primary key, so parallel registrations from any
     number of processes never share, skip or lose a number."""
 
-    def __init__(self, path: str | Path, *, region: str | None = None) -> None:
+    def __init__(self, path: str | Path, *, region: str | None = None, readonly: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA:
-                db.execute(statement)
-            if "description" not in {row["name"] for row in db.execute("PRAGMA table_info(groups)")}:
-                db.execute("ALTER TABLE groups ADD COLUMN description TEXT")  # registries made by older versions
-            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('region', ?)", (region or DEFAULT_REGION,))
-            (stored,) = db.execute("SELECT value FROM meta WHERE key = 'region'").fetchone()
-            db.execute("COMMIT")
+        self.readonly = readonly
+        if self.path.is_dir():
+            raise RegistryError(database_problem(self.path, IsADirectoryError(str(self.path))))
+        if readonly and not self.path.is_file():
+            raise RegistryError(f"no local registry at {self.path}: run python -m pipeline.local first or pass --work-dir")
+        if not readonly:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise RegistryError(database_problem(self.path, error)) from None
+        stored = self._stored_region()
+        if stored is None or (not readonly and self._needs_schema()):
+            if readonly:
+                raise RegistryError(database_problem(self.path, sqlite3.DatabaseError("no registry tables")))
+            stored = self._create_schema(region)
         if region and region != stored:
             raise RegistryError(f"{self.path} holds packages of region {stored}, not {region}; use another work dir")
         self.region = stored
 
+    def _stored_region(self) -> str | None:
+        """The region the registry was made for, or None when it has no tables yet (a read, no lock)."""
+        with self._connect() as db:
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+                return None
+            found = db.execute("SELECT value FROM meta WHERE key = 'region'").fetchone()
+        return found[0] if found else None
+
+    def _needs_schema(self) -> bool:
+        with self._connect() as db:
+            tables = {r["name"] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"meta", "groups", "packages"} <= tables:
+                return True
+            return any(column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                       for table, column, _ in _ADDED_COLUMNS)
+
+    def _create_schema(self, region: str | None) -> str:
+        """Create (or bring up to date) the tables, in one write transaction; returns the stored region."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                db.execute(statement)
+            for table, column, declaration in _ADDED_COLUMNS:  # registries made by older versions
+                if column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            for statement in _INDEXES:
+                db.execute(statement)
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('region', ?)", (region or DEFAULT_REGION,))
+            (stored,) = db.execute("SELECT value FROM meta WHERE key = 'region'").fetchone()
+            db.execute("COMMIT")
+        return stored
+
+    def check_writable(self) -> None:
+        """RegistryError unless a registration could be written now (takes and releases the write lock)."""
+        if self.readonly:
+            raise RegistryError(f"{self.path} was opened read-only")
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:  # a write, undone: only writing a page finds a read-only file or folder
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_check', '')")
+            finally:
+                db.execute("ROLLBACK")
+
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         # Autocommit mode: each statement commits, except inside an explicit BEGIN.
-        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            target = self.path.resolve().as_uri() + "?mode=ro" if self.readonly else str(self.path)
+            db = sqlite3.connect(target, timeout=60, isolation_level=None, uri=self.readonly)
+        except sqlite3.DatabaseError as error:
+            raise RegistryError(database_problem(self.path, error)) from None
         try:
             db.execute("PRAGMA busy_timeout = 60000")
             db.row_factory = sqlite3.Row
             yield db
         except sqlite3.DatabaseError as error:
-            raise RegistryError(f"{self.path}: not a usable registry database ({error})") from None
+            raise RegistryError(database_problem(self.path, error)) from None
         finally:
             db.close()
 
@@ -110,11 +181,19 @@ class LocalRegistry(ModelRegistry):
             "model_metrics": json.dumps(request.model_metrics),
             "drift_check_baselines": json.dumps(request.drift_check_baselines) if request.drift_check_baselines else None,
             "customer_metadata": json.dumps(request.customer_metadata),
+            "generated_by": request.generated_by,
         }
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")  # the write lock first: nobody else can read the same last version
             try:
                 db.execute("INSERT OR IGNORE INTO groups (name, created) VALUES (?, ?)", (request.group, now))
+                earlier = db.execute(
+                    "SELECT version FROM packages WHERE group_name = ? AND generated_by = ?",
+                    (request.group, request.generated_by),
+                ).fetchone() if request.generated_by else None
+                if earlier:  # this execution registered already (then was interrupted): that package
+                    db.execute("COMMIT")
+                    return self.describe(self.package_arn(request.group, earlier[0]))
                 (version,) = db.execute(
                     "SELECT COALESCE(MAX(version), 0) + 1 FROM packages WHERE group_name = ?", (request.group,)
                 ).fetchone()
@@ -180,6 +259,9 @@ class LocalRegistry(ModelRegistry):
             "ModelMetrics": json.loads(row["model_metrics"]),
             "CustomerMetadataProperties": json.loads(row["customer_metadata"]),
             "DriftCheckBaselines": json.loads(row["drift_check_baselines"]) if row["drift_check_baselines"] else None,
+            # A registry of an older version, read without being brought up to date, has no generated_by.
+            "MetadataProperties": {"GeneratedBy": row["generated_by"]}
+            if "generated_by" in row.keys() and row["generated_by"] else None,
         }
         return {k: v for k, v in record.items() if v is not None}
 
@@ -208,6 +290,7 @@ class LocalRegistry(ModelRegistry):
     def update_approval(self, ref: str, status: str, description: str | None = None,
                         metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
         check_status(status)
+        check_approval_description(description)
         group, version = self._key(ref)
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")  # read-modify-write of the metadata under the write lock

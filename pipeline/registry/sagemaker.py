@@ -7,7 +7,10 @@ from typing import Any, Mapping
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.registry.base import ModelRegistry, PackageRequest, check_group, check_status, parse_arn, parse_group_version
+from pipeline.registry.base import (
+    ModelRegistry, PackageRequest, check_approval_description, check_group, check_status, parse_arn,
+    parse_group_version,
+)
 from pipeline.registry.errors import AwsError, RegistryError
 from processing_scripts import customer_metadata
 
@@ -52,6 +55,10 @@ class SageMakerRegistry(ModelRegistry):
         raise RegistryError(f"no model package {ref} (group {group!r} has no version {version})")
 
     def add_package(self, request: PackageRequest) -> dict[str, Any]:
+        if request.generated_by and request.group in self.list_groups():
+            for package in self.list_packages(request.group):  # this execution registered already
+                if (package.get("MetadataProperties") or {}).get("GeneratedBy") == request.generated_by:
+                    return package
         if request.group not in self.list_groups():
             with contextlib.suppress(AwsError):  # another process may create it first; that is fine
                 self._call("create_model_package_group", ModelPackageGroupName=request.group)
@@ -72,6 +79,7 @@ class SageMakerRegistry(ModelRegistry):
             "ModelMetrics": request.model_metrics,
             "DriftCheckBaselines": request.drift_check_baselines,
             "CustomerMetadataProperties": request.customer_metadata,
+            "MetadataProperties": {"GeneratedBy": request.generated_by} if request.generated_by else None,
         }
         call.update({key: value for key, value in optional.items() if value})
         arn = self._call("create_model_package", **call)["ModelPackageArn"]
@@ -113,6 +121,7 @@ class SageMakerRegistry(ModelRegistry):
     def update_approval(self, ref: str, status: str, description: str | None = None,
                         metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
         check_status(status)
+        check_approval_description(description)
         package = self.describe(ref)
         problem = customer_metadata.problem({**(package.get("CustomerMetadataProperties") or {}), **(metadata or {})})
         if problem:
