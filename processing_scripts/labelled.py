@@ -19,16 +19,22 @@ this module, so a row is accepted or refused, with the same one-line message, by
 * **Label-first rows**: the label, then at least one feature; the label is a number equal to 0 or 1
   (``1``, ``1.0``, ``"1"``, ``1e0``); every row of every file has as many fields as the very first row;
   features are numbers or empty (``numeric=False``: any text, for readers that type columns
-  themselves, as the data-quality baseline does). A first row whose label is not a number is a header.
+  themselves, as the data-quality baseline does). A first row with no number in it is a header; a
+  label ``True``/``yes`` is named as a label to write as 1/0.
 * **label,score lines** (the transform's output): two fields, a label as above and a finite score in
   [0, 1], neither empty.
-* **Errors** are one line: ``<the file as the caller shows it> line <n>: <problem>; <fix>``.
+* **Text**: a file must be UTF-8 text; a compressed or binary file (gzip, zip, a ``.DS_Store``: any NUL
+  or control byte) is refused by name (:func:`check_text`), as is a file of only whitespace. A UTF-8
+  byte-order mark at the start of a file is ignored (pyarrow and pandas skip it too).
+* **Errors** are one line: ``<the file as the caller shows it> line <n>: <problem>; <fix>``; a value
+  quoted in a message is cut to 60 characters (:func:`shown_value`).
 
 The scans here (:func:`scan_labelled`, :func:`scan_scored`) are the authority: the fast readers
 (``fast_csv``) only take a shortcut on data the scans would accept, and fall back to them otherwise.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import math
@@ -47,6 +53,21 @@ SCORED_FIX = "the transform output must be lines 'label,score' (see the pipeline
 BLANK_FIX = "write the value, or leave the field empty (',,') if it is missing"
 QUOTE_FIX = "quote a whole field as \"...\", doubling any quote inside it, on one line"
 LABEL_FIX = "labels must be binary 0/1"
+BOOLEAN_FIX = "labels must be binary 0/1: write true/false as 1/0"
+SCORE_FIX = "the model must output probabilities"
+
+_BOOLEAN_WORDS = frozenset({"true", "false", "yes", "no", "t", "f", "y", "n"})
+BOM = b"\xef\xbb\xbf"
+SNIFF_BYTES = 64 << 10  # how much of each file check_text reads
+_SHOWN_CHARS = 60
+# Bytes no CSV text holds: NUL and the C0 controls but tab, line feed, carriage return (and DEL).
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_MAGIC = ((b"\x1f\x8b", "is gzip-compressed", "decompress it (gunzip)"),
+          (b"PK\x03\x04", "is a zip archive", "unzip it"),
+          (b"BZh", "is bzip2-compressed", "decompress it (bunzip2)"),
+          (b"\xfd7zXZ\x00", "is xz-compressed", "decompress it (unxz)"),
+          (b"\x28\xb5\x2f\xfd", "is zstd-compressed", "decompress it (unzstd)"),
+          (b"PAR1", "is a Parquet file", "export it as CSV"))
 
 # Python's float() syntax (ASCII, no "_"); pyarrow's float64 conversion reads exactly these.
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE | re.ASCII)
@@ -92,6 +113,67 @@ def files_sha256(files: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
+def shown_value(text: str | bytes, limit: int = _SHOWN_CHARS) -> str:
+    """A value as a message quotes it: its repr, cut to ``limit`` characters (``...`` marks the cut).
+
+    >>> shown_value("x" * 100)[-6:], shown_value(b"1,2"), len(shown_value("x" * 10_000_000))
+    ("xx'...", "'1,2'", 65)
+    """
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        text = bytes(text[: limit * 4]).decode("utf-8", errors="replace")
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
+
+def check_text(path: Path, name: str) -> None:
+    """:class:`DataError` unless the file can be CSV text: not compressed, not binary (its first
+    :data:`SNIFF_BYTES`), valid UTF-8 there, and not only whitespace. Every file below a data folder
+    is read as data (as an S3Prefix input is), so a stray file is named, not skipped.
+
+    >>> import tempfile, gzip
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = Path(folder, "t.csv").write_bytes(gzip.compress(b"1,2\\n"))
+    ...     check_text(Path(folder, "t.csv"), "t.csv")
+    Traceback (most recent call last):
+    ...
+    processing_scripts.labelled.DataError: t.csv is gzip-compressed, not CSV text; decompress it (gunzip), or remove it from the data
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+        whole = len(head) < SNIFF_BYTES or not handle.read(1)
+    for magic, what, fix in _MAGIC:
+        if head.startswith(magic):
+            raise DataError(f"{name} {what}, not CSV text; {fix}, or remove it from the data")
+    if (binary := _BINARY.search(head)) is not None:
+        raise DataError(f"{name} is not text (binary byte 0x{head[binary.start()]:02x} at offset {binary.start()}); "
+                        "every file of the data is read as CSV: remove it, or export it as CSV")
+    try:
+        head.decode("utf-8") if whole else codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{name} is not UTF-8 text (byte 0x{head[error.start]:02x} at offset {error.start}); "
+                        "save it as UTF-8") from None
+    if whole and head.isspace() and head.strip(b"\r\n"):  # only line ends: no rows, which is allowed
+        raise DataError(f"{name} holds only whitespace, no rows; remove it, or write CSV rows in it")
+
+
+def relative_names(root: str | os.PathLike) -> Callable[[Path], str]:
+    """How a file below ``root`` is named in messages when the caller gives no name: relative to
+    ``root`` (``test.csv`` as written below the data URL), never a staging or temporary path.
+
+    >>> relative_names("/opt/ml/processing/input/data")(Path("/opt/ml/processing/input/data/a/t.csv"))
+    'a/t.csv'
+    >>> relative_names("/tmp/x/t.csv")(Path("/tmp/x/t.csv"))
+    't.csv'
+    """
+    root = Path(root)
+
+    def shown(file: Path) -> str:
+        if file != root and file.is_relative_to(root):
+            return file.relative_to(root).as_posix()
+        return file.name or str(file)
+
+    return shown
+
+
 # --- lines ------------------------------------------------------------------------------------------
 
 
@@ -110,11 +192,14 @@ def whole_lines(buffer: bytes | bytearray, end: int) -> int:
 
 
 def iter_blocks(path: str | os.PathLike, block_bytes: int) -> Iterator[memoryview]:
-    """The file as blocks of whole lines (the last one may lack its line end), read into one reused
-    buffer: a block is valid until the next is asked for. A line longer than the buffer grows it."""
+    """The file as blocks of whole lines (the last one may lack its line end; a leading byte-order
+    mark skipped), read into one reused buffer: a block is valid until the next is asked for. A line
+    longer than the buffer grows it."""
     buffer = bytearray(max(int(block_bytes), 2))
     filled = 0  # bytes of an unfinished last line carried over from the previous block
     with open(path, "rb", buffering=0) as handle:
+        if handle.read(len(BOM)) != BOM:  # a byte-order mark is not part of the first line
+            handle.seek(0)
         while True:
             view = memoryview(buffer)
             end = filled
@@ -211,8 +296,29 @@ def _rows(lines: Sequence[bytes], first: int, name: str) -> Iterator[tuple[str, 
         line = raw.decode("utf-8", errors="replace")
         fields = split_fields(line)
         if isinstance(fields, str):
-            raise DataError(f"{where}: {fields} in {line[:60]!r}; {QUOTE_FIX}")
+            raise DataError(f"{where}: {fields} in {shown_value(line)}; {QUOTE_FIX}")
         yield where, line, fields
+
+
+def looks_like_header(fields: Sequence[str]) -> bool:
+    """A first row of names: no field is a number (``label,f1,f2``); a row with a bad label but
+    numeric features (``True,0.5,2``) is data with a bad label, not a header.
+
+    >>> looks_like_header(["label", "age", ""]), looks_like_header(["True", "0.5"]), looks_like_header(["yes", "a"])
+    (True, False, False)
+    """
+    if fields and fields[0].strip(" \t").lower() in _BOOLEAN_WORDS:
+        return False
+    return not any(number(field) is not None for field in fields)
+
+
+def _label_problem(field: str) -> str:
+    """Why a label field is not a label, with the fix."""
+    if field.strip(" \t").lower() in _BOOLEAN_WORDS:
+        return f"label {shown_value(field)} is not 0 or 1; {BOOLEAN_FIX}"
+    if number(field) is None and not field.strip(" \t"):
+        return f"the label is empty; {LABEL_FIX}"
+    return f"label {shown_value(field)} is not 0 or 1; {LABEL_FIX}"
 
 
 def scan_labelled(lines: Sequence[bytes], first: int, name: str, width: int | None, *,
@@ -239,23 +345,19 @@ def scan_labelled(lines: Sequence[bytes], first: int, name: str, width: int | No
         if len(fields) != width:
             raise DataError(f"{where}: {len(fields)} fields, expected {width} (label + {width - 1} features, "
                             "as in the first row); every row needs the same columns")
-        header = file_start and not labels
-        label = number(fields[0])
-        bad = fields[0] if label is None else None
+        label, bad = number(fields[0]), None
         for column, field in enumerate(fields[1:], start=2):
-            if bad is not None:
-                break
             if is_blank(field):
-                raise DataError(f"{where}: field {column} is blank ({field!r}); {BLANK_FIX}")
-            if numeric and field and number(field) is None:
+                raise DataError(f"{where}: field {column} is blank ({shown_value(field)}); {BLANK_FIX}")
+            if numeric and field and bad is None and number(field) is None:
                 bad = field
-        if bad is not None and header:
-            raise DataError(f"{where}: header row {line[:60]!r} (the first line looks like a header); "
+        if label is None and file_start and not labels and looks_like_header(fields):
+            raise DataError(f"{where}: header row {shown_value(line)} (the first line looks like a header); "
                             f"remove it: {LABEL_FIRST_FIX}")
+        if label is None or label not in (0.0, 1.0):
+            raise DataError(f"{where}: {_label_problem(fields[0])}")
         if bad is not None:
-            raise DataError(f"{where}: non-numeric field {bad[:60]!r}; {LABEL_FIRST_FIX}")
-        if label not in (0.0, 1.0):
-            raise DataError(f"{where}: label {fields[0]!r} is not 0 or 1; {LABEL_FIX}")
+            raise DataError(f"{where}: non-numeric field {shown_value(bad)}; {LABEL_FIRST_FIX}")
         labels.append(label)
     return np.array(labels, dtype=np.int8), width
 
@@ -267,6 +369,27 @@ def check_file(path: Path, name: str, *, width: int | None = None, numeric: bool
         labels, width = scan_labelled(lines, first, name, width, file_start=file_start, numeric=numeric)
         file_start = file_start and not len(labels)
     return width
+
+
+def check_widths(path: Path, name: str) -> None:
+    """:class:`DataError` at the first line of a CSV file (any values) whose field count differs from the
+    first row's, or whose quoting is broken; nothing when every row has the same width.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = Path(folder, "d.csv").write_bytes(b"a,1\\n\\nb,2,3\\n")
+    ...     check_widths(Path(folder, "d.csv"), "d.csv")
+    Traceback (most recent call last):
+    ...
+    processing_scripts.labelled.DataError: d.csv line 3: 3 fields, expected 2 as in the first row; every row needs the same columns
+    """
+    width = None
+    for first, lines in iter_line_batches(path, 100_000):
+        for where, _, fields in _rows(lines, first, name):
+            width = len(fields) if width is None else width
+            if len(fields) != width:
+                raise DataError(f"{where}: {len(fields)} field{'s' * (len(fields) != 1)}, expected {width} as in the first row; "
+                                "every row needs the same columns")
 
 
 def check_label_first(path: Path, name: str, *, block_bytes: int = 16 << 20) -> None:
@@ -290,16 +413,18 @@ def scan_scored(lines: Sequence[bytes], first: int, name: str, *, file_start: bo
         if len(fields) != 2:
             raise DataError(f"{where}: expected 2 fields (label,score), found {len(fields)}; {SCORED_FIX}")
         label, score = number(fields[0]), number(fields[1])
-        if label is None or score is None:
-            what = "header row" if file_start else "non-numeric field"
-            raise DataError(f"{where}: {what} {line[:60]!r}; {SCORED_FIX}, without a header")
+        if label is None and score is None and file_start and looks_like_header(fields):
+            raise DataError(f"{where}: header row {shown_value(line)}; {SCORED_FIX}, without a header")
         file_start = False
-        if label not in (0.0, 1.0):
-            raise DataError(f"{where}: label {fields[0]!r} is not 0 or 1; {LABEL_FIX}")
+        if label is None or label not in (0.0, 1.0):
+            raise DataError(f"{where}: {_label_problem(fields[0])}")
+        if score is None:
+            what = "the score is empty" if not fields[1].strip(" \t") else f"non-numeric field {shown_value(fields[1])}"
+            raise DataError(f"{where}: {what}: the score must be a probability in [0, 1]; check the model's output_fn")
         if not math.isfinite(score):
-            raise DataError(f"{where}: score {fields[1]!r} is not a finite number; fix the model's output")
+            raise DataError(f"{where}: score {shown_value(fields[1])} is not a finite number; fix the model's output")
         if not 0.0 <= score <= 1.0:
-            raise DataError(f"{where}: score {fields[1]!r} is outside [0, 1]; the model must output probabilities")
+            raise DataError(f"{where}: score {shown_value(fields[1])} is outside [0, 1]; {SCORE_FIX}")
 
 
 def check_scored_file(path: Path, name: str) -> None:
@@ -347,6 +472,7 @@ def iter_rows(files: Iterable[Path], *, batch_lines: int | None = 10000, shown: 
     engine, width = fast_csv.engine(engine), None
     for file in files:
         name, file_start = shown(file), True
+        check_text(file, name)
         for first, lines in iter_line_batches(file, batch_lines):
             rows = [line for line in lines if line] if b"" in lines else lines
             if not rows:
