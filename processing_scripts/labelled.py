@@ -61,7 +61,7 @@ BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 64 << 10  # how much of each file check_text reads
 _SHOWN_CHARS = 60
 # Bytes no CSV text holds: NUL and the C0 controls but tab, line feed, carriage return (and DEL).
-_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+BINARY_BYTE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MAGIC = ((b"\x1f\x8b", "is gzip-compressed", "decompress it (gunzip)"),
           (b"PK\x03\x04", "is a zip archive", "unzip it"),
           (b"BZh", "is bzip2-compressed", "decompress it (bunzip2)"),
@@ -143,7 +143,7 @@ def check_text(path: Path, name: str) -> None:
     for magic, what, fix in _MAGIC:
         if head.startswith(magic):
             raise DataError(f"{name} {what}, not CSV text; {fix}, or remove it from the data")
-    if (binary := _BINARY.search(head)) is not None:
+    if (binary := BINARY_BYTE.search(head)) is not None:
         raise DataError(f"{name} is not text (binary byte 0x{head[binary.start()]:02x} at offset {binary.start()}); "
                         "every file of the data is read as CSV: remove it, or export it as CSV")
     try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from pipeline.local.records import RecordError, TransformError
+from processing_scripts.labelled import BINARY_BYTE, shown_value
 
 _SLICE = re.compile(r"^(-?\d*):(-?\d*)$")
 
@@ -148,9 +149,18 @@ class BatchPlan:
 
 
 def nothing_left(column_filter: ColumnFilter, record: bytes) -> str:
-    """Why a record cannot be sent: the input filter selects none of its columns."""
-    return (f"input filter {column_filter.expression!r} leaves nothing of record "
-            f"{record[:80].decode(errors='replace')!r}")
+    """Why a record cannot be sent: the input filter selects none of its columns (a record of binary
+    bytes is named as such: the object is compressed or not CSV at all).
+
+    >>> nothing_left(ColumnFilter.parse("$[1:]"), b"\\x1f\\x8b\\x08\\x00")
+    'the record is not CSV text (binary byte 0x1f): is the object gzip-compressed or binary? decompress it or remove it from the input'
+    >>> nothing_left(ColumnFilter.parse("$[1:]"), b"1" * 100)[-30:]
+    "11111111111111111111111111'..."
+    """
+    if (binary := BINARY_BYTE.search(record)) is not None:
+        return (f"the record is not CSV text (binary byte 0x{record[binary.start()]:02x}): is the object "
+                "gzip-compressed or binary? decompress it or remove it from the input")
+    return f"input filter {column_filter.expression!r} leaves nothing of record {shown_value(record)}"
 
 
 def filter_input(records: list[bytes], column_filter: ColumnFilter | None) -> list[bytes]:

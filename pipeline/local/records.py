@@ -1,7 +1,9 @@
 """The records of a Batch Transform input object: batches of whole lines, line endings, and record errors.
 
-Choices where AWS documents nothing: blank lines are not records (dropped); line endings ``\\r\\n`` and
-``\\r`` become ``\\n``; a batch is bounded by the raw size of its input lines (before the input filter,
+Choices where AWS documents nothing: blank lines are not records (dropped); line endings ``\\r\\n``
+become ``\\n``. SplitType=Line splits "on a newline character boundary" (the TransformInput API): a lone
+``\\r`` (old Mac line endings) ends no record there, so such an object would reach the model as one
+record; the job fails here with that reason instead (:func:`check_line_ends`). A batch is bounded by the raw size of its input lines (before the input filter,
 which only shrinks it); the number of output lines must equal the number of records sent.
 """
 from __future__ import annotations
@@ -36,6 +38,25 @@ class RecordTooLarge(Exception):
         self.size, self.max_bytes = size, max_bytes
 
 
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def check_line_ends(chunk: bytes) -> None:
+    """:class:`RecordError` at the first record ended by a lone ``\\r``: SageMaker splits at ``\\n`` only.
+
+    >>> check_line_ends(b"1,2\\r\\n3,4\\r\\n")
+    >>> check_line_ends(b"1,2\\n3,4\\r5,6\\n")
+    Traceback (most recent call last):
+    ...
+    pipeline.local.records.RecordError: a line ends with a lone carriage return (\\r, old Mac line endings): Batch Transform's SplitType=Line splits records at \\n only; convert the line endings to \\n
+    """
+    lone = _LONE_CR.search(chunk)
+    if lone is not None:
+        record = chunk.count(b"\n", 0, lone.start())
+        raise RecordError(record, record, "a line ends with a lone carriage return (\\r, old Mac line endings): Batch "
+                                          "Transform's SplitType=Line splits records at \\n only; convert the line endings to \\n")
+
+
 def normalise(chunk: bytes) -> bytes:
     """``\\n`` line endings, no blank lines, ending with ``\\n`` (or empty).
 
@@ -43,7 +64,8 @@ def normalise(chunk: bytes) -> bytes:
     b'1,2\\n3,4\\n'
     """
     if b"\r" in chunk:
-        chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        check_line_ends(chunk)
+        chunk = chunk.replace(b"\r\n", b"\n")
     if chunk.startswith(b"\n") or b"\n\n" in chunk:
         chunk = re.sub(rb"\n\n+", b"\n", chunk).lstrip(b"\n")
     if chunk and not chunk.endswith(b"\n"):
@@ -83,7 +105,8 @@ def line_ends(batch: bytes) -> tuple[bytes, np.ndarray]:
     (b'1,2\\n3\\n', array([3, 5]))
     """
     if b"\r" in batch:
-        batch = batch.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        check_line_ends(batch)
+        batch = batch.replace(b"\r\n", b"\n")
     if not batch.endswith(b"\n"):
         batch += b"\n"
     ends = np.flatnonzero(np.frombuffer(batch, dtype=np.uint8) == NEWLINE)
