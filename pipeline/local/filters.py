@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from pipeline.local.records import RecordError, TransformError
-from processing_scripts.labelled import BINARY_BYTE, shown_value
+from pipeline.local.records import RecordError, TransformError, not_text
+from processing_scripts.labelled import shown_value
 
 _SLICE = re.compile(r"^(-?\d*):(-?\d*)$")
 
@@ -152,14 +152,13 @@ def nothing_left(column_filter: ColumnFilter, record: bytes) -> str:
     """Why a record cannot be sent: the input filter selects none of its columns (a record of binary
     bytes is named as such: the object is compressed or not CSV at all).
 
-    >>> nothing_left(ColumnFilter.parse("$[1:]"), b"\\x1f\\x8b\\x08\\x00")
-    'the record is not CSV text (binary byte 0x1f): is the object gzip-compressed or binary? decompress it or remove it from the input'
+    >>> nothing_left(ColumnFilter.parse("$[1:]"), b"\\x00\\x00\\x00\\x01Bud1")
+    'the record is binary (binary byte 0x00), not CSV text: remove the object from the input'
     >>> nothing_left(ColumnFilter.parse("$[1:]"), b"1" * 100)[-30:]
     "11111111111111111111111111'..."
     """
-    if (binary := BINARY_BYTE.search(record)) is not None:
-        return (f"the record is not CSV text (binary byte 0x{record[binary.start()]:02x}): is the object "
-                "gzip-compressed or binary? decompress it or remove it from the input")
+    if (why := not_text(record)) is not None:
+        return why
     return f"input filter {column_filter.expression!r} leaves nothing of record {shown_value(record)}"
 
 

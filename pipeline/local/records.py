@@ -14,6 +14,8 @@ from typing import Iterator
 
 import numpy as np
 
+from processing_scripts.labelled import BINARY_BYTE
+
 MB = 1024 * 1024
 NEWLINE = 10  # b"\n"
 
@@ -39,6 +41,22 @@ class RecordTooLarge(Exception):
 
 
 _LONE_CR = re.compile(rb"\r(?!\n)")
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def not_text(record: bytes) -> str | None:
+    """Why a record is not a line of text (a binary byte in it), with the fix; None when it is text.
+
+    >>> not_text(b"\\x1f\\x8b\\x08\\x00")
+    'the object is gzip-compressed (binary byte 0x1f), not CSV text: decompress it (gunzip) before the transform'
+    >>> not_text(b"1,2")
+    """
+    binary = BINARY_BYTE.search(record)
+    if binary is None:
+        return None
+    what = "the object is gzip-compressed" if GZIP_MAGIC in record[:2] else "the record is binary"
+    fix = "decompress it (gunzip) before the transform" if "gzip" in what else "remove the object from the input"
+    return f"{what} (binary byte 0x{record[binary.start()]:02x}), not CSV text: {fix}"
 
 
 def check_line_ends(chunk: bytes) -> None:
@@ -53,6 +71,10 @@ def check_line_ends(chunk: bytes) -> None:
     lone = _LONE_CR.search(chunk)
     if lone is not None:
         record = chunk.count(b"\n", 0, lone.start())
+        start = chunk.rfind(b"\n", 0, lone.start()) + 1
+        end = chunk.find(b"\n", lone.start())
+        if (why := not_text(chunk[start:end if end >= 0 else len(chunk)])) is not None:
+            raise RecordError(record, record, why)  # a \r among binary bytes: say what the object is
         raise RecordError(record, record, "a line ends with a lone carriage return (\\r, old Mac line endings): Batch "
                                           "Transform's SplitType=Line splits records at \\n only; convert the line endings to \\n")
 
