@@ -7,8 +7,10 @@ this module, so a row is accepted or refused, with the same one-line message, by
 * **Files**: a file, or every regular file below a folder, recursively, sorted by path; hidden files
   and any name (``.out``, ``.csv``, none) included, as a Processing input or a transform reads a prefix
   (:func:`list_files`).
-* **Lines** end in ``\\n``, ``\\r\\n`` or ``\\r``; the last may lack one. Empty lines are skipped; any
-  other line is a row (a line of spaces is a row with one blank field).
+* **Lines** end in ``\\n``, ``\\r\\n`` or ``\\r`` (as Model Monitor's CSV reader ends them; Batch
+  Transform splits at ``\\n`` only, so the local transform refuses a lone ``\\r``: ``pipeline/local/records.py``);
+  the last may lack one. Empty lines are skipped; any other line is a row (a line of spaces is a row
+  with one blank field).
 * **Fields** are separated by commas; a field may be quoted as RFC 4180 says (``"1"``; ``""`` for a
   quote inside), as SageMaker's CSV splitting does. A quoted field cannot span lines (Batch Transform
   splits records at line ends).
