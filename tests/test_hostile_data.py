@@ -332,3 +332,19 @@ def test_bad_test_data_fails_the_local_pipeline_at_the_step_that_reads_it(demo, 
     rows = registry_rows(tmp_path / "registry.db")
     assert rows is None or (rows["groups"], rows["packages"]) == ([], [])  # nothing registered
     assert partial_files(tmp_path / "s3") == []
+
+
+@pytest.mark.parametrize("label_column", ["none", "first"])
+def test_a_line_longer_than_pyarrows_block_is_read_not_straddling(demo, tmp_path, capsys, label_column):
+    """A 2 MB text value (a String feature to Model Monitor) once gave pyarrow's "straddling object
+    straddles two block boundaries"; the piece is now parsed as one block."""
+    lines = demo["test"].read_text().splitlines()
+    fields = lines[1].split(",")
+    lines[1] = ",".join([fields[0], "x" * (2 << 20), *fields[2:]])
+    data = _write(tmp_path, "test.csv", _label_first(lines))
+    out = tmp_path / "out"
+    assert monitor_cli.main(["baseline", "--data", str(data), "--output-dir", str(out),
+                             "--label-column", label_column]) == 0, capsys.readouterr().err
+    features = json.loads((out / "statistics.json").read_text())["features"]
+    assert features[0 if label_column == "first" else 1]["inferred_type"] == "String"
+    assert len(features) == len(fields) - (label_column == "first")
