@@ -28,7 +28,7 @@ from .columns import DataError
 from .csv_dataset import read_csv
 from .data_profile import build_statistics, suggest_constraints, to_json_bytes
 from .drift_report import render_report
-from .labelled import relative_names
+from .text_files import relative_names
 from .outputs import write_outputs
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2

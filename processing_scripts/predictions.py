@@ -61,7 +61,7 @@ def _read_file(file: Path, engine: str, name: str) -> tuple[list[np.ndarray], li
 def read_predictions(path: str | Path, *, engine: str = "auto", shown: Callable[[Path], str] = str) -> Predictions:
     """Every file under ``path`` concatenated; raises PredictionsError with the first bad line.
 
-    ``shown`` names a file in messages (a container passes :func:`labelled.relative_names`).
+    ``shown`` names a file in messages (a container passes :func:`text_files.relative_names`).
 
     Files are parsed block by block (memory stays near the size of the arrays themselves) while
     another thread computes the input's SHA-256 (hashing releases the GIL).

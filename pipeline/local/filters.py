@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from pipeline.local.records import RecordError, TransformError, not_text
-from processing_scripts.labelled import shown_value
+from processing_scripts.text_files import shown_value
 
 _SLICE = re.compile(r"^(-?\d*):(-?\d*)$")
 

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from processing_scripts.labelled import BINARY_BYTE
+from processing_scripts.text_files import BINARY_BYTE
 
 MB = 1024 * 1024
 NEWLINE = 10  # b"\n"
