@@ -18,6 +18,7 @@ import numpy as np
 
 from .columns import DataError, Dataset, column_from_strings
 from .csv_dataset import data_files, read_csv
+from .labelled import QUOTE_FIX, check_text
 
 
 def _capture_csv(where: str, line: str) -> str:
@@ -46,18 +47,27 @@ def _capture_csv(where: str, line: str) -> str:
     raise DataError(f"{where}: unknown encoding {encoding!r}; Data Capture encodings CSV and BASE64 are supported")
 
 
+def _request_rows(where: str, text: str) -> list[list[str]]:
+    """The CSV rows of one captured request body; one-line :class:`DataError` when its quoting is broken."""
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise DataError(f"{where}: the request's CSV is unreadable ({error}); {QUOTE_FIX}") from None
+
+
 def read_capture(path: str | os.PathLike, *, shown: Callable[[Path], str] = str) -> Dataset:
     """Read the endpoint inputs of SageMaker Data Capture JSONL files (a file or a folder)."""
     rows: list[list[str]] = []
     width, first_where = None, None
     files = data_files(path, shown=shown)
     for file in files:
+        check_text(file, shown(file))
         with open(file, encoding="utf-8", errors="replace") as handle:
             for line_no, line in enumerate(handle, 1):
                 if not line.strip():
                     continue
                 where = f"{shown(file)}:{line_no}"
-                for row in csv.reader(io.StringIO(_capture_csv(where, line))):
+                for row in _request_rows(where, _capture_csv(where, line)):
                     if not row:
                         continue
                     if width is None:

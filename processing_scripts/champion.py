@@ -11,7 +11,9 @@ The champion step (a Lambda function outside the container) writes into the eval
 
 With the model, both models are scored on the same test rows and compared with paired intervals
 ("paired"); with only the recorded evaluation, point estimates from another test set are compared
-("recorded"); with neither, the comparison is "unavailable" and the gate fails closed.
+("recorded"); with neither, the comparison is "unavailable" and the gate fails closed. So is it when
+the champion's model loads but cannot score the rows the challenger was scored on (the test data or
+its handlers): those rows cannot be paired, and metrics from another test set would hide why.
 """
 from __future__ import annotations
 
@@ -207,24 +209,36 @@ def verify_champion_archive(context: Context, recorded: Mapping[str, Any] | None
     return None
 
 
-def score_champion(
-    context: Context, test_files: Sequence[Path], scratch: Path, *, shown: Callable[[Path], str] = str
-) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
-    """The champion's (labels, scores) on the test files, or (None, None, why not); ``shown`` names a
-    test file in messages."""
+@dataclass(frozen=True)
+class ChampionScores:
+    """The champion's scores on the challenger's test rows, or why there are none."""
+
+    labels: np.ndarray | None = None
+    scores: np.ndarray | None = None
+    why_not: str | None = None
+    # Its model loaded but these rows could not be scored (the test data or its handlers): the rows the
+    # challenger was scored on cannot be paired, so the gate fails closed rather than fall back to the
+    # champion's metrics from another test set.
+    unpaired: bool = False
+
+
+def score_champion(context: Context, test_files: Sequence[Path], scratch: Path, *,
+                   shown: Callable[[Path], str] = str) -> ChampionScores:
+    """The champion's labels and scores on the test files, or why not; ``shown`` names a test file in messages."""
     archive = context.champion_model
     if archive is None:
-        return None, None, "its model artifact could not be staged"
+        return ChampionScores(why_not="its model artifact could not be staged")
     if not test_files:
-        return None, None, "no test data was given to score it on"
+        return ChampionScores(why_not="no test data was given to score it on")
     try:
         handlers = model_archive.load_serving_handlers(archive, scratch / "champion-model")
-        scored = scoring.score_files(handlers, test_files, shown=shown)
     except model_archive.ModelArchiveError as error:
-        return None, None, f"its model cannot be loaded ({error})"
+        return ChampionScores(why_not=f"its model cannot be loaded ({error})")
+    try:
+        scored = scoring.score_files(handlers, test_files, shown=shown)
     except scoring.ScoringError as error:
-        return None, None, f"its model cannot score the test data ({error})"
-    return scored.y_true, scored.y_score, None
+        return ChampionScores(why_not=f"its model cannot score the test data ({error})", unpaired=True)
+    return ChampionScores(scored.y_true, scored.y_score)
 
 
 def champion_section(
@@ -257,10 +271,17 @@ def champion_section(
                 "reason": "cannot compare: " + tampered[len("changed:"):].strip() + "; restore it or reject the champion",
                 "notes": [*problems, tampered],
             }
-        if tampered is not None:
-            labels, scores, why_not = None, None, tampered
-        else:
-            labels, scores, why_not = score_champion(context, test_files, scratch, shown=shown)
+        champion = ChampionScores(why_not=tampered) if tampered is not None else \
+            score_champion(context, test_files, scratch, shown=shown)
+        labels, scores, why_not = champion.labels, champion.scores, champion.why_not
+        if champion.unpaired:
+            return {
+                **section,
+                "status": "unavailable",
+                "reason": f"cannot compare: {why_not}; the challenger was scored on these rows, so the champion "
+                          "must be too: fix the test data (or reject the champion)",
+                "notes": [*problems, why_not],
+            }
         if why_not is None:
             if len(labels) != len(y_true) or not np.array_equal(labels, y_true):
                 raise ContextError(

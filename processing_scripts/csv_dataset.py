@@ -6,8 +6,6 @@ whole lines on every core when it is installed; pandas reads with the same type 
 """
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -28,14 +26,16 @@ except ImportError:  # pragma: no cover - exercised by monkeypatching in the tes
 
 def _check_header(name: str, head: bytes) -> None:
     """Refuse a first line of names above numbers: the data has no header."""
-    lines = [r for r in csv.reader(io.StringIO(head.decode("utf-8", "replace"))) if r][:2]
+    # splitlines first: csv.reader refuses a lone \r inside a line it was given.
+    lines = [labelled.split_fields(line) for line in head.decode("utf-8", "replace").splitlines()[:3] if line]
+    lines = [fields for fields in lines if isinstance(fields, list)][:2]
     if len(lines) < 2 or len(lines[0]) != len(lines[1]):
         return
     number = re.compile(NUMBER)
     first_text = all(v.strip() and not number.fullmatch(v) for v in lines[0])
     second_numbers = any(number.fullmatch(v) for v in lines[1])
     if first_text and second_numbers:
-        raise DataError(f"{name}: the first line {','.join(lines[0])[:60]!r} looks like a header; "
+        raise DataError(f"{name}: the first line {labelled.shown_value(','.join(lines[0]))} looks like a header; "
                         "remove it (the data must have no header row)")
 
 
@@ -140,19 +140,27 @@ def read_csv_arrow(path: Path, strings: set[int], piece_bytes: int = READ_PIECE_
         piece = pieces.next()
         if piece is None:
             return None
-        read = pacsv.ReadOptions(autogenerate_column_names=names is None, column_names=names)
         convert = pacsv.ConvertOptions(
             null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
             true_values=[], false_values=[],  # booleans are strings for Model Monitor
             column_types={f"f{i}": pa.string() for i in strings})
-        try:
-            return len(piece), pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert,
-                                              memory_pool=pool)
-        except pa.ArrowInvalid as error:
-            message = str(error).splitlines()[0]
-            if message == "Empty CSV file":  # a piece of blank lines
-                return len(piece), None
-            raise DataError(f"{name}: {message}; every row needs the same number of fields") from None
+        block = None  # pyarrow's default: blocks of 1 MB parsed on every core
+        while True:
+            read = pacsv.ReadOptions(autogenerate_column_names=names is None, column_names=names,
+                                     **({} if block is None else {"block_size": block}))
+            try:
+                return len(piece), pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert,
+                                                  memory_pool=pool)
+            except pa.ArrowInvalid as error:
+                message = str(error).splitlines()[0]
+                if message == "Empty CSV file":  # a piece of blank lines
+                    return len(piece), None
+                if "straddl" in message and block is None:  # a line longer than a block: one block for the piece
+                    block = len(piece) + 1
+                    continue
+                # pyarrow's message quotes the whole row: the line scan names the line instead.
+                labelled.check_widths(path, name)
+                raise DataError(f"{name}: {message[:120]}; every row needs the same number of fields") from None
 
     gathered: list[_Gathered] = []
     rows, text = 0, set()
@@ -229,8 +237,9 @@ def read_csv_pandas(path: Path, name: str | None = None) -> tuple[list[Column], 
     except pd.errors.EmptyDataError:
         return [], 0
     except pd.errors.ParserError as error:
-        raise DataError(f"{path if name is None else name}: {str(error).splitlines()[0]}; "
-                        "every row needs the same number of fields") from None
+        name = str(path) if name is None else name
+        labelled.check_widths(path, name)
+        raise DataError(f"{name}: {str(error).splitlines()[0][:120]}; every row needs the same number of fields") from None
     return [column_from_strings(f"_c{i}", frame[c].to_numpy(dtype=object)) for i, c in enumerate(frame.columns)], len(frame)
 
 
@@ -244,6 +253,7 @@ def data_files(path: str | os.PathLike, *, shown: Callable[[Path], str] = str) -
 
 def _read_file(file: Path, name: str, label_first: bool) -> tuple[list[Column], int]:
     """One file's typed columns; label-first data must pass :mod:`labelled`'s rules (any feature types)."""
+    labelled.check_text(file, name)
     if label_first and pacsv is None:  # pandas pads a short row with missing values: the scan checks widths
         labelled.check_file(file, name, numeric=False)
     elif label_first:

@@ -7,8 +7,10 @@ this module, so a row is accepted or refused, with the same one-line message, by
 * **Files**: a file, or every regular file below a folder, recursively, sorted by path; hidden files
   and any name (``.out``, ``.csv``, none) included, as a Processing input or a transform reads a prefix
   (:func:`list_files`).
-* **Lines** end in ``\\n``, ``\\r\\n`` or ``\\r``; the last may lack one. Empty lines are skipped; any
-  other line is a row (a line of spaces is a row with one blank field).
+* **Lines** end in ``\\n``, ``\\r\\n`` or ``\\r`` (as Model Monitor's CSV reader ends them; Batch
+  Transform splits at ``\\n`` only, so the local transform refuses a lone ``\\r``: ``pipeline/local/records.py``);
+  the last may lack one. Empty lines are skipped; any other line is a row (a line of spaces is a row
+  with one blank field).
 * **Fields** are separated by commas; a field may be quoted as RFC 4180 says (``"1"``; ``""`` for a
   quote inside), as SageMaker's CSV splitting does. A quoted field cannot span lines (Batch Transform
   splits records at line ends).
@@ -19,10 +21,15 @@ this module, so a row is accepted or refused, with the same one-line message, by
 * **Label-first rows**: the label, then at least one feature; the label is a number equal to 0 or 1
   (``1``, ``1.0``, ``"1"``, ``1e0``); every row of every file has as many fields as the very first row;
   features are numbers or empty (``numeric=False``: any text, for readers that type columns
-  themselves, as the data-quality baseline does). A first row whose label is not a number is a header.
+  themselves, as the data-quality baseline does). A first row with no number in it is a header; a
+  label ``True``/``yes`` is named as a label to write as 1/0.
 * **label,score lines** (the transform's output): two fields, a label as above and a finite score in
   [0, 1], neither empty.
-* **Errors** are one line: ``<the file as the caller shows it> line <n>: <problem>; <fix>``.
+* **Text**: a file must be UTF-8 text; a compressed or binary file (gzip, zip, a ``.DS_Store``: any NUL
+  or control byte) is refused by name (:func:`text_files.check_text`), as is a file of only whitespace. A UTF-8
+  byte-order mark at the start of a file is ignored (pyarrow and pandas skip it too).
+* **Errors** are one line: ``<the file as the caller shows it> line <n>: <problem>; <fix>``; a value
+  quoted in a message is cut to 60 characters (:func:`shown_value`).
 
 The scans here (:func:`scan_labelled`, :func:`scan_scored`) are the authority: the fast readers
 (``fast_csv``) only take a shortcut on data the scans would accept, and fall back to them otherwise.
@@ -30,7 +37,6 @@ The scans here (:func:`scan_labelled`, :func:`scan_scored`) are the authority: t
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 import os
 import re
@@ -41,117 +47,24 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import fast_csv
+# The files layer, re-exported: the readers here and their callers name one module.
+from .text_files import (DataError, check_text, files_sha256, iter_blocks, iter_line_batches,  # noqa: F401
+                         list_files, shown_value, whole_lines)
 
 LABEL_FIRST_FIX = "label-first data is lines 'label,feature,...' (label 0 or 1), without a header"
 SCORED_FIX = "the transform output must be lines 'label,score' (see the pipeline's output_filter)"
 BLANK_FIX = "write the value, or leave the field empty (',,') if it is missing"
 QUOTE_FIX = "quote a whole field as \"...\", doubling any quote inside it, on one line"
 LABEL_FIX = "labels must be binary 0/1"
+BOOLEAN_FIX = "labels must be binary 0/1: write true/false as 1/0"
+SCORE_FIX = "the model must output probabilities"
 
+_BOOLEAN_WORDS = frozenset({"true", "false", "yes", "no", "t", "f", "y", "n"})
 # Python's float() syntax (ASCII, no "_"); pyarrow's float64 conversion reads exactly these.
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE | re.ASCII)
 _BLANK_FIELD = re.compile(rb"(?<![^,\r\n])[ \t]+(?![^,\r\n])")
 # The first field of every line that has a second one.
 _FIRST_FIELD = re.compile(rb"(?:^|(?<=\n)|(?<=\r)(?!\n))([^,\r\n]*),")
-
-
-class DataError(ValueError):
-    """Unusable input data; the message is one line naming the file, the line, the problem and the fix."""
-
-
-# --- files ------------------------------------------------------------------------------------------
-
-
-def list_files(path: str | os.PathLike, *, missing: str, shown: Callable[[Path], str] = str) -> list[Path]:
-    """``path`` itself when it is a file, else every regular file below it (recursively), sorted by path.
-
-    Hidden files and every file name are included (a prefix's every object is data). A folder without
-    files gives ``[]``: the caller says what an empty data set means. ``missing`` is the fix named
-    when ``path`` does not exist.
-
-    >>> list_files("/nonexistent/test.csv", missing="pass the test data")
-    Traceback (most recent call last):
-    ...
-    processing_scripts.labelled.DataError: /nonexistent/test.csv does not exist: pass the test data
-    """
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file())
-    raise DataError(f"{shown(path)} does not exist: {missing}")
-
-
-def files_sha256(files: Iterable[Path]) -> str:
-    """SHA-256 over the files' bytes, in the order given (the input checksum evaluation.json records)."""
-    digest = hashlib.sha256()
-    for file in files:
-        with open(file, "rb") as handle:
-            while chunk := handle.read(8 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-# --- lines ------------------------------------------------------------------------------------------
-
-
-def whole_lines(buffer: bytes | bytearray, end: int) -> int:
-    """How many of the first ``end`` bytes form whole lines (``\\n``, ``\\r\\n`` or ``\\r`` ended).
-
-    A final ``\\r`` may be the first half of ``\\r\\n``: it waits for the next byte.
-
-    >>> whole_lines(b"1,2\\r\\n3,4\\r5", 10), whole_lines(b"1,2\\r", 4), whole_lines(b"1,2", 3)
-    (9, 0, 0)
-    """
-    newline = buffer.rfind(b"\n", 0, end)
-    # Only after the last \n: a search of the whole buffer for a \r that is not there holds the GIL
-    # for a whole piece, the time the drift check's reader thread needs to fill the columns.
-    return max(newline, buffer.rfind(b"\r", newline + 1, max(end - 1, 0))) + 1
-
-
-def iter_blocks(path: str | os.PathLike, block_bytes: int) -> Iterator[memoryview]:
-    """The file as blocks of whole lines (the last one may lack its line end), read into one reused
-    buffer: a block is valid until the next is asked for. A line longer than the buffer grows it."""
-    buffer = bytearray(max(int(block_bytes), 2))
-    filled = 0  # bytes of an unfinished last line carried over from the previous block
-    with open(path, "rb", buffering=0) as handle:
-        while True:
-            view = memoryview(buffer)
-            end = filled
-            while end < len(buffer) and (got := handle.readinto(view[end:])):
-                end += got
-            if end < len(buffer):  # end of file: the rest is the last line
-                if end:
-                    yield view[:end]
-                return
-            cut = whole_lines(buffer, end)
-            if cut == 0:  # no line ends in the buffer: a bigger one (the old may still be exported)
-                bigger = bytearray(2 * len(buffer))
-                bigger[:end] = view[:end]
-                buffer, filled = bigger, end
-                continue
-            yield view[:cut]
-            view[: end - cut] = view[cut:end]
-            filled = end - cut
-
-
-def iter_line_batches(path: str | os.PathLike, batch_lines: int | None,
-                      block_bytes: int = 4 << 20) -> Iterator[tuple[int, list[bytes]]]:
-    """(number of the first line, lines without their endings) for ``batch_lines`` lines at a time
-    (``None``: the whole file at once); empty lines are kept, as ``b""``, so numbers stay true."""
-    pending: list[bytes] = []
-    first = 1
-    for block in iter_blocks(path, block_bytes):
-        pending += bytes(block).splitlines()
-        if batch_lines is None:
-            continue
-        start = 0
-        while len(pending) - start >= batch_lines:
-            yield first, pending[start:start + batch_lines]
-            first, start = first + batch_lines, start + batch_lines
-        del pending[:start]
-    if pending:
-        yield first, pending
 
 
 # --- fields and values --------------------------------------------------------------------------------
@@ -211,8 +124,29 @@ def _rows(lines: Sequence[bytes], first: int, name: str) -> Iterator[tuple[str, 
         line = raw.decode("utf-8", errors="replace")
         fields = split_fields(line)
         if isinstance(fields, str):
-            raise DataError(f"{where}: {fields} in {line[:60]!r}; {QUOTE_FIX}")
+            raise DataError(f"{where}: {fields} in {shown_value(line)}; {QUOTE_FIX}")
         yield where, line, fields
+
+
+def looks_like_header(fields: Sequence[str]) -> bool:
+    """A first row of names: no field is a number (``label,f1,f2``); a row with a bad label but
+    numeric features (``True,0.5,2``) is data with a bad label, not a header.
+
+    >>> looks_like_header(["label", "age", ""]), looks_like_header(["True", "0.5"]), looks_like_header(["yes", "a"])
+    (True, False, False)
+    """
+    if fields and fields[0].strip(" \t").lower() in _BOOLEAN_WORDS:
+        return False
+    return not any(number(field) is not None for field in fields)
+
+
+def _label_problem(field: str) -> str:
+    """Why a label field is not a label, with the fix."""
+    if field.strip(" \t").lower() in _BOOLEAN_WORDS:
+        return f"label {shown_value(field)} is not 0 or 1; {BOOLEAN_FIX}"
+    if number(field) is None and not field.strip(" \t"):
+        return f"the label is empty; {LABEL_FIX}"
+    return f"label {shown_value(field)} is not 0 or 1; {LABEL_FIX}"
 
 
 def scan_labelled(lines: Sequence[bytes], first: int, name: str, width: int | None, *,
@@ -228,7 +162,7 @@ def scan_labelled(lines: Sequence[bytes], first: int, name: str, width: int | No
     >>> scan_labelled([b"1,2,3", b"1, ,4"], 1, "t.csv", None)
     Traceback (most recent call last):
     ...
-    processing_scripts.labelled.DataError: t.csv line 2: field 2 is blank (' '); write the value, or leave the field empty (',,') if it is missing
+    processing_scripts.text_files.DataError: t.csv line 2: field 2 is blank (' '); write the value, or leave the field empty (',,') if it is missing
     """
     labels = []
     for where, line, fields in _rows(lines, first, name):
@@ -239,23 +173,19 @@ def scan_labelled(lines: Sequence[bytes], first: int, name: str, width: int | No
         if len(fields) != width:
             raise DataError(f"{where}: {len(fields)} fields, expected {width} (label + {width - 1} features, "
                             "as in the first row); every row needs the same columns")
-        header = file_start and not labels
-        label = number(fields[0])
-        bad = fields[0] if label is None else None
+        label, bad = number(fields[0]), None
         for column, field in enumerate(fields[1:], start=2):
-            if bad is not None:
-                break
             if is_blank(field):
-                raise DataError(f"{where}: field {column} is blank ({field!r}); {BLANK_FIX}")
-            if numeric and field and number(field) is None:
+                raise DataError(f"{where}: field {column} is blank ({shown_value(field)}); {BLANK_FIX}")
+            if numeric and field and bad is None and number(field) is None:
                 bad = field
-        if bad is not None and header:
-            raise DataError(f"{where}: header row {line[:60]!r} (the first line looks like a header); "
+        if label is None and file_start and not labels and looks_like_header(fields):
+            raise DataError(f"{where}: header row {shown_value(line)} (the first line looks like a header); "
                             f"remove it: {LABEL_FIRST_FIX}")
+        if label is None or label not in (0.0, 1.0):
+            raise DataError(f"{where}: {_label_problem(fields[0])}")
         if bad is not None:
-            raise DataError(f"{where}: non-numeric field {bad[:60]!r}; {LABEL_FIRST_FIX}")
-        if label not in (0.0, 1.0):
-            raise DataError(f"{where}: label {fields[0]!r} is not 0 or 1; {LABEL_FIX}")
+            raise DataError(f"{where}: non-numeric field {shown_value(bad)}; {LABEL_FIRST_FIX}")
         labels.append(label)
     return np.array(labels, dtype=np.int8), width
 
@@ -267,6 +197,27 @@ def check_file(path: Path, name: str, *, width: int | None = None, numeric: bool
         labels, width = scan_labelled(lines, first, name, width, file_start=file_start, numeric=numeric)
         file_start = file_start and not len(labels)
     return width
+
+
+def check_widths(path: Path, name: str) -> None:
+    """:class:`DataError` at the first line of a CSV file (any values) whose field count differs from the
+    first row's, or whose quoting is broken; nothing when every row has the same width.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = Path(folder, "d.csv").write_bytes(b"a,1\\n\\nb,2,3\\n")
+    ...     check_widths(Path(folder, "d.csv"), "d.csv")
+    Traceback (most recent call last):
+    ...
+    processing_scripts.text_files.DataError: d.csv line 3: 3 fields, expected 2 as in the first row; every row needs the same columns
+    """
+    width = None
+    for first, lines in iter_line_batches(path, 100_000):
+        for where, _, fields in _rows(lines, first, name):
+            width = len(fields) if width is None else width
+            if len(fields) != width:
+                raise DataError(f"{where}: {len(fields)} field{'s' * (len(fields) != 1)}, expected {width} as in the first row; "
+                                "every row needs the same columns")
 
 
 def check_label_first(path: Path, name: str, *, block_bytes: int = 16 << 20) -> None:
@@ -284,22 +235,24 @@ def scan_scored(lines: Sequence[bytes], first: int, name: str, *, file_start: bo
     >>> scan_scored([b"1,0.5", b"0,1.5"], 1, "p.out")
     Traceback (most recent call last):
     ...
-    processing_scripts.labelled.DataError: p.out line 2: score '1.5' is outside [0, 1]; the model must output probabilities
+    processing_scripts.text_files.DataError: p.out line 2: score '1.5' is outside [0, 1]; the model must output probabilities
     """
     for where, line, fields in _rows(lines, first, name):
         if len(fields) != 2:
             raise DataError(f"{where}: expected 2 fields (label,score), found {len(fields)}; {SCORED_FIX}")
         label, score = number(fields[0]), number(fields[1])
-        if label is None or score is None:
-            what = "header row" if file_start else "non-numeric field"
-            raise DataError(f"{where}: {what} {line[:60]!r}; {SCORED_FIX}, without a header")
+        if label is None and score is None and file_start and looks_like_header(fields):
+            raise DataError(f"{where}: header row {shown_value(line)}; {SCORED_FIX}, without a header")
         file_start = False
-        if label not in (0.0, 1.0):
-            raise DataError(f"{where}: label {fields[0]!r} is not 0 or 1; {LABEL_FIX}")
+        if label is None or label not in (0.0, 1.0):
+            raise DataError(f"{where}: {_label_problem(fields[0])}")
+        if score is None:
+            what = "the score is empty" if not fields[1].strip(" \t") else f"non-numeric field {shown_value(fields[1])}"
+            raise DataError(f"{where}: {what}: the score must be a probability in [0, 1]; check the model's output_fn")
         if not math.isfinite(score):
-            raise DataError(f"{where}: score {fields[1]!r} is not a finite number; fix the model's output")
+            raise DataError(f"{where}: score {shown_value(fields[1])} is not a finite number; fix the model's output")
         if not 0.0 <= score <= 1.0:
-            raise DataError(f"{where}: score {fields[1]!r} is outside [0, 1]; the model must output probabilities")
+            raise DataError(f"{where}: score {shown_value(fields[1])} is outside [0, 1]; {SCORE_FIX}")
 
 
 def check_scored_file(path: Path, name: str) -> None:
@@ -347,6 +300,7 @@ def iter_rows(files: Iterable[Path], *, batch_lines: int | None = 10000, shown: 
     engine, width = fast_csv.engine(engine), None
     for file in files:
         name, file_start = shown(file), True
+        check_text(file, name)
         for first, lines in iter_line_batches(file, batch_lines):
             rows = [line for line in lines if line] if b"" in lines else lines
             if not rows:

@@ -28,6 +28,7 @@ from .columns import DataError
 from .csv_dataset import read_csv
 from .data_profile import build_statistics, suggest_constraints, to_json_bytes
 from .drift_report import render_report
+from .text_files import relative_names
 from .outputs import write_outputs
 from .parameters import MONITORING_PARAMETERS, ParameterError, by_name
 
@@ -233,7 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     if isinstance(args, int):
         return args
-    code, result = run(args)
+    # Name files as written below the input's S3 URI, not by the container's download path.
+    names = {"shown": relative_names(args.data)}
+    if args.command == "check":
+        names["baseline_shown"] = relative_names(args.baseline_dir)
+    code, result = run(args, **names)
     if result is not None:
         print(f"{len(result.violations)} violation(s); outputs in {args.output_dir}")
         for line in iter_violation_lines(result.violations):

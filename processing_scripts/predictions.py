@@ -11,6 +11,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -44,20 +45,23 @@ def list_prediction_files(path: str | Path) -> list[Path]:
         raise PredictionsError(str(error)) from None
 
 
-def _read_file(file: Path, engine: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _read_file(file: Path, engine: str, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    labelled.check_text(file, name)
     labels, scores = [], []
     for block in labelled.iter_blocks(file, BLOCK_BYTES):
         parsed = fast_csv.labels_and_scores(block, engine)
         if parsed is None:
-            labelled.check_scored_file(file, str(file))  # raises at the first bad line
-            raise PredictionsError(f"{file}: unreadable predictions; {FIX_HINT}")  # the scan found none
+            labelled.check_scored_file(file, name)  # raises at the first bad line
+            raise PredictionsError(f"{name}: unreadable predictions; {FIX_HINT}")  # the scan found none
         labels.append(parsed[0])
         scores.append(parsed[1])
     return labels, scores
 
 
-def read_predictions(path: str | Path, *, engine: str = "auto") -> Predictions:
+def read_predictions(path: str | Path, *, engine: str = "auto", shown: Callable[[Path], str] = str) -> Predictions:
     """Every file under ``path`` concatenated; raises PredictionsError with the first bad line.
+
+    ``shown`` names a file in messages (a container passes :func:`text_files.relative_names`).
 
     Files are parsed block by block (memory stays near the size of the arrays themselves) while
     another thread computes the input's SHA-256 (hashing releases the GIL).
@@ -69,7 +73,7 @@ def read_predictions(path: str | Path, *, engine: str = "auto") -> Predictions:
         digest = pool.submit(files_sha256, files)
         for file in files:
             try:
-                file_labels, file_scores = _read_file(file, engine)
+                file_labels, file_scores = _read_file(file, engine, shown(file))
             except PredictionsError:
                 raise
             except labelled.DataError as error:

@@ -46,7 +46,7 @@ def list_input_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> 
     >>> list_input_files("/nonexistent/test.csv")
     Traceback (most recent call last):
     ...
-    processing_scripts.labelled.DataError: /nonexistent/test.csv does not exist: pass the labelled CSV file or folder to score
+    processing_scripts.text_files.DataError: /nonexistent/test.csv does not exist: pass the labelled CSV file or folder to score
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]

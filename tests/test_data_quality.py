@@ -144,7 +144,7 @@ def test_label_column_first_is_dropped_and_columns_renamed(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("1,2\n3\n", "Expected 2 columns"),
+    ("1,2\n3\n", "d.csv line 2: 1 field, expected 2 as in the first row; every row needs the same columns"),
     ("f0,f1\n1,2\n", "looks like a header"),
     ("", "holds no rows"),
 ])
@@ -443,7 +443,7 @@ def test_reading_in_pieces_equals_reading_at_once(tmp_path, name, piece_bytes):
 def test_a_width_change_in_a_later_piece_is_an_error(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("1,2,3\n" * 50 + "4,5\n")
-    with pytest.raises(dq.DataError, match="Expected 3 columns, got 2") as error:
+    with pytest.raises(dq.DataError, match="d.csv line 51: 2 fields, expected 3 as in the first row") as error:
         dq.read_csv_arrow(path, set(), piece_bytes=16)
     assert "\n" not in str(error.value)
 

@@ -47,11 +47,13 @@ def _data_quality(engine):
 
 
 def _monitor_baseline(path):
-    """monitor.py baseline: its stderr line (after "error: ") when it exits 2."""
+    """monitor.py baseline: its stderr line (after "error: ") when it exits 2. Run as pipeline.monitor
+    runs it (files named as given; the container's main names them relative to --data)."""
     err = io.StringIO()
+    args = monitor.parse(["baseline", "--data", str(path), "--output-dir", str(path.parent / "baseline-out"),
+                          "--label-column", "first"])
     with contextlib.redirect_stderr(err):
-        code = monitor.main(["baseline", "--data", str(path), "--output-dir", str(path.parent / "baseline-out"),
-                             "--label-column", "first"])
+        code, _ = monitor.run(args)
     if code != 0:
         assert code == 2 and err.getvalue().count("\n") == 1
         raise labelled.DataError(err.getvalue().removeprefix("error: ").rstrip("\n"))
@@ -98,8 +100,8 @@ LABEL_FIRST = {
                                      f"remove it: {LABEL_FIRST_FIX}"),
     "label 2": ("1,2,3\n2,4,5\n", "line 2: label '2' is not 0 or 1; labels must be binary 0/1"),
     "label nan": ("1,2,3\nnan,4,5\n", "line 2: label 'nan' is not 0 or 1; labels must be binary 0/1"),
-    "empty label": ("1,2,3\n,4,5\n", f"line 2: non-numeric field ''; {LABEL_FIRST_FIX}"),
-    "hexadecimal label": ("1,2,3\n0x1,4,5\n", f"line 2: non-numeric field '0x1'; {LABEL_FIRST_FIX}"),
+    "empty label": ("1,2,3\n,4,5\n", "line 2: the label is empty; labels must be binary 0/1"),
+    "hexadecimal label": ("1,2,3\n0x1,4,5\n", "line 2: label '0x1' is not 0 or 1; labels must be binary 0/1"),
     "broken quotes": ('1,2,3\n"0"1,4,5\n', f"line 2: broken quoting (',' expected after '\"') in '\"0\"1,4,5'; {QUOTES}"),
     "label only": ("1\n0\n", f"line 1: 1 field, expected a label and at least one feature; {LABEL_FIRST_FIX}"),
 }
@@ -174,13 +176,13 @@ LABEL_SCORE = [  # transform output (p.out) -> None (accepted: labels [1, 0], sc
     pytest.param('"1","0.5"\n0,0.25\n', OK, id="quoted"),
     pytest.param(" 1 , 0.5 \r\n0,0.25", OK, id="spaces, CRLF, no final newline"),
     pytest.param("1,0.5\r0,0.25\r", OK, id="CR"),
-    pytest.param("1,0.5\n1, \n", f"line 2: non-numeric field '1, '; {SCORED_FIX}, without a header", id="blank score"),
-    pytest.param("1,0.5\n0,\n", f"line 2: non-numeric field '0,'; {SCORED_FIX}, without a header", id="empty score"),
+    pytest.param("1,0.5\n1, \n", "line 2: the score is empty: the score must be a probability in [0, 1]; check the model's output_fn", id="blank score"),
+    pytest.param("1,0.5\n0,\n", "line 2: the score is empty: the score must be a probability in [0, 1]; check the model's output_fn", id="empty score"),
     pytest.param("1,0.5\n   \n", f"line 2: expected 2 fields (label,score), found 1; {SCORED_FIX}", id="line of spaces"),
     pytest.param("1,1.5\n", "line 1: score '1.5' is outside [0, 1]; the model must output probabilities", id="score above 1"),
     pytest.param("1,0.5\n0,inf\n", "line 2: score 'inf' is not a finite number; fix the model's output", id="score inf"),
     pytest.param("2,0.5\n", "line 1: label '2' is not 0 or 1; labels must be binary 0/1", id="label 2"),
-    pytest.param("1,0.5\n1,0x1\n", f"line 2: non-numeric field '1,0x1'; {SCORED_FIX}, without a header", id="hexadecimal score"),
+    pytest.param("1,0.5\n1,0x1\n", "line 2: non-numeric field '0x1': the score must be a probability in [0, 1]; check the model's output_fn", id="hexadecimal score"),
     pytest.param("label,score\n1,0.5\n", f"line 1: header row 'label,score'; {SCORED_FIX}, without a header", id="header"),
     pytest.param('1,"0.5"x\n', f"line 1: broken quoting (',' expected after '\"') in '1,\"0.5\"x'; {QUOTES}", id="broken quotes"),
 ]

@@ -112,7 +112,8 @@ def test_bad_input_writes_nothing(baseline, tmp_path, capsys):
     out = tmp_path / "out"
     assert script.main(["check", "--baseline-dir", str(baseline), "--data", str(bad), "--output-dir", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {bad}:2: not JSON") and err.count("\n") == 1
+    # The container names a file relative to --data (as written below its S3 URI), not by its local path.
+    assert err.startswith("error: capture.jsonl:2: not JSON") and err.count("\n") == 1
     assert files_in(out) == set()
     assert script.main(["check", "--baseline-dir", str(tmp_path), "--data", str(bad), "--output-dir", str(out)]) == 2
     assert "statistics.json does not exist" in capsys.readouterr().err

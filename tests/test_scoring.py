@@ -169,7 +169,7 @@ def _fake_handlers(predict=lambda x: x[:, 0] / 10, output=None):
         ("1,2,3\n\n2,2,3\n", "line 3: label '2' is not 0 or 1"),
         ("1,2,3\n0.5,2,3\n", "line 2: label '0.5' is not 0 or 1"),
         ("1,2,3\nnan,2,3\n", "line 2: label 'nan' is not 0 or 1"),
-        ("1,2,3\n,2,3\n", "line 2: non-numeric field ''"),
+        ("1,2,3\n,2,3\n", "line 2: the label is empty"),
         ("1,2,3\n0,2\n", "line 2: 2 fields, expected 3 (label + 2 features, as in the first row)"),
         ("1,2,3\n0,2,3,4\n", "line 2: 4 fields, expected 3"),
         ("1\n0\n", "line 1: 1 field, expected a label and at least one feature"),

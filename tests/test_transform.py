@@ -155,13 +155,21 @@ def test_labels_are_kept_verbatim(tmp_path, path):
     [
         "1,10,20\r\n\r\n0,30,40\r\n",  # CRLF and a blank line
         "\n\n1,10,20\n\n\n0,30,40",  # leading blank lines, no final newline
-        "1,10,20\r0,30,40\r",  # old Mac line endings
         "1,10,20\n0,30,40\n\n\n",  # trailing blank lines
     ],
 )
 def test_blank_lines_and_line_endings(tmp_path, path, text):
     out, _ = transform(tmp_path, text, path=path, input_filter="$[1:]", join_source="Input", output_filter="$[0,-1]")
     assert out == "1,30\n0,70\n"
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("text", ["1,10,20\r0,30,40\r", "1,10,20\n0,30,40\r1,50,60\n"])
+def test_a_lone_carriage_return_fails_the_job(tmp_path, path, text):
+    """SplitType=Line splits at \\n only: AWS would send an old-Mac file as one record, so it is refused."""
+    with pytest.raises(TransformError, match=r"data.csv: record [12]: a line ends with a lone carriage return") as error:
+        transform(tmp_path, text, path=path, input_filter="$[1:]", join_source="Input", output_filter="$[0,-1]")
+    assert "convert the line endings to \\n" in str(error.value)
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from pipeline.local.records import RecordError, TransformError
+from pipeline.local.records import RecordError, TransformError, not_text
+from processing_scripts.text_files import shown_value
 
 _SLICE = re.compile(r"^(-?\d*):(-?\d*)$")
 
@@ -148,9 +149,17 @@ class BatchPlan:
 
 
 def nothing_left(column_filter: ColumnFilter, record: bytes) -> str:
-    """Why a record cannot be sent: the input filter selects none of its columns."""
-    return (f"input filter {column_filter.expression!r} leaves nothing of record "
-            f"{record[:80].decode(errors='replace')!r}")
+    """Why a record cannot be sent: the input filter selects none of its columns (a record of binary
+    bytes is named as such: the object is compressed or not CSV at all).
+
+    >>> nothing_left(ColumnFilter.parse("$[1:]"), b"\\x00\\x00\\x00\\x01Bud1")
+    'the record is binary (binary byte 0x00), not CSV text: remove the object from the input'
+    >>> nothing_left(ColumnFilter.parse("$[1:]"), b"1" * 100)[-30:]
+    "11111111111111111111111111'..."
+    """
+    if (why := not_text(record)) is not None:
+        return why
+    return f"input filter {column_filter.expression!r} leaves nothing of record {shown_value(record)}"
 
 
 def filter_input(records: list[bytes], column_filter: ColumnFilter | None) -> list[bytes]:

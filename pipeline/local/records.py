@@ -1,7 +1,9 @@
 """The records of a Batch Transform input object: batches of whole lines, line endings, and record errors.
 
-Choices where AWS documents nothing: blank lines are not records (dropped); line endings ``\\r\\n`` and
-``\\r`` become ``\\n``; a batch is bounded by the raw size of its input lines (before the input filter,
+Choices where AWS documents nothing: blank lines are not records (dropped); line endings ``\\r\\n``
+become ``\\n``. SplitType=Line splits "on a newline character boundary" (the TransformInput API): a lone
+``\\r`` (old Mac line endings) ends no record there, so such an object would reach the model as one
+record; the job fails here with that reason instead (:func:`check_line_ends`). A batch is bounded by the raw size of its input lines (before the input filter,
 which only shrinks it); the number of output lines must equal the number of records sent.
 """
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+from processing_scripts.text_files import BINARY_BYTE
 
 MB = 1024 * 1024
 NEWLINE = 10  # b"\n"
@@ -36,6 +40,45 @@ class RecordTooLarge(Exception):
         self.size, self.max_bytes = size, max_bytes
 
 
+_LONE_CR = re.compile(rb"\r(?!\n)")
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def not_text(record: bytes) -> str | None:
+    """Why a record is not a line of text (a binary byte in it), with the fix; None when it is text.
+
+    >>> not_text(b"\\x1f\\x8b\\x08\\x00")
+    'the object is gzip-compressed (binary byte 0x1f), not CSV text: decompress it (gunzip) before the transform'
+    >>> not_text(b"1,2")
+    """
+    binary = BINARY_BYTE.search(record)
+    if binary is None:
+        return None
+    what = "the object is gzip-compressed" if GZIP_MAGIC in record[:2] else "the record is binary"
+    fix = "decompress it (gunzip) before the transform" if "gzip" in what else "remove the object from the input"
+    return f"{what} (binary byte 0x{record[binary.start()]:02x}), not CSV text: {fix}"
+
+
+def check_line_ends(chunk: bytes) -> None:
+    """:class:`RecordError` at the first record ended by a lone ``\\r``: SageMaker splits at ``\\n`` only.
+
+    >>> check_line_ends(b"1,2\\r\\n3,4\\r\\n")
+    >>> check_line_ends(b"1,2\\n3,4\\r5,6\\n")
+    Traceback (most recent call last):
+    ...
+    pipeline.local.records.RecordError: a line ends with a lone carriage return (\\r, old Mac line endings): Batch Transform's SplitType=Line splits records at \\n only; convert the line endings to \\n
+    """
+    lone = _LONE_CR.search(chunk)
+    if lone is not None:
+        record = chunk.count(b"\n", 0, lone.start())
+        start = chunk.rfind(b"\n", 0, lone.start()) + 1
+        end = chunk.find(b"\n", lone.start())
+        if (why := not_text(chunk[start:end if end >= 0 else len(chunk)])) is not None:
+            raise RecordError(record, record, why)  # a \r among binary bytes: say what the object is
+        raise RecordError(record, record, "a line ends with a lone carriage return (\\r, old Mac line endings): Batch "
+                                          "Transform's SplitType=Line splits records at \\n only; convert the line endings to \\n")
+
+
 def normalise(chunk: bytes) -> bytes:
     """``\\n`` line endings, no blank lines, ending with ``\\n`` (or empty).
 
@@ -43,7 +86,8 @@ def normalise(chunk: bytes) -> bytes:
     b'1,2\\n3,4\\n'
     """
     if b"\r" in chunk:
-        chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        check_line_ends(chunk)
+        chunk = chunk.replace(b"\r\n", b"\n")
     if chunk.startswith(b"\n") or b"\n\n" in chunk:
         chunk = re.sub(rb"\n\n+", b"\n", chunk).lstrip(b"\n")
     if chunk and not chunk.endswith(b"\n"):
@@ -83,7 +127,8 @@ def line_ends(batch: bytes) -> tuple[bytes, np.ndarray]:
     (b'1,2\\n3\\n', array([3, 5]))
     """
     if b"\r" in batch:
-        batch = batch.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        check_line_ends(batch)
+        batch = batch.replace(b"\r\n", b"\n")
     if not batch.endswith(b"\n"):
         batch += b"\n"
     ends = np.flatnonzero(np.frombuffer(batch, dtype=np.uint8) == NEWLINE)
