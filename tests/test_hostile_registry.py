@@ -293,8 +293,24 @@ def test_no_evaluation_json_is_a_step_failure_not_a_crash(demo, tmp_path, capsys
 # --- items 7-8: kill -9, retries, parallel runs -----------------------------------------------------------------
 
 
-def start_run(demo: dict, work: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pipeline.local", *run(*extra)(work, demo)], cwd=ROOT,
+# A run that kills itself (SIGKILL) the instant the registry has committed its package, before the run
+# can record it: the window that lost records, hit every time rather than by a polling race.
+KILLED_AT_REGISTRATION = """
+import os, runpy, signal, sys
+from pipeline.registry import LocalRegistry
+committed = LocalRegistry.register
+def register(self, *args, **kwargs):
+    committed(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+LocalRegistry.register = register
+sys.argv = ["pipeline.local", *sys.argv[1:]]
+runpy.run_module("pipeline.local", run_name="__main__", alter_sys=True)
+"""
+
+
+def start_run(demo: dict, work: Path, *extra: str, killed_at_registration: bool = False) -> subprocess.Popen:
+    entry = ["-c", KILLED_AT_REGISTRATION] if killed_at_registration else ["-m", "pipeline.local"]
+    return subprocess.Popen([sys.executable, *entry, *run(*extra)(work, demo)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -312,13 +328,12 @@ def steps_done(work: Path, count: int) -> Callable[[], bool]:
                        if r["PipelineExecutionStatus"] == "Executing")
 
 
-# The moments of the kills: the record just written, mid-transform, evaluating, and the instant the package
-# is committed (before the record says so: the window that lost records).
+# The moments of the kills: the record just written, mid-transform, evaluating; then the instant the
+# package is committed (KILLED_AT_REGISTRATION).
 MOMENTS = {
     "started": lambda work, known: len(records(work)) > known,
     "transforming": lambda work, known: steps_done(work, 4)(),
     "evaluating": lambda work, known: steps_done(work, 6)(),
-    "registered": lambda work, known: len(packages(work)) > known,
 }
 
 
@@ -337,11 +352,13 @@ def test_kill_9_at_any_moment_leaves_a_sound_registry_and_a_retry_registers_noth
     from pipeline.local.journal import INTERRUPTED
 
     work = tmp_path / "work"
-    for name, moment in MOMENTS.items():
-        known = len(packages(work)) if name == "registered" else len(records(work))
+    for moment in MOMENTS.values():
+        known = len(records(work))
         kill_when(start_run(demo, work), lambda: moment(work, known))
+    at_registration = start_run(demo, work, killed_at_registration=True)
+    assert at_registration.wait(timeout=120) == -signal.SIGKILL
     killed = records(work)
-    assert len(killed) == len(MOMENTS)
+    assert len(killed) == len(MOMENTS) + 1
     [package] = packages(work)
     execution_id = package["MetadataProperties"]["GeneratedBy"].rsplit("/", 1)[-1]
     # Each run marked the one killed before it; the last is still Executing: its record was written first.
