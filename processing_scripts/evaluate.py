@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from . import champion, gate, metrics, model_archive, operating_point, predictions, report, scoring, uncertainty
+from . import (champion, gate, metrics, model_archive, operating_point, predictions, report, scoring, text_files,
+               uncertainty)
 from .evaluation_document import build_document, to_json
 from .outputs import scratch_folder, write_outputs
 
@@ -218,23 +219,6 @@ def test_data_files(path: str | None) -> list[Path]:
     return sorted(files, key=lambda p: p.parent / (p.name + ".out"))
 
 
-def test_data_name(path: str | None) -> Callable[[Path], str]:
-    """How a test file is named in messages: relative to the ``--test-data`` folder (``test.csv``, as
-    the user wrote it below TestDataUrl), not the container's staging path.
-
-    >>> test_data_name("/opt/ml/processing/input/test")(Path("/opt/ml/processing/input/test/a/test.csv"))
-    'a/test.csv'
-    """
-    root = Path(path) if path is not None else None
-
-    def shown(file: Path) -> str:
-        if root is not None and file != root and file.is_relative_to(root):
-            return file.relative_to(root).as_posix()
-        return str(file)
-
-    return shown
-
-
 def evaluated_subject(args: argparse.Namespace) -> dict[str, Any]:
     """What is being evaluated: ``subject`` in evaluation.json. With ``--model-sha256`` the archive in
     ``--model`` must have exactly that SHA-256 (it is the frozen copy the transform served)."""
@@ -321,7 +305,7 @@ def _evaluate(args: argparse.Namespace, scratch: Path) -> Evaluation:
     context = champion.read_context(args.context) if args.context else None
     point = choose_operating_point(args, context, scratch)
     tests = test_data_files(args.test_data)
-    data = predictions.read_predictions(args.predictions)
+    data = predictions.read_predictions(args.predictions, shown=text_files.relative_names(args.predictions))
     dataset = {"files": list(data.files), "sha256": data.sha256}
     if tests:
         dataset["test_data_sha256"] = predictions.files_sha256(tests)
@@ -332,7 +316,7 @@ def _evaluate(args: argparse.Namespace, scratch: Path) -> Evaluation:
         section = champion.champion_section(
             context, document=document, y_true=data.y_true if paired else None,
             y_score=data.y_score if paired else None, test_files=tests, scratch=scratch,
-            n_resamples=max(args.bootstrap, 200), seed=args.seed, shown=test_data_name(args.test_data),
+            n_resamples=max(args.bootstrap, 200), seed=args.seed, shown=text_files.relative_names(args.test_data) if args.test_data else str,
         )
         decision = gate.decide(document, gate_settings, section)
         decision["record"] = gate.decision_record(document, decision)

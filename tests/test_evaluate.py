@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from processing_scripts import evaluate
+from processing_scripts import evaluate, text_files
 
 SCRIPT = ["-m", "processing_scripts.evaluate"]  # as the container runs it
 SCALARS = [
@@ -126,7 +126,7 @@ def test_error_names_the_file_and_line_among_many(tmp_path, capsys):
     lines[7] = "1,0.7,extra"
     bad.write_text("\n".join(lines) + "\n")
     assert evaluate.main(["--predictions", str(tmp_path / "in"), "--output-dir", str(tmp_path / "out")]) == 2
-    assert f"{bad} line 8: expected 2 fields" in capsys.readouterr().err
+    assert "error: test-1.csv.out line 8: expected 2 fields" in capsys.readouterr().err  # as below --predictions
 
 
 @pytest.mark.parametrize(
@@ -323,43 +323,55 @@ def test_evaluation_settings_are_checked_in_the_flags_words(settings, message):
     evaluate.EvaluationSettings().check()  # the defaults are fine
 
 
-def test_champion_scoring_errors_name_the_test_file_as_the_user_knows_it(tmp_path, capsys):
-    """Not the container's staging path (/opt/ml/processing/input/test/...): the file below --test-data."""
+def _evaluate_with_champion(tmp_path: Path, *, bad_line: bool, champion: bytes | None = None) -> list[str]:
+    """evaluate.py with a staged champion (the demo's, or ``champion``'s bytes) on the demo's test rows
+    below ``test/part/`` (line 3 made non-numeric when ``bad_line``); the champion section's notes."""
     import hashlib
 
     from pipeline.demo import make_demo_files
 
     demo = make_demo_files(tmp_path / "demo")
     lines = demo["test"].read_text().splitlines()
-    fields = lines[2].split(",")
-    lines[2] = ",".join([fields[0], "x", *fields[2:]])  # the champion's scorer refuses line 3
+    if bad_line:
+        fields = lines[2].split(",")
+        lines[2] = ",".join([fields[0], "x", *fields[2:]])  # the champion's scorer refuses line 3
     (tmp_path / "test" / "part").mkdir(parents=True)
     (tmp_path / "test" / "part" / "test.csv").write_text("\n".join(lines) + "\n")
     labels = [line.split(",")[0] for line in lines]
     folder = tmp_path / "predictions"
     folder.mkdir()
     (folder / "test.csv.out").write_text("".join(f"{label},{0.9 if float(label) else 0.1}\n" for label in labels))
+    archive = demo["champion"].read_bytes() if champion is None else champion
     context = tmp_path / "context"
     (context / "champion").mkdir(parents=True)
-    (context / "champion" / "model.tar.gz").write_bytes(demo["champion"].read_bytes())
+    (context / "champion" / "model.tar.gz").write_bytes(archive)
     (context / "context.json").write_text(json.dumps({
         "champion": {"arn": "arn:aws:sagemaker:us-east-1:1:model-package/g/1", "version": 1, "model_staged": True,
-                     "evaluation_staged": False, "errors": [],
-                     "model_sha256": hashlib.sha256(demo["champion"].read_bytes()).hexdigest()},
+                     "evaluation_staged": False, "errors": [], "model_sha256": hashlib.sha256(archive).hexdigest()},
         "validation": None,
     }))
     assert evaluate.main(["--predictions", str(folder), "--test-data", str(tmp_path / "test"), "--context", str(context),
                           "--output-dir", str(tmp_path / "out"), "--bootstrap", "0", "--auc-threshold", "0.5"]) == 0
-    notes = " ".join(json.loads((tmp_path / "out" / "evaluation.json").read_text())["gate"]["champion"]["notes"])
+    return json.loads((tmp_path / "out" / "evaluation.json").read_text())["gate"]["champion"]["notes"]
+
+
+def test_champion_scoring_errors_name_the_test_file_as_the_user_knows_it(tmp_path):
+    """Not the container's staging path (/opt/ml/processing/input/test/...): the file below --test-data."""
+    notes = " ".join(_evaluate_with_champion(tmp_path, bad_line=True))
     assert "its model cannot score the test data (part/test.csv line 3: non-numeric field 'x'" in notes
     assert str(tmp_path / "test") not in notes
+
+
+def test_a_champion_that_cannot_be_loaded_is_not_named_by_its_staged_path(tmp_path):
+    notes = " ".join(_evaluate_with_champion(tmp_path, bad_line=False, champion=b"not an archive"))
+    assert "its model cannot be loaded (not a readable model.tar.gz" in notes
+    assert str(tmp_path) not in notes
 
 
 @pytest.mark.parametrize("root, file, shown", [
     ("/opt/ml/processing/input/test", "/opt/ml/processing/input/test/test.csv", "test.csv"),
     ("/opt/ml/processing/input/test", "/opt/ml/processing/input/test/a/b.csv", "a/b.csv"),
-    ("data/test.csv", "data/test.csv", "data/test.csv"),  # a file given itself: as given
-    (None, "/elsewhere/t.csv", "/elsewhere/t.csv"),
+    ("/opt/ml/processing/input/test/test.csv", "/opt/ml/processing/input/test/test.csv", "test.csv"),  # a file given itself
 ])
-def test_test_data_name(root, file, shown):
-    assert evaluate.test_data_name(root)(Path(file)) == shown
+def test_files_are_named_relative_to_the_input_they_were_given_in(root, file, shown):
+    assert text_files.relative_names(root)(Path(file)) == shown
