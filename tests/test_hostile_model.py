@@ -72,7 +72,7 @@ def run_local(demo, work: Path, model: Path, capfd, *extra: str):
 
 
 def transform_scratch(work: Path) -> list[str]:
-    return sorted(path.name for path in (work / "tmp").glob("sm-eval-transform-*"))
+    return sorted(path.name for path in (work / "tmp").glob("sm-eval-job-*"))
 
 
 # --- model code that exits, interrupts or prints: the step fails, the command goes on -----------------------
@@ -196,7 +196,7 @@ def test_an_archive_made_with_tar_c_dir_dot_is_accepted(demo, tmp_path, capfd):
     scores = scoring.score_files(handlers, [demo["test"]]).y_score
     assert len(scores) and np.all((scores >= 0) & (scores <= 1))
     work = tmp_path / "work"
-    stale = work / "tmp" / "sm-eval-transform-999999999-killed"  # a killed run's scratch (no such pid)
+    stale = work / "tmp" / "sm-eval-job-999999999-killed"  # a killed run's scratch (no such pid)
     (stale / "model").mkdir(parents=True)
     foreign = work / "tmp" / "someone-elses"
     foreign.mkdir()
@@ -209,12 +209,12 @@ def test_an_archive_made_with_tar_c_dir_dot_is_accepted(demo, tmp_path, capfd):
 # --- scratch left by killed runs: only ours, only when no live run holds it ----------------------------------
 
 SCRATCH_CASES = [  # (id, folder name, how it is left, removed)
-    ("dead-pid-no-lock", "sm-eval-transform-999999999-a", "no lock", True),
-    ("lock-not-held", f"sm-eval-transform-{os.getpid()}-b", "lock free", True),
-    ("lock-held", f"sm-eval-transform-{os.getpid()}-c", "lock held", False),
-    ("live-pid-no-lock-yet", f"sm-eval-transform-{os.getpid()}-d", "no lock", False),
+    ("dead-pid-no-lock", "sm-eval-job-999999999-a", "no lock", True),
+    ("lock-not-held", f"sm-eval-job-{os.getpid()}-b", "lock free", True),
+    ("lock-held", f"sm-eval-job-{os.getpid()}-c", "lock held", False),
+    ("live-pid-no-lock-yet", f"sm-eval-job-{os.getpid()}-d", "no lock", False),
     ("not-our-name", "tmp8f3kq2", "no lock", False),
-    ("our-prefix-not-our-pid", "sm-eval-transform-notapid", "no lock", False),
+    ("our-prefix-not-our-pid", "sm-eval-job-notapid", "no lock", False),
 ]
 
 

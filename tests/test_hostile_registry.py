@@ -384,6 +384,8 @@ def test_kill_9_at_any_moment_leaves_a_sound_registry_and_a_retry_registers_noth
         assert record["ModelPackageArn"] == each["ModelPackageArn"]
     others = [r for i, r in records(work).items() if i != execution_id]
     assert [(r["PipelineExecutionStatus"], r["FailureReason"]) for r in others] == [("Failed", INTERRUPTED)] * 3
+    # The killed runs' job folders went with the next runs: nothing of theirs is left in the scratch folder.
+    assert sorted(p.name for p in (work / "tmp").iterdir()) == []
 
 
 def test_a_retry_of_a_running_or_succeeded_execution_is_refused(demo, tmp_path, capsys):

@@ -11,11 +11,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 from pipeline.local.execution import StepFailure
+from pipeline.local.scratch import job_scratch
 from pipeline.local.store import LocalObjectStore
 from processing_scripts.outputs import IncompleteOutputs, check_output_set
 
@@ -29,7 +29,7 @@ def run_processing_job(request: Mapping[str, Any], store: LocalObjectStore, *, s
     script's last stderr line when it exits non-zero (AlgorithmError, as SageMaker reports it).
     """
     app = request["AppSpecification"]
-    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+    with job_scratch(scratch) as tmp:  # also removes what killed runs left there
         # Absolute: the job runs in this folder, so a relative --work-dir would otherwise point nowhere.
         root = Path(tmp).resolve()
 

@@ -1,10 +1,10 @@
-"""Scratch folders of the local runner's transform jobs, and the ones killed runs left behind.
+"""Scratch folders of the local runner's jobs (transform and processing), and the ones killed runs left behind.
 
-A job's folder (its input, output and extracted model) is ``<work_dir>/tmp/sm-eval-transform-<pid>-<random>``,
+A job's folder (a transform's input, output and extracted model; a processing job's /opt/ml/processing)
+is ``<work_dir>/tmp/sm-eval-job-<pid>-<random>``,
 holding ``.owner.lock``, which its run keeps ``flock``-ed until it removes the folder. A run killed
 before that (SIGKILL, power loss) leaves the folder; the next job removes every folder of that prefix
-whose lock nobody holds. Nothing else in the folder is touched: not other programs' files, and not
-the processing jobs' folders (``pipeline.local.processing``'s own).
+whose lock nobody holds. Nothing else in the folder is touched.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-PREFIX = "sm-eval-transform-"
+PREFIX = "sm-eval-job-"
 LOCK = ".owner.lock"
 
 
