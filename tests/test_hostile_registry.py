@@ -450,3 +450,22 @@ def test_a_package_the_registry_refuses_fails_its_step_in_one_line(demo, tmp_pat
     assert "Failed" in line and "refused by the registry" in line
     assert "execution Failed at step RegisterModel" in result.stdout
     assert LocalRegistry(tmp_path / "registry.db").list_packages() == []
+
+
+def test_a_retry_reruns_the_executions_own_parameters(demo, tmp_path, capsys):
+    """SageMaker's RetryPipelineExecution takes no parameters: a retry with other inputs or thresholds
+    would register, under a refused execution's id, what its gate refused."""
+    weak = ["evaluation", "--model-data", str(demo["weak"]), "--test-data", str(demo["test"]),
+            "--work-dir", str(tmp_path)]
+    assert run_main(local_main, weak, capsys).returncode == 1  # the gate refuses the weak model
+    [execution_id] = records(tmp_path)
+    before = registry_state(tmp_path / "registry.db")
+    for extra, named in [(["--param", "AucThreshold=0.1"], "AucThreshold was '0.75', not '0.1'"),
+                         (["--param", "F1Threshold=0.1"], "F1Threshold was"),
+                         (["--model-data", str(demo["better"])], "ModelDataUrl was")]:
+        result = run_main(local_main, [*weak, *extra, "--retry", execution_id], capsys)
+        assert_refused(result, f"--retry {execution_id}: {named}", "leave it out, or start a new run")
+        assert registry_state(tmp_path / "registry.db") == before
+    again = run_main(local_main, [*weak, "--param", "AucThreshold=0.750", "--retry", execution_id], capsys)
+    assert again.returncode == 1 and registry_state(tmp_path / "registry.db") == before
+    assert list(records(tmp_path)) == [execution_id]

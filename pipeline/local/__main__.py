@@ -20,7 +20,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from pipeline.arguments import OneLineParser, pipeline_subcommands, report
 from pipeline.pipelines import SPECS
@@ -30,6 +30,8 @@ from pipeline.local.staging import DEFAULT_WORK_DIR, UsageError, checked_work_di
 from pipeline.local.store import StoreError
 from pipeline.parameters import ParameterError, check_overrides, parse_overrides
 from pipeline.spec import PipelineSpec
+from processing_scripts.parameters import Parameter
+from processing_scripts.text_files import shown_value
 
 
 def _progress_printer(stream) -> Any:
@@ -94,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise UsageError(f"--param {item.parameter} conflicts with --{item.flag}: use --{item.flag}")
         check_overrides(spec.parameters, overrides)  # every --param, before anything is staged or run
         work_dir = writable_work_dir(checked_work_dir(args.work_dir))
-        check_retry(work_dir, args.retry, spec.name(config))
+        retried = check_retry(work_dir, args.retry, spec.name(config))
         registry = open_local_registry(work_dir, config) if spec.functions else None
         store = LocalObjectStore(work_dir)
         for item in spec.local_inputs:
@@ -112,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     raise UsageError(f"--{item.flag}: {value}: an S3 key here cannot hold a backslash; rename "
                                      "the file") from None
                 raise UsageError(f"--{item.flag}: {error}") from None
+        if retried is not None:
+            overrides = retried_parameters(args.retry, retried, spec.parameters, overrides)
         return run_local(config, spec, store=store, work_dir=work_dir, overrides=overrides, output=args.output,
                          verbose=args.verbose, registry=registry, execution_id=args.retry)
     except (UsageError, ConfigError, ParameterError, RegistryError, StoreError, ExecutionBusy) as error:
@@ -132,10 +136,10 @@ def writable_work_dir(work_dir: Path) -> Path:
     return work_dir
 
 
-def check_retry(work_dir: Path, execution_id: str | None, pipeline_name: str) -> None:
-    """A retry names an execution of this pipeline in ``work_dir`` that did not succeed."""
+def check_retry(work_dir: Path, execution_id: str | None, pipeline_name: str) -> dict | None:
+    """A retry names an execution of this pipeline in ``work_dir`` that did not succeed: its record."""
     if execution_id is None:
-        return
+        return None
     record = read_record(work_dir, execution_id) if execution_id.isalnum() else None
     if record is None:
         raise UsageError(f"--retry {execution_id!r}: no such execution in {work_dir / 'executions'}")
@@ -143,6 +147,33 @@ def check_retry(work_dir: Path, execution_id: str | None, pipeline_name: str) ->
         raise UsageError(f"--retry {execution_id}: an execution of another pipeline ({record.get('PipelineArn')})")
     if record.get("PipelineExecutionStatus") == "Succeeded":
         raise UsageError(f"--retry {execution_id}: it succeeded; run without --retry for a new execution")
+    return record
+
+
+def retried_parameters(execution_id: str, record: Mapping, table: Sequence[Parameter],
+                       given: Mapping[str, str]) -> dict[str, str]:
+    """The parameters a retry runs with: the execution's own, as SageMaker's RetryPipelineExecution
+    takes none. A value given again must be the recorded one (a file staged again has the same URI:
+    staging is content-addressed); any other is refused, or a retry could register what was refused.
+
+    >>> from processing_scripts.parameters import GATE_PARAMETERS
+    >>> record = {"PipelineParameters": [{"Name": "AucThreshold", "Value": "0.75"}]}
+    >>> retried_parameters("e1", record, GATE_PARAMETERS, {"AucThreshold": "0.750"})
+    {'AucThreshold': '0.75'}
+    >>> retried_parameters("e1", record, GATE_PARAMETERS, {"AucThreshold": "0.5"})
+    Traceback (most recent call last):
+    pipeline.local.staging.UsageError: --retry e1: AucThreshold was '0.75', not '0.5'; a retry reruns the execution's own parameters: leave it out, or start a new run
+    """
+    recorded = {p["Name"]: p["Value"] for p in record.get("PipelineParameters", [])}
+    rows = {row.name: row for row in table}
+    for name, value in given.items():
+        row = rows.get(name)
+        same = name in recorded and (row.parse(value) == row.parse(recorded[name]) if row else value == recorded[name])
+        if not same:
+            was = shown_value(recorded.get(name, "(unset)"))
+            raise UsageError(f"--retry {execution_id}: {name} was {was}, not {shown_value(value)}; a retry reruns "
+                             "the execution's own parameters: leave it out, or start a new run")
+    return recorded
 
 
 def open_local_registry(work_dir: Path, config: PipelineConfig):
