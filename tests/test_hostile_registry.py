@@ -57,6 +57,10 @@ def truncate(work: Path, stack) -> None:
     db.write_bytes(db.read_bytes()[:3000])  # the header and part of the first pages
 
 
+def empty_db(work: Path, stack) -> None:
+    (work / "registry.db").write_bytes(b"")
+
+
 def folder_db(work: Path, stack) -> None:
     (work / "registry.db").unlink()
     (work / "registry.db").mkdir()
@@ -162,6 +166,9 @@ CASES = {
     "local-corrupt-db": Case("local", run(), ("not a usable registry database", "move it aside"), prepare=corrupt),
     "local-truncated-db": Case("local", run(), ("not a usable registry database",), prepare=truncate),
     "local-folder-db": Case("local", run(), ("is a folder, not a registry database",), prepare=folder_db),
+    # An empty file is a new database to SQLite: the champion would be gone and the next model the first.
+    "local-empty-db": Case("local", run(), ("is empty (0 bytes)", "restore it from a backup"), prepare=empty_db),
+    "empty-db-list": Case("registry", review("list"), ("is empty (0 bytes)",), prepare=empty_db),
     "local-registry-refuses-region": Case("local", run(), ("holds packages of region eu-west-1", "another work dir"),
                                           prepare=other_region),
     "local-read-only-db": Case("local", run(), ("is read-only", "writable"), prepare=read_only_db),
@@ -469,3 +476,11 @@ def test_a_retry_reruns_the_executions_own_parameters(demo, tmp_path, capsys):
     again = run_main(local_main, [*weak, "--param", "AucThreshold=0.750", "--retry", execution_id], capsys)
     assert again.returncode == 1 and registry_state(tmp_path / "registry.db") == before
     assert list(records(tmp_path)) == [execution_id]
+
+
+def test_a_locked_registry_is_not_called_corrupt():
+    """Busy past the timeout is a healthy registry in use: "move it aside" would lose it."""
+    from pipeline.registry.local import database_problem
+
+    message = database_problem(Path("w/registry.db"), sqlite3.OperationalError("database is locked"))
+    assert "is locked by another process" in message and "move it aside" not in message

@@ -53,6 +53,8 @@ def database_problem(path: Path, error: Exception) -> str:
         return f"{path} is read-only ({text}); make it and its folder writable, or pass another --work-dir"
     if path.is_dir():
         return f"{path} is a folder, not a registry database; move it aside or pass another --work-dir"
+    if "locked" in text:  # busy past the timeout: healthy, in use (moving it aside would lose it)
+        return f"{path} is locked by another process ({text}); wait for that run or command to end, then retry"
     if "unable to open" in text or isinstance(error, OSError):
         return f"cannot open {path} ({text}); check its folder's permissions, or pass another --work-dir"
     return (f"{path} is not a usable registry database ({text}); move it aside (the next local run makes a "
@@ -69,6 +71,11 @@ class LocalRegistry(ModelRegistry):
         self.readonly = readonly
         if self.path.is_dir():
             raise RegistryError(database_problem(self.path, IsADirectoryError(str(self.path))))
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            # SQLite would take an empty file for a new registry: every champion lost, the next model
+            # registered as the first. A registry written here is never empty.
+            raise RegistryError(f"{self.path} is empty (0 bytes), so its versions and approvals are lost; restore "
+                                "it from a backup, or move it aside to start a new registry")
         if readonly and not self.path.is_file():
             raise RegistryError(f"no local registry at {self.path}: run python -m pipeline.local first or pass --work-dir")
         if not readonly:
