@@ -133,14 +133,15 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see --help)")
 
 
-def _positive(flag: str):
+def _fraction(flag: str):
+    """A number from 0 to 1: a completeness ratio above 1 could never be met, even by the baseline itself."""
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} {text!r} is not a number") from None
-        if not math.isfinite(value) or value < 0:
-            raise argparse.ArgumentTypeError(f"{flag} {text} must be a finite number >= 0")
+            raise argparse.ArgumentTypeError(f"{flag} {text[:40]!r} is not a number") from None
+        if not 0 <= value <= 1:
+            raise argparse.ArgumentTypeError(f"{flag} {text[:40]} must be a number from 0 to 1")
         return value
     return parse
 
@@ -167,7 +168,7 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
                         help="PSI above this is drift (default: constraints.json, 0.2)")
     parser.add_argument("--ks-threshold", type=_table_value("KsThreshold"),
                         help="Kolmogorov-Smirnov distance above this is drift (default: comparison_threshold, 0.1)")
-    parser.add_argument("--completeness-ratio", type=_positive("--completeness-ratio"),
+    parser.add_argument("--completeness-ratio", type=_fraction("--completeness-ratio"),
                         help="completeness below baseline x this is a violation (default 1.0)")
 
 

@@ -180,6 +180,9 @@ def _container_cases() -> list:
         pytest.param("evaluate", "--bootstrap", str(uncertainty.MAX_RESAMPLES + 1), id="evaluate--bootstrap=max+1"),
         pytest.param("evaluate", "--bootstrap", "-1", id="evaluate--bootstrap=-1"),
         pytest.param("evaluate", "--seed", "-1", id="evaluate--seed=-1"),
+        # Above 1, completeness could never be met, not even by the baseline's own data.
+        *[pytest.param("monitor", "--completeness-ratio", value, id=f"monitor--completeness-ratio={value}")
+          for value in ("1.5", "2", "-0.1", "nan", "inf")],
     ]
 
 
