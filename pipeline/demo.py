@@ -123,4 +123,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.command import run_command
+
+    run_command(main)

@@ -117,4 +117,6 @@ def _first_line(error: BaseException) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.command import run_command
+
+    run_command(main)

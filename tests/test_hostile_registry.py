@@ -484,3 +484,21 @@ def test_a_locked_registry_is_not_called_corrupt():
 
     message = database_problem(Path("w/registry.db"), sqlite3.OperationalError("database is locked"))
     assert "is locked by another process" in message and "move it aside" not in message
+
+
+def test_ctrl_c_mid_run_is_one_line_and_exit_130(demo, tmp_path):
+    """The user's own Ctrl-C: one line (no traceback), exit 130, a record the next run marks interrupted."""
+    work = tmp_path / "work"
+    process = subprocess.Popen([sys.executable, "-m", "pipeline.local", *run()(work, demo)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler))
+    deadline = time.monotonic() + 60
+    while not steps_done(work, 4)():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.splitlines()[-1].startswith("error: interrupted (Ctrl-C): its record in")
+    assert packages(work) == []

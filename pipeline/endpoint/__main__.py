@@ -1,7 +1,6 @@
 """``python -m pipeline.endpoint``: see pipeline/endpoint/__init__.py."""
-import sys
-
+from pipeline.command import run_command
 from pipeline.endpoint.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -230,4 +230,6 @@ def run_local(config: PipelineConfig, spec: PipelineSpec, *, store, work_dir: Pa
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.command import run_command
+
+    run_command(main, interrupted="interrupted (Ctrl-C): its record in <work-dir>/executions/ says how far it got; --retry <id> runs it again")

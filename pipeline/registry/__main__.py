@@ -1,6 +1,5 @@
 """``python -m pipeline.registry ...``: the registry CLI (pipeline/registry/cli.py)."""
-import sys
-
+from pipeline.command import run_command
 from pipeline.registry.cli import main
 
-sys.exit(main())
+run_command(main)
