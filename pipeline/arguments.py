@@ -67,6 +67,6 @@ def pipeline_subcommands(parser: argparse.ArgumentParser, *, parents: list[argpa
             add_arguments(sub, spec)
 
 
-def report(error: BaseException) -> None:
+def report(error: BaseException | str) -> None:
     """A refused setting or input: one line on standard error."""
     print(f"error: {error}", file=sys.stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from pipeline.arguments import OneLineParser, config_from_args, pipeline_subcommands, report, settings_parser
@@ -41,11 +42,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     prepare_sdk_environment(config.region)
     quiet_sdk_logging(args.verbose)
+    if args.out and Path(args.out).is_dir():  # before the build: it takes seconds
+        report(f"--out {args.out} is a folder; pass the path of the file to write")
+        return 2
     text = json.dumps(args.spec.definition(config), indent=2) + "\n"
     if args.out:
         from processing_scripts.outputs import write_text_atomic
 
-        write_text_atomic(args.out, text)
+        try:
+            write_text_atomic(args.out, text)
+        except OSError as error:
+            report(f"--out {args.out}: cannot write it ({error.strerror or error}); pass a file in a folder you can write")
+            return 2
     else:
         sys.stdout.write(text)
     return 0

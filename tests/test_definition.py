@@ -391,3 +391,18 @@ def test_studio_shows_what_every_step_and_parameter_is(which, definition, test_c
     assert len({s["DisplayName"] for s in steps}) == len(steps)
     for parameter in document["Parameters"]:
         assert parameter.get("Description"), f"parameter {parameter['Name']} has no Description"
+
+
+@pytest.mark.parametrize("out, message", [
+    (lambda tmp: tmp, "is a folder; pass the path of the file to write"),
+    (lambda tmp: tmp / "a-file" / "definition.json", "cannot write it"),
+])
+def test_an_unwritable_out_is_one_line(tmp_path, capsys, out, message):
+    from tests.helpers import assert_one_line_error, run_main
+
+    (tmp_path / "a-file").write_text("x")
+    target = out(tmp_path)
+    result = run_main(definition_cli.main, ["evaluation", "--bucket", "my-bucket", "--region", "eu-west-1", "--out", str(target)],
+                      capsys)
+    assert_one_line_error(result, f"--out {target}", message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # no temporary left
