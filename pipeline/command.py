@@ -1,5 +1,6 @@
-"""How every ``python -m pipeline...`` command ends: its exit code, and no traceback for a Ctrl-C or a
-reader that went away (``| head``)."""
+"""How every ``python -m pipeline...`` command ends: its exit code, and no traceback for a Ctrl-C, a
+reader that went away (``| head``) or a path the system refuses (too long, a file where a folder
+should be) that no check of the command named first."""
 from __future__ import annotations
 
 import os
@@ -20,4 +21,19 @@ def run_command(main: Callable[[], int], *, interrupted: str = "interrupted (Ctr
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 1
+    except OSError as error:
+        print(f"error: {os_error_line(error)}", file=sys.stderr)
+        code = 2
     sys.exit(code)
+
+
+def os_error_line(error: OSError) -> str:
+    """An OSError as one short line: the path (cut), what the system said, and the fix.
+
+    >>> os_error_line(OSError(36, "File name too long", "/tmp/" + "d" * 300))
+    "'/tmp/ddddddddddddddddddddddddddddddddddd'...: File name too long; check the path (each part at most 255 bytes)"
+    """
+    name = str(error.filename) if error.filename is not None else ""
+    shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
+    fix = "check the path (each part at most 255 bytes)" if error.errno == 36 else "check the path and its permissions"
+    return f"{shown + ': ' if name else ''}{error.strerror or error}; {fix}"

@@ -502,3 +502,20 @@ def test_ctrl_c_mid_run_is_one_line_and_exit_130(demo, tmp_path):
     assert "Traceback" not in stderr
     assert stderr.splitlines()[-1].startswith("error: interrupted (Ctrl-C): its record in")
     assert packages(work) == []
+
+
+LONG = "d" * 300  # one path component over the 255 bytes a Linux file name may have
+
+
+@pytest.mark.parametrize("module, argv", [
+    ("pipeline.local", lambda demo, tmp: ["evaluation", "--model-data", str(demo["better"]), "--test-data",
+                                          str(demo["test"]), "--work-dir", str(tmp / LONG)]),
+    ("pipeline.local", lambda demo, tmp: ["evaluation", "--model-data", f"/{LONG}", "--test-data", str(demo["test"]),
+                                          "--work-dir", str(tmp / "w")]),
+    ("pipeline.registry", lambda demo, tmp: ["list", "--work-dir", str(tmp / LONG)]),
+    ("pipeline.package", lambda demo, tmp: ["--estimator", str(tmp / "x.joblib"), "--out", str(tmp / LONG / "m.tar.gz")]),
+], ids=["local-work-dir", "local-model-data", "registry-list", "package-out"])
+def test_a_path_the_system_refuses_is_one_line(demo, tmp_path, module, argv):
+    result = run_cli(module, *argv(demo, tmp_path))
+    assert_refused(result, "File name too long" if module != "pipeline.package" else "")
+    assert packages(tmp_path / "w") == []
