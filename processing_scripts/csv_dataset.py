@@ -282,12 +282,14 @@ def read_csv(path: str | os.PathLike, *, label_column: str = "none", shown: Call
         raise DataError(f"label column {label_column!r} is not 'first' or 'none'")
     label_first = label_column == "first"
     per_file: list[tuple[Path, list[Column], int]] = []
-    for file in data_files(path, shown=shown):
+    files = data_files(path, shown=shown)
+    for file in files:
         columns, rows = _read_file(file, shown(file), label_first)
         if rows:
             per_file.append((file, columns, rows))
-    if not per_file:
-        raise DataError(f"{shown(Path(path))} holds no rows; pass CSV data (no header, one row per record)")
+    if not per_file:  # one file: its name (a container's input folder is not the user's name for it)
+        empty = shown(files[0]) if len(files) == 1 else shown(Path(path))
+        raise DataError(f"{empty} holds no rows; pass CSV data (no header, one row per record)")
     width = len(per_file[0][1])
     for file, columns, _ in per_file[1:]:
         if len(columns) != width:

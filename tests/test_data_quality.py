@@ -473,3 +473,16 @@ def test_text_seen_in_the_first_piece_is_read_once_and_later_text_again(tmp_path
     path.write_text("1,1\n" * 40 + "x,2\n")  # text only in the last piece: the file is read again
     columns, _ = dq.read_csv_arrow(path, set(), piece_bytes=20)
     assert [c.inferred_type for c in columns] == ["String", "Integral"] and len(calls) == 9 + 9
+
+
+def test_a_folder_holding_one_empty_file_names_the_file(tmp_path):
+    """The container's input folder (baseline_dataset_input) is not the user's name for their file."""
+    from processing_scripts.columns import DataError
+    from processing_scripts.csv_dataset import read_csv
+    from processing_scripts.text_files import relative_names
+
+    folder = tmp_path / "baseline_dataset_input"
+    folder.mkdir()
+    (folder / "test.csv").write_bytes(b"")
+    with pytest.raises(DataError, match=r"^test\.csv holds no rows; pass CSV data"):
+        read_csv(folder, label_column="first", shown=relative_names(folder))
