@@ -6,8 +6,11 @@ parameter table's rule (``processing_scripts/parameters.py``: type, choices, ran
 """
 from __future__ import annotations
 
+import difflib
+
 from typing import Iterable, Mapping
 
+from processing_scripts.text_files import shown_value
 from processing_scripts.parameters import FROM_SETTINGS, Parameter, ParameterError
 
 __all__ = ["ParameterError", "check_overrides", "execution_parameters", "parse_overrides", "resolve_parameters"]
@@ -42,8 +45,27 @@ def check_overrides(table: Iterable[Parameter], overrides: Mapping[str, str]) ->
     rows = {p.name: p for p in table}
     unknown = sorted(set(overrides) - set(rows))
     if unknown:
-        raise ParameterError(f"unknown parameter {unknown[0]!r}: the pipeline's parameters are {', '.join(rows)}")
+        raise unknown_parameter(unknown[0], rows)
     return {name: rows[name].parse(value) for name, value in overrides.items()}
+
+
+def unknown_parameter(name: str, known: Iterable[str]) -> ParameterError:
+    """The error for a parameter the pipeline does not take: the closest name, or every name when
+    they fit on the line, else where they are listed.
+
+    >>> str(unknown_parameter("AucTreshold", ["AucThreshold", "F1Threshold"]))
+    "unknown parameter 'AucTreshold': did you mean AucThreshold?"
+    >>> str(unknown_parameter("Zzz", ["AucThreshold", "F1Threshold"]))
+    "unknown parameter 'Zzz': the pipeline's parameters are AucThreshold, F1Threshold"
+    """
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return ParameterError(f"unknown parameter {shown_value(name)}: did you mean {close[0]}?")
+    listed = ", ".join(known)
+    if len(listed) > 150:
+        listed = f"in the README's parameter table ({len(known)} of them)"
+    return ParameterError(f"unknown parameter {shown_value(name)}: the pipeline's parameters are {listed}")
 
 
 def resolve_parameters(declared: Iterable[Mapping], overrides: Mapping[str, str]) -> dict[str, object]:
@@ -54,7 +76,7 @@ def resolve_parameters(declared: Iterable[Mapping], overrides: Mapping[str, str]
     by_name = {p["Name"]: p for p in declared}
     unknown = sorted(set(overrides) - set(by_name))
     if unknown:
-        raise ParameterError(f"unknown parameter {unknown[0]!r}: the pipeline's parameters are {', '.join(by_name)}")
+        raise unknown_parameter(unknown[0], by_name)
     values: dict[str, object] = {}
     for name, spec in by_name.items():
         if name in overrides:

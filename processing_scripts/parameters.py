@@ -18,6 +18,7 @@ from typing import Any, Callable
 from .drift import COMPARISON_THRESHOLD as KS_THRESHOLD
 from .drift import PSI_THRESHOLD
 from .operating_point import DEFAULT_OBJECTIVE, OBJECTIVE_HELP, parse_objective
+from .text_files import shown_value
 
 TYPES = ("String", "Integer", "Float", "Boolean")
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
@@ -125,7 +126,7 @@ class Parameter:
             try:
                 self.validate(value)
             except ValueError as error:
-                raise ParameterError(f"bad value {raw!r} for {self.name}: {error}") from None
+                raise self.error(raw, str(error)) from None
 
     def _range(self) -> str:
         kind = "an integer" if self.type == "Integer" else "a number"
@@ -136,7 +137,8 @@ class Parameter:
 
     def error(self, raw: Any, expected: str) -> ParameterError:
         """``bad value 'x' for Name: expected ...``: the one wording of a refused value."""
-        return ParameterError(f"bad value {raw!r} for {self.name}: {expected}")
+        shown = shown_value(raw) if isinstance(raw, str) else repr(raw)  # a 5,000-character value is cut
+        return ParameterError(f"bad value {shown} for {self.name}: {expected}")
 
 
 def _shown(bound: float | None) -> str:

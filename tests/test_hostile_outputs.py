@@ -23,6 +23,7 @@ from pipeline.local.store import LocalObjectStore
 from pipeline.pipelines import SPECS
 from processing_scripts import evaluate, outputs, uncertainty
 from processing_scripts import monitor as monitor_script
+from processing_scripts.text_files import shown_value
 from processing_scripts.parameters import (EVALUATION_PARAMETERS, GATE_PARAMETERS, MONITORING_PARAMETERS, Parameter,
                                            ParameterError, by_name)
 from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN
@@ -92,7 +93,7 @@ def test_every_row_refuses_values_just_outside_its_range(key, name, value):
     with pytest.raises(ParameterError) as refused:
         row.parse(value)
     # The words of the table's rule, or of the container's own check (``validate``).
-    assert str(refused.value).startswith(f"bad value {value!r} for {name}: " + ("" if row.validate else "expected "))
+    assert str(refused.value).startswith(f"bad value {shown_value(value)} for {name}: " + ("" if row.validate else "expected "))
 
 
 def test_the_group_name_is_sagemakers_entity_name():
@@ -136,11 +137,11 @@ def test_a_refused_value_stops_every_command_before_anything_runs(command, key, 
     if command == "local":
         argv = [*_local_argv(key, demo, work, tmp_path), "--work-dir", str(work), "--param", f"{name}={value}"]
         main = local_main
-        expected = f"--param {name} conflicts with --{flags[name]}" if name in flags else f"bad value {value!r} for {name}"
+        expected = f"--param {name} conflicts with --{flags[name]}" if name in flags else f"bad value {shown_value(value)} for {name}"
     else:
         argv = [key, "--bucket", TEST_BUCKET, "--region", "us-east-1", "--role-arn", TEST_ROLE_ARN, "--start",
                 "--param", f"{name}={value}"]
-        main, expected = upsert_cli.main, f"bad value {value!r} for {name}"
+        main, expected = upsert_cli.main, f"bad value {shown_value(value)} for {name}"
     before = snapshot(work / "registry.db", [work])
     result = run_main(main, argv, capsys)
     assert_refused(result, expected, before=before, after=snapshot(work / "registry.db", [work]), clean=[work])

@@ -118,3 +118,13 @@ def test_every_instance_type_sagemaker_accepts_is_accepted(row, shape):
     for value in allowed:
         assert by_name(EVALUATION_PARAMETERS)[row].parse(value) == value
         assert INSTANCE_TYPE_RE.match(value), value  # the settings' --transform/processing instance types too
+
+
+def test_a_long_value_or_name_is_cut_in_the_message():
+    from pipeline.parameters import check_overrides
+    from processing_scripts.parameters import EVALUATION_PARAMETERS, ParameterError
+
+    for overrides in ({"AucThreshold": "9" * 5000}, {"FirstModelPolicy": "x" * 5000}, {"A" * 5000: "1"}):
+        with pytest.raises(ParameterError) as refused:
+            check_overrides(EVALUATION_PARAMETERS, overrides)
+        assert len(str(refused.value)) < 300, str(refused.value)[:400]
