@@ -519,3 +519,24 @@ def test_a_path_the_system_refuses_is_one_line(demo, tmp_path, module, argv):
     result = run_cli(module, *argv(demo, tmp_path))
     assert_refused(result, "File name too long" if module != "pipeline.package" else "")
     assert packages(tmp_path / "w") == []
+
+
+def test_a_folder_of_test_parts_is_what_an_s3_prefix_is(demo, tmp_path, capsys):
+    rows = demo["test"].read_text().splitlines(keepends=True)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / "a.csv").write_text("".join(rows[:100]))
+    (parts / "b.csv").write_text("".join(rows[100:]))
+    verdicts = []
+    for name, test in (("file", demo["test"]), ("folder", parts)):
+        result = run_main(local_main, ["evaluation", "--model-data", str(demo["better"]), "--test-data", str(test),
+                                       "--work-dir", str(tmp_path / name), "--output", "json"], capsys)
+        assert result.returncode == 0, result.stderr
+        verdicts.append(json.loads(result.stdout)["Gate"])
+    assert verdicts[0] == verdicts[1]
+
+
+def test_a_bucket_without_a_key_is_not_test_data(demo, tmp_path, capsys):
+    result = run_main(local_main, run("--test-data", "s3://local-sagemaker")(tmp_path, demo), capsys)
+    assert_refused(result, "--test-data: s3://local-sagemaker names a bucket, not data")
+    assert packages(tmp_path) == []

@@ -41,6 +41,8 @@ def check_model_archive(path: Path) -> None:
 def stage_input(store, config: PipelineConfig, value: str, kind: str) -> str:
     """An s3:// URI for ``value``: local files are copied into the store, content-addressed."""
     if value.startswith("s3://"):
+        if not value[len("s3://"):].partition("/")[2]:  # a whole bucket would take the code and records too
+            raise UsageError(f"--{kind}: {value} names a bucket, not data; pass s3://bucket/key or a prefix")
         if not store.list(value):
             raise UsageError(f"--{kind}: no object at {value} in the local store {store.root}")
         return value

@@ -33,9 +33,12 @@ DESCRIPTION = "Evaluate a binary classifier and gate its registration."
 PARAMETERS = EVALUATION_PARAMETERS
 LOCAL_INPUTS = (
     LocalInput("model-data", "ModelDataUrl", "model.tar.gz file or s3:// URI in the local store"),
-    LocalInput("test-data", "TestDataUrl", "test CSV file (label first, no header) or s3:// URI"),
+    # A folder of parts is what an S3Prefix TestDataUrl is: its files, in key order (Batch Transform's).
+    LocalInput("test-data", "TestDataUrl", "test CSV file or folder of CSV parts (label first, no header) or "
+               "s3:// URI", folder=True),
     LocalInput("validation-data", "ValidationDataUrl",
-               "validation CSV (label first) to choose the decision threshold on", required=False),
+               "validation CSV file or folder (label first) to choose the decision threshold on", required=False,
+               folder=True),
 )
 
 
