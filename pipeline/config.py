@@ -15,7 +15,6 @@ from pipeline.limits import Limit, shown
 
 # Matches IAM role ARNs in every partition (aws, aws-cn, aws-us-gov), with optional role paths.
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@\-/]{1,512}$")
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 # The patterns only; the lengths are checked with pipeline.limits.
 PIPELINE_NAME_RE = re.compile(f"^{limits.PIPELINE_NAME.pattern}$")
@@ -112,7 +111,7 @@ class PipelineConfig:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad setting."""
-        if not BUCKET_RE.match(self.bucket or ""):
+        if not limits.is_bucket_name(self.bucket or ""):
             raise ConfigError(
                 f"bad bucket name {self.bucket!r}: use a valid S3 bucket name "
                 f"(--bucket or {ENV_VARS['bucket']})"

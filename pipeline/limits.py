@@ -99,3 +99,19 @@ def shown(value: str, width: int = 60) -> str:
     if len(value) <= width:
         return repr(value)
     return f"{value[:width - 20]!r}...({len(value)} characters)"
+
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+_IP_ADDRESS = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+
+
+def is_bucket_name(name: str) -> bool:
+    """S3's general-purpose bucket naming rules: 3-63 lowercase letters, digits, '.' and '-', beginning
+    and ending with a letter or digit, no '..', not an IP address, none of the reserved affixes.
+
+    >>> [is_bucket_name(n) for n in ("my-bucket", "my..bucket", "192.168.1.1", "xn--a", "ab", "a.b-c")]
+    [True, False, False, False, False, True]
+    """
+    return (bool(_BUCKET.fullmatch(name)) and ".." not in name and not _IP_ADDRESS.fullmatch(name)
+            and not name.startswith(("xn--", "sthree-", "amzn-s3-demo-"))
+            and not name.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")))

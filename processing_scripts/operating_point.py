@@ -31,6 +31,10 @@ def parse_objective(text: str) -> tuple[str, float | None]:
     Traceback (most recent call last):
     ...
     ValueError: threshold objective 'best' is not one of max-f1, min-precision:P (best recall with precision >= P) or min-recall:R (best precision with recall >= R).
+    >>> parse_objective("min-precision:2")
+    Traceback (most recent call last):
+    ...
+    ValueError: threshold objective 'min-precision:2': precision target '2' is not a number in (0, 1]; e.g. min-precision:0.9
     """
     kind, _, target = text.strip().partition(":")
     if kind == "max-f1" and not target:
@@ -42,7 +46,9 @@ def parse_objective(text: str) -> tuple[str, float | None]:
             value = float("nan")
         if 0.0 < value <= 1.0:
             return kind, value
-    raise ValueError(f"threshold objective {text!r} is not one of {OBJECTIVE_HELP}")
+        raise ValueError(f"threshold objective {text[:60]!r}: {kind[4:]} target {target[:20]!r} is not a number in "
+                         "(0, 1]; e.g. " + kind + ":0.9")
+    raise ValueError(f"threshold objective {text[:60]!r} is not one of {OBJECTIVE_HELP}")
 
 
 @dataclass(frozen=True)

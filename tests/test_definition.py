@@ -406,3 +406,11 @@ def test_an_unwritable_out_is_one_line(tmp_path, capsys, out, message):
                       capsys)
     assert_one_line_error(result, f"--out {target}", message)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # no temporary left
+
+
+@pytest.mark.parametrize("bucket", ["my..bucket", "192.168.1.1", "xn--bucket", "bucket-s3alias", "ab", "Bucket"])
+def test_a_bucket_name_s3_refuses_is_refused(bucket, capsys):
+    from tests.helpers import assert_one_line_error, run_main
+
+    result = run_main(definition_cli.main, ["evaluation", "--bucket", bucket, "--region", "eu-west-1"], capsys)
+    assert_one_line_error(result, f"bad bucket name {bucket!r}")

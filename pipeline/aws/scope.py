@@ -8,7 +8,8 @@ from functools import cached_property
 from typing import Any, Sequence
 
 from pipeline.aws.iam import PermissionsError, Statement
-from pipeline.config import BUCKET_RE, ENV_VARS, PLACEHOLDER_ROLE_ARN, PipelineConfig
+from pipeline.config import ENV_VARS, PLACEHOLDER_ROLE_ARN, PipelineConfig
+from pipeline.limits import is_bucket_name
 
 # The parts of the artifact layout the roles read or write (Scope.folders says where each is).
 CODE, INPUT, MODELS, EXECUTIONS, MONITORING = "code", "input", "models", "executions", "monitoring"
@@ -32,7 +33,7 @@ class Scope:
             raise PermissionsError(f"no pipeline role: pass --role-arn or set {ENV_VARS['role_arn']} "
                                    "(its account and partition name every resource)")
         for bucket in self.data_buckets:
-            if not BUCKET_RE.match(bucket):
+            if not is_bucket_name(bucket):
                 raise PermissionsError(f"bad --data-bucket {bucket!r}: a bucket name, without s3:// or a key")
         _ = self.kms_key  # a malformed key fails here, before anything is printed
 

@@ -8,13 +8,12 @@ that a symlink inside the store would send elsewhere.
 """
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
+from pipeline.limits import is_bucket_name
 from processing_scripts.outputs import is_temporary, open_atomic
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 
 class StoreError(ValueError):
@@ -36,7 +35,7 @@ def split_uri(uri: str) -> tuple[str, str]:
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         raise StoreError(f"not an s3:// URI: {uri!r}")
     bucket, _, key = uri[len("s3://"):].partition("/")
-    if not _BUCKET.match(bucket) or ".." in bucket:
+    if not is_bucket_name(bucket):
         raise StoreError(f"bad bucket name in {uri!r}: 3-63 lowercase letters, digits, '.' and '-'")
     if "\\" in key or "\0" in key:
         raise StoreError(f"key of {uri!r} has a backslash or NUL character")
