@@ -52,6 +52,9 @@ def load_baseline(baseline_dir: str | os.PathLike, *, shown: Callable[[Path], st
             documents.append(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
             raise DataError(f"{shown(path)} does not exist; pass the output folder of 'monitor.py baseline'") from None
+        except NotADirectoryError:
+            raise DataError(f"{shown(Path(baseline_dir))} is a file; pass the baseline's folder (statistics.json and "
+                            "constraints.json, as 'monitor.py baseline' writes them)") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise DataError(f"{shown(path)} is not JSON ({error}); rebuild the baseline") from None
     statistics, constraints = documents

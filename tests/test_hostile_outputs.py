@@ -137,7 +137,7 @@ def test_a_refused_value_stops_every_command_before_anything_runs(command, key, 
     if command == "local":
         argv = [*_local_argv(key, demo, work, tmp_path), "--work-dir", str(work), "--param", f"{name}={value}"]
         main = local_main
-        expected = f"--param {name} conflicts with --{flags[name]}" if name in flags else f"bad value {shown_value(value)} for {name}"
+        expected = f"--param {name}: a local run takes it as --{flags[name]}" if name in flags else f"bad value {shown_value(value)} for {name}"
     else:
         argv = [key, "--bucket", TEST_BUCKET, "--region", "us-east-1", "--role-arn", TEST_ROLE_ARN, "--start",
                 "--param", f"{name}={value}"]

@@ -297,7 +297,7 @@ def archive_without_code(path: Path) -> Path:
         (lambda d, t: ["--model-data", str(d["better"]), "--test-data", str(d["test"]), "--param", "F1Threshold=x"],
          "bad value 'x' for F1Threshold"),
         (lambda d, t: ["--model-data", str(d["better"]), "--test-data", str(d["test"]), "--param", "ModelDataUrl=s3://x/y"],
-         "conflicts with --model-data"),
+         "a local run takes it as --model-data"),
         (lambda d, t: ["--model-data", str(d["better"]), "--test-data", str(d["test"]), "--pipeline-name", "bad name"],
          "bad pipeline name"),
         (lambda d, t: ["--model-data", str(d["better"]), "--test-data", str(d["test"]), "--model-package-group", "x" * 64],

@@ -343,3 +343,12 @@ def test_errors_name_the_object_not_the_download_folder(cancer, tmp_path, capsys
                      "--output-dir", str(tmp_path / "chk"), *common]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: s3://bucket/baseline/statistics.json is not JSON") and "monitor-" not in err
+
+
+def test_a_baseline_that_is_a_file_is_named_as_such(cancer, tmp_path, capsys):
+    statistics = tmp_path / "statistics.json"
+    statistics.write_text("{}")
+    assert cli.main(["check", "--baseline", str(statistics), "--data", str(cancer["late"]),
+                     "--output-dir", str(tmp_path / "chk")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {statistics} is a file; pass the baseline's folder") and err.count("\n") == 1

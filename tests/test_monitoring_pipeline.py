@@ -544,7 +544,7 @@ def test_local_bad_data_fails_the_step_with_its_one_line_error(data, tmp_path, c
     (lambda d, t: ["--baseline", str(d["baseline"]), "--data", "s3://local-sagemaker/nothing.csv"],
      "no object at s3://local-sagemaker/nothing.csv"),
     (lambda d, t: ["--baseline", str(d["baseline"]), "--data", str(d["reference"]), "--param", "BaselineUrl=s3://x/y"],
-     "conflicts with --baseline"),
+     "a local run takes it as --baseline"),
     (lambda d, t: ["--baseline", str(d["baseline"]), "--data", str(d["reference"]), "--param", "AucThreshold=0.9"],
      "unknown parameter 'AucThreshold'"),
     (lambda d, t: ["--baseline", str(d["baseline"]), "--data", str(d["reference"]), "--param", "KsThreshold=x"],

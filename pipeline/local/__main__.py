@@ -93,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides = parse_overrides(args.param)
         for item in spec.local_inputs:
             if item.parameter in overrides:
-                raise UsageError(f"--param {item.parameter} conflicts with --{item.flag}: use --{item.flag}")
+                raise UsageError(f"--param {item.parameter}: a local run takes it as --{item.flag} (a file, folder "
+                                 "or s3:// URI in the local store); pass that instead")
         check_overrides(spec.parameters, overrides)  # every --param, before anything is staged or run
         work_dir = writable_work_dir(checked_work_dir(args.work_dir))
         retried = check_retry(work_dir, args.retry, spec.name(config))
