@@ -62,13 +62,17 @@ def numerical_statistics(column: Column) -> dict[str, Any]:
     """Model Monitor's ``numerical_statistics`` of a numeric column."""
     values = column.numbers
     common = {"num_present": column.num_present, "num_missing": column.num_missing}
-    edges = histogram_edges(values[0], values[-1])
-    counts = bucket_counts(values, edges)
+    # Overflow is refused by _finite, in one line: numpy's own warning would add lines to stderr.
+    with np.errstate(over="ignore", invalid="ignore"):
+        edges = histogram_edges(_finite(values[0], "the minimum", column.name),
+                                _finite(values[-1], "the maximum", column.name))
+        counts = bucket_counts(values, edges)
+        mean, total, std = values.mean(), values.sum(), values.std()
     return {
         "common": common,
-        "mean": _finite(values.mean(), "the mean", column.name),
-        "sum": _finite(values.sum(), "the sum", column.name),
-        "std_dev": _finite(values.std(), "the standard deviation", column.name),
+        "mean": _finite(mean, "the mean", column.name),
+        "sum": _finite(total, "the sum", column.name),
+        "std_dev": _finite(std, "the standard deviation", column.name),
         "min": float(values[0]),
         "max": float(values[-1]),
         "distribution": {"kll": {

@@ -352,3 +352,13 @@ def test_a_baseline_that_is_a_file_is_named_as_such(cancer, tmp_path, capsys):
                      "--output-dir", str(tmp_path / "chk")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {statistics} is a file; pass the baseline's folder") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["1" + "0" * 400, "1.7e308"])
+def test_a_value_that_overflows_is_one_line_without_numpy_warnings(tmp_path, value):
+    rows = [f"{value if i < 3 else 0.1},0.5" for i in range(50)]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    result = subprocess.run([sys.executable, "-m", "pipeline.monitor", "baseline", "--data", str(tmp_path / "data.csv"),
+                             "--output-dir", str(tmp_path / "bl")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "overflows a float64; rescale the feature" in result.stderr
