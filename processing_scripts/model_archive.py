@@ -372,8 +372,9 @@ def _load(archive: Path, model_dir: Path, label: str, program: str, environment:
         raise ModelArchiveError(str(error)) from None  # names the code already
     except Exception as error:  # whatever the user's module raises at import
         del sys.modules[name]
-        raise ModelArchiveError(f"{member} failed to import ({_problem(error, model_dir)}){_line_in(error, script)}; fix it "
-                                "and package the model again") from None
+        where = _line_in(error, script)
+        raise ModelArchiveError(f"{member} failed to import ({_problem(error, model_dir)}){where}; fix it and "
+                                "package the model again") from None
     finally:
         if code_dir in sys.path:
             sys.path.remove(code_dir)
@@ -393,7 +394,8 @@ def _load(archive: Path, model_dir: Path, label: str, program: str, environment:
         raise ModelArchiveError(str(error)) from None  # names the code already
     except Exception as error:  # whatever the user's model_fn raises
         del sys.modules[name]
-        raise ModelArchiveError(f"{member}: model_fn failed ({_problem(error, model_dir)}){_line_in(error, script)}") from None
+        where = _line_in(error, script)
+        raise ModelArchiveError(f"{member}: model_fn failed ({_problem(error, model_dir)}){where}") from None
     handlers = {role: guarded(getattr(module, role, default), role, log) for role, default in (
         ("input_fn", default_input_fn), ("predict_fn", default_predict_fn), ("output_fn", default_output_fn))}
     return ServingHandlers(model=model, model_fn=model_fn, environment=dict(environment or {}), **handlers)
