@@ -233,9 +233,8 @@ def score_champion(context: Context, test_files: Sequence[Path], scratch: Path, 
     try:
         handlers = model_archive.load_serving_handlers(archive, scratch / "champion-model")
     except model_archive.ModelArchiveError as error:
-        # The archive's path is the staged copy's (a container or temporary path): the reason names
-        # the champion already.
-        return ChampionScores(why_not=f"its model cannot be loaded ({str(error).removeprefix(f'{archive}: ')})")
+        # Messages name the archive by file name (its path is the staged copy's): the reason names the champion.
+        return ChampionScores(why_not=f"its model cannot be loaded ({str(error).removeprefix(f'{Path(archive).name}: ')})")
     try:
         scored = scoring.score_files(handlers, test_files, shown=shown)
     except scoring.ScoringError as error:

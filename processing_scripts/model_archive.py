@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 import os
+import re
 import shutil
 import sys
 import tarfile
@@ -279,24 +280,79 @@ class ServingHandlers:
 
 def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program: str = "inference.py",
                           environment: Mapping[str, str] | None = None,
-                          output: str | Path | None = None) -> ServingHandlers:
+                          output: str | Path | None = None, name: str | None = None) -> ServingHandlers:
     """Extract ``archive`` into ``model_dir``, import ``code/<program>`` and call its ``model_fn``.
 
     ``environment`` is the model container's Environment (its SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT
     decides what a request without Accept gets). ``output``: a log file that whatever the model code
-    prints goes to (None: where this process writes).
+    prints goes to (None: where this process writes). ``name``: how messages name the archive (default
+    its file name, ``model.tar.gz``: the path is a store's, a staged copy's or a container's, never the
+    user's); files under ``model_dir`` are named as members (``model.joblib``), never by scratch path.
 
     The module is imported under a name of its own, so several models can be loaded in one process;
     ``input_fn``, ``predict_fn`` and ``output_fn`` default to the scikit-learn container's. Model code
     is foreign: the import, ``model_fn`` and every handler run :func:`model_code.guarded`, so its
-    ``sys.exit`` or KeyboardInterrupt is a :class:`ModelCodeError` (an import or model_fn's is a
-    ModelArchiveError), never the end of this process.
+    ``sys.exit``, ``os._exit`` or KeyboardInterrupt is a :class:`ModelCodeError` (an import or model_fn's is
+    a ModelArchiveError), never the end of this process.
     """
+    archive, model_dir = Path(archive), Path(model_dir)
+    label = name or archive.name
+    try:
+        return _load(archive, model_dir, label, program, environment, output)
+    except ModelArchiveError as error:
+        raise ModelArchiveError(_shown(str(error), archive, model_dir, label)) from None
+
+
+def _shown(message: str, archive: Path, model_dir: Path, label: str) -> str:
+    """``message`` with the archive's path as ``label`` and paths under ``model_dir`` as member names.
+
+    >>> _shown("/s/x/model.tar.gz: bad; '/tmp/j/model/model.joblib' gone", Path("/s/x/model.tar.gz"),
+    ...        Path("/tmp/j/model"), "model.tar.gz")
+    "model.tar.gz: bad; 'model.joblib' gone"
+    """
+    # The archive first: model_dir may be a prefix of its path (model, model.tar.gz).
+    return _members(message.replace(str(archive), label), model_dir)
+
+
+def _members(text: str, model_dir: Path) -> str:
+    """``text`` with paths under ``model_dir`` as member names (the folder itself as ``.``)."""
+    for folder in {str(model_dir), os.path.realpath(model_dir)}:
+        text = re.sub(re.escape(folder) + r"(?![\w.-])", ".", text.replace(folder + os.sep, ""))
+    return text
+
+
+def _line_in(error: BaseException, script: Path) -> str:
+    """`` at line N``: where in ``script`` ``error`` was raised (a SyntaxError's own line), or ""."""
+    if isinstance(error, SyntaxError) and error.lineno and error.filename == str(script):
+        return f" at line {error.lineno}"
+    lines = [frame.tb_lineno for frame in _frames(error.__traceback__)
+             if frame.tb_frame.f_code.co_filename == str(script)]
+    return f" at line {lines[-1]}" if lines else ""
+
+
+def _frames(traceback: Any) -> list[Any]:
+    frames = []
+    while traceback is not None:
+        frames.append(traceback)
+        traceback = traceback.tb_next
+    return frames
+
+
+def _problem(error: BaseException, model_dir: Path) -> str:
+    """``NameError: name 'x' is not defined``, one line, bounded, paths as members (a SyntaxError's msg only)."""
+    text = error.msg if isinstance(error, SyntaxError) and error.msg else _first_line(error)
+    text = _members(f"{type(error).__name__}: {text}", model_dir)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _load(archive: Path, model_dir: Path, label: str, program: str, environment: Mapping[str, str] | None,
+          output: str | Path | None) -> ServingHandlers:
     model_dir = extract_model(archive, model_dir)
     script = model_dir / "code" / program
+    member = f"{label} member code/{program}"
     if not program.endswith(".py") or "/" in program or not script.is_file():
         raise ModelArchiveError(
-            f"{archive}: code/{program} is missing; package the model with python -m pipeline.package "
+            f"{label}: code/{program} is missing; package the model with python -m pipeline.package "
             "(or set SAGEMAKER_PROGRAM to the script in code/)"
         )
     log = ModelOutput(output) if output is not None else None
@@ -313,12 +369,12 @@ def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program
         guarded(spec.loader.exec_module, f"code/{program} at import", log)(module)
     except ModelCodeError as error:
         del sys.modules[name]
-        raise ModelArchiveError(str(error)) from None  # names the code; the archive's path is a store's
+        raise ModelArchiveError(str(error)) from None  # names the code already
     except Exception as error:  # whatever the user's module raises at import
         del sys.modules[name]
-        raise ModelArchiveError(
-            f"{archive}: code/{program} failed to import ({type(error).__name__}: {_first_line(error)})"
-        ) from None
+        where = _line_in(error, script)
+        raise ModelArchiveError(f"{member} failed to import ({_problem(error, model_dir)}){where}; fix it and "
+                                "package the model again") from None
     finally:
         if code_dir in sys.path:
             sys.path.remove(code_dir)
@@ -329,16 +385,17 @@ def load_serving_handlers(archive: str | Path, model_dir: str | Path, *, program
     model_fn = getattr(module, "model_fn", None)
     if not callable(model_fn):
         del sys.modules[name]
-        raise ModelArchiveError(f"{archive}: code/{program} defines no model_fn(model_dir); add one that loads the model")
+        raise ModelArchiveError(f"{member} defines no model_fn(model_dir); add one that loads the model")
     model_fn = guarded(model_fn, "model_fn", log)
     try:
         model = model_fn(str(model_dir))
     except ModelCodeError as error:
         del sys.modules[name]
-        raise ModelArchiveError(str(error)) from None  # names the code; the archive's path is a store's
+        raise ModelArchiveError(str(error)) from None  # names the code already
     except Exception as error:  # whatever the user's model_fn raises
         del sys.modules[name]
-        raise ModelArchiveError(f"{archive}: model_fn failed ({type(error).__name__}: {_first_line(error)})") from None
+        where = _line_in(error, script)
+        raise ModelArchiveError(f"{member}: model_fn failed ({_problem(error, model_dir)}){where}") from None
     handlers = {role: guarded(getattr(module, role, default), role, log) for role, default in (
         ("input_fn", default_input_fn), ("predict_fn", default_predict_fn), ("output_fn", default_output_fn))}
     return ServingHandlers(model=model, model_fn=model_fn, environment=dict(environment or {}), **handlers)

@@ -11,6 +11,17 @@ scoring, ``pipeline.package``'s estimator check):
   and ends the worker process without an answer; at import (``_server.start`` imports the module
   before gunicorn starts) it ends the serving process. Either way no prediction comes back and the
   job fails; it never succeeds with nothing done.
+- While guarded code runs, :class:`_ProcessGuard` replaces the calls that end or replace the process
+  without an exception (``os._exit``, ``os.abort``, ``os.exec[v]e``, ``os.kill``/``os.killpg`` aimed
+  at this process, its parent or its process group, ``signal.raise_signal``, ``signal.pthread_kill``,
+  ``signal.alarm``/``setitimer``) with ones raising :class:`ProcessExit`, which the guard turns into
+  ModelCodeError too: ``os._exit(0)`` must not end the runner with exit 0 as if the model were
+  registered. In the container such a call just loses the worker (the job fails). Limits: ctypes, a
+  direct syscall, a subprocess (``os.system("kill ...")``), a thread the model leaves running or a
+  ``__del__`` run after the guard cannot be stopped in-process; they kill the command (never exit 0
+  with a record of success: the run's execution record stays unfinished and ``--retry`` redoes it).
+  The replacements are process-wide while any guarded call is active, so another thread calling them
+  then is refused too (the runner signals nothing while a model runs).
 - :class:`ModelOutput` points file descriptors 1 and 2 (and ``sys.stdout``/``sys.stderr``) at a log
   file while model code runs, so a model's ``print`` never mixes with the command's own output.
 
@@ -36,8 +47,20 @@ class ModelCodeError(Exception):
     def __init__(self, where: str, raised: BaseException) -> None:
         self.where = where
         self.raised = raised
-        super().__init__(f"model code raised {describe(raised)} in {where}; it must return or raise an exception, "
+        verb = "called" if isinstance(raised, ProcessExit) else "raised"
+        super().__init__(f"model code {verb} {describe(raised)} in {where}; it must return or raise an exception, "
                          "not exit")
+
+
+class ProcessExit(BaseException):
+    """What a guarded call to ``os._exit``, ``os.kill(os.getpid(), 9)`` and the like raises instead."""
+
+    def __init__(self, call: str) -> None:
+        super().__init__(call)
+        self.call = call
+
+    def __repr__(self) -> str:
+        return self.call
 
 
 def user_interrupt(raised: BaseException) -> bool:
@@ -62,7 +85,7 @@ def guarded(function: Function, where: str, output: "ModelOutput | None" = None)
 
     @functools.wraps(function)
     def call(*args: Any, **kwargs: Any) -> Any:
-        with output if output is not None else contextlib.nullcontext(), _SigintWatch() as watch:
+        with output if output is not None else contextlib.nullcontext(), _SigintWatch() as watch, PROCESS_GUARD:
             try:
                 return function(*args, **kwargs)
             except Exception:
@@ -100,6 +123,97 @@ class _SigintWatch:
     def __exit__(self, *exc_info: object) -> None:
         if self._installed:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _call(name: str, *args: Any) -> str:
+    # int(): os.kill(pid, signal.SIGTERM) reads as os.kill(pid, 15), not the enum's long repr.
+    return f"{name}({', '.join(repr(int(arg) if isinstance(arg, int) else arg) for arg in args)})"
+
+
+def _refuse(name: str) -> Callable[..., Any]:
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise ProcessExit(_call(name, *args))
+    return refused
+
+
+def _ours(pid: int) -> bool:
+    """Whether a signal sent to ``pid`` reaches this process or its parent (0, -1, a group: maybe)."""
+    return pid <= 0 or pid in (os.getpid(), os.getppid())
+
+
+def _our_group(pgid: int) -> bool:
+    groups = {0, os.getpgrp()}
+    with contextlib.suppress(OSError):
+        groups.add(os.getpgid(os.getppid()))
+    return pgid in groups
+
+
+class _ProcessGuard:
+    """While entered (by any thread; counted), the calls that end this process without an exception raise
+    :class:`ProcessExit`; the last exit puts the originals back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def _replacements(self) -> dict[str, Callable[..., Any]]:
+        kill, killpg, alarm, setitimer = os.kill, os.killpg, signal.alarm, signal.setitimer
+
+        def guarded_kill(pid: int, sig: int) -> None:
+            if sig != 0 and _ours(pid):
+                raise ProcessExit(_call("os.kill", pid, sig))
+            kill(pid, sig)
+
+        def guarded_killpg(pgid: int, sig: int) -> None:
+            if sig != 0 and _our_group(pgid):
+                raise ProcessExit(_call("os.killpg", pgid, sig))
+            killpg(pgid, sig)
+
+        def guarded_pthread_kill(thread_id: int, sig: int) -> None:
+            if sig != 0:  # every thread id is one of this process's
+                raise ProcessExit(_call("signal.pthread_kill", thread_id, sig))
+
+        def guarded_alarm(seconds: int) -> int:
+            if seconds:  # SIGALRM's default action ends the process when it fires
+                raise ProcessExit(_call("signal.alarm", seconds))
+            return alarm(seconds)
+
+        def guarded_setitimer(which: int, seconds: float, interval: float = 0.0) -> tuple[float, float]:
+            if seconds:
+                raise ProcessExit(_call("signal.setitimer", which, seconds))
+            return setitimer(which, seconds, interval)
+
+        return {"_exit": _refuse("os._exit"), "abort": _refuse("os.abort"), "execv": _refuse("os.execv"),
+                "execve": _refuse("os.execve"), "kill": guarded_kill, "killpg": guarded_killpg,
+                "raise_signal": _refuse("signal.raise_signal"), "pthread_kill": guarded_pthread_kill,
+                "alarm": guarded_alarm, "setitimer": guarded_setitimer}
+
+    def __enter__(self) -> "_ProcessGuard":
+        with self._lock:
+            if self._depth == 0:
+                replacements = self._replacements()
+                # posix and _signal too: ``import posix; posix._exit(0)`` is the same call.
+                for module in (os, sys.modules.get("posix"), signal, sys.modules.get("_signal")):
+                    for name, replacement in replacements.items():
+                        if module is not None and hasattr(module, name) and \
+                                (module in (os, sys.modules.get("posix"))) == (name in _OS_NAMES):
+                            self._saved.append((module, name, getattr(module, name)))
+                            setattr(module, name, replacement)
+            self._depth += 1
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                for module, name, original in reversed(self._saved):
+                    setattr(module, name, original)
+                self._saved.clear()
+
+
+_OS_NAMES = {"_exit", "abort", "execv", "execve", "kill", "killpg"}
+PROCESS_GUARD = _ProcessGuard()
 
 
 class ModelOutput:

@@ -11,6 +11,8 @@ import fcntl
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -23,11 +25,14 @@ from pipeline.package import main as package_main
 from pipeline.registry import LocalRegistry
 from processing_scripts import model_archive, scoring
 from tests.helpers import run_main
-from tests.hostile import assert_refused, assert_step_failed, snapshot
+from tests.hostile import ROOT, assert_refused, assert_step_failed, snapshot
 
 # Appended to the demo's inference.py: the originals stay reachable, so an override can call through.
 KEEP = "_model_fn, _input_fn, _predict_fn, _output_fn = model_fn, input_fn, predict_fn, output_fn\n"
 EXIT0, EXIT3, CTRL_C = "__import__('sys').exit(0)", "__import__('sys').exit(3)", "raise KeyboardInterrupt"
+OS_EXIT0, ABORT = "__import__('os')._exit(0)", "__import__('os').abort()"
+KILL_SELF_9 = "__import__('os').kill(__import__('os').getpid(), 9)"
+KILL_PARENT = "__import__('os').kill(__import__('os').getppid(), 15)"
 PRINTS = ("print('model says hi'); print('model warns', file=__import__('sys').stderr); "
           "__import__('os').write(1, b'fd one\\n'); __import__('os').write(2, b'fd two\\n')")
 
@@ -88,6 +93,19 @@ CODE_CASES = [  # (id, appended to inference.py, what the failure reason names)
     ("predict_fn-ctrl-c", override("predict_fn", CTRL_C), ["KeyboardInterrupt() in predict_fn"]),
     ("output_fn-exit-0", override("output_fn", EXIT0), ["SystemExit(0) in output_fn"]),
     ("prints-then-exits", override("predict_fn", f"{PRINTS}; {EXIT0}"), ["SystemExit(0) in predict_fn"]),
+    # Calls that end the process without an exception: refused while model code runs.
+    ("import-os-_exit-0", f"{OS_EXIT0}\n", ["called os._exit(0) in code/inference.py at import"]),
+    ("from-os-import-_exit", "from os import _exit\n" + override("model_fn", "_exit(0)"), ["os._exit(0) in model_fn"]),
+    ("posix-_exit", override("model_fn", "__import__('posix')._exit(0)"), ["called os._exit(0) in model_fn"]),
+    ("model_fn-os-_exit-0", override("model_fn", OS_EXIT0), ["called os._exit(0) in model_fn"]),
+    ("model_fn-abort", override("model_fn", ABORT), ["called os.abort() in model_fn"]),
+    ("input_fn-os-_exit-0", override("input_fn", OS_EXIT0), ["answered nothing", "os._exit(0) in input_fn"]),
+    ("predict_fn-os-_exit-0", override("predict_fn", OS_EXIT0), ["records 1-", "os._exit(0) in predict_fn"]),
+    ("predict_fn-kill-self-9", override("predict_fn", KILL_SELF_9), ["called os.kill(", ", 9) in predict_fn"]),
+    ("predict_fn-kill-group", override("predict_fn", "__import__('os').kill(0, 15)"), ["os.kill(0, 15) in predict_fn"]),
+    ("output_fn-raise-signal", override("output_fn", "__import__('signal').raise_signal(9)"),
+     ["called signal.raise_signal(9) in output_fn"]),
+    ("model_fn-alarm", override("model_fn", "__import__('signal').alarm(1)"), ["signal.alarm(1) in model_fn"]),
 ]
 
 
@@ -104,6 +122,48 @@ def test_model_code_that_exits_fails_the_transform_step(demo, tmp_path, capfd, t
     [record] = list(work.glob("executions/*/execution.json"))
     assert json.loads(record.read_text())["FailureReason"] == reason
     assert transform_scratch(work) == []
+    assert str(tmp_path) not in reason and "sha256" not in reason, reason  # no store or scratch path
+
+
+def test_model_code_killing_its_parent_fails_the_step(demo, tmp_path):
+    """``os.kill(os.getppid(), SIGTERM)`` would end the user's shell or CI job; here the parent is a
+    throwaway python, so a guard that failed kills only it (exit -15, not 1)."""
+    work = tmp_path / "work"
+    LocalRegistry(work / "registry.db")
+    before = snapshot(work / "registry.db")
+    parent = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
+    model = model_with(demo, tmp_path, override("model_fn", KILL_PARENT))
+    result = subprocess.run([sys.executable, "-c", parent, sys.executable, "-m", "pipeline.local", "evaluation",
+                             "--model-data", str(model), "--test-data", str(demo["test"]), "--work-dir", str(work),
+                             "--output", "json"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert_step_failed(result, "called os.kill(", ", 15) in model_fn", before=before,
+                       after=snapshot(work / "registry.db"), clean=[work])
+
+
+LOAD_CASES = [  # (id, members changed, what the failure reason names)
+    ("model-joblib-corrupt", {"model.joblib": b"not a pickle"},
+     ["model.tar.gz member code/inference.py: model_fn failed (", ") at line "]),
+    ("import-name-error", {"code/inference.py": b"import os\nundefined_name\n"},
+     ["model.tar.gz member code/inference.py failed to import (NameError: name 'undefined_name'", ") at line 2"]),
+    ("syntax-error", {"code/inference.py": b"def model_fn(d:\n"},
+     ["model.tar.gz member code/inference.py failed to import (SyntaxError: ", ") at line 1"]),
+    ("model_fn-raises", {"code/inference.py": b"def model_fn(d):\n    raise RuntimeError('x' * 900)\n"},
+     ["model.tar.gz member code/inference.py: model_fn failed (RuntimeError: xxx", "...) at line 2"]),
+    ("model_fn-opens-missing", {"code/inference.py": b"def model_fn(d):\n    return open(d + '/gone.joblib')\n"},
+     ["model_fn failed (FileNotFoundError: ", "'gone.joblib'", ") at line 2"]),
+]
+
+
+@pytest.mark.parametrize("changed, fragments", [case[1:] for case in LOAD_CASES], ids=[case[0] for case in LOAD_CASES])
+def test_a_model_that_fails_to_load_is_named_as_the_user_knows_it(demo, tmp_path, capfd, changed, fragments):
+    work = tmp_path / "work"
+    LocalRegistry(work / "registry.db")
+    model = write_archive(tmp_path / "hostile-model.tar.gz", {**demo_members(demo), **changed})
+    before = snapshot(work / "registry.db")
+    result = run_local(demo, work, model, capfd)
+    reason = assert_step_failed(result, "Step failure: BatchTransform: ClientError:", *fragments,
+                                before=before, after=snapshot(work / "registry.db"), clean=[work])
+    assert len(reason) < 300 and str(tmp_path) not in reason and "sha256" not in reason, reason
 
 
 def test_model_output_goes_to_the_step_log_not_the_commands_output(demo, tmp_path, capfd):
@@ -174,6 +234,9 @@ CONTAINER_CASES = [  # (id, appended to inference.py, the error it gives, its te
     ("model_fn-ctrl-c", override("model_fn", CTRL_C), model_archive.ModelArchiveError, "KeyboardInterrupt() in model_fn"),
     ("predict_fn-exit-3", override("predict_fn", EXIT3), scoring.ScoringError, "SystemExit(3) in predict_fn"),
     ("output_fn-ctrl-c", override("output_fn", CTRL_C), scoring.ScoringError, "KeyboardInterrupt() in output_fn"),
+    ("import-os-_exit-0", f"{OS_EXIT0}\n", model_archive.ModelArchiveError, "os._exit(0) in code/inference.py at import"),
+    ("model_fn-kill-self-9", override("model_fn", KILL_SELF_9), model_archive.ModelArchiveError, ", 9) in model_fn"),
+    ("predict_fn-os-_exit-0", override("predict_fn", OS_EXIT0), scoring.ScoringError, "os._exit(0) in predict_fn"),
 ]
 
 
@@ -260,19 +323,29 @@ class Prints(LogisticRegression):
         super().__setstate__(state)
 
 
-PACKAGE_CASES = [  # (id, what unpickling raises, what the message names)
-    ("pickle-exit-0", SystemExit(0), "SystemExit(0) in the estimator file"),
-    ("pickle-exit-3", SystemExit(3), "SystemExit(3) in the estimator file"),
-    ("pickle-ctrl-c", KeyboardInterrupt(), "KeyboardInterrupt() in the estimator file"),
+class EndsProcess:
+    def __init__(self, call: str) -> None:
+        self.call = call
+
+    def __setstate__(self, state: dict) -> None:
+        eval(state["call"])
+
+
+PACKAGE_CASES = [  # (id, the object pickled, what the message names)
+    ("pickle-exit-0", Exits(SystemExit(0)), "SystemExit(0) in the estimator file"),
+    ("pickle-exit-3", Exits(SystemExit(3)), "SystemExit(3) in the estimator file"),
+    ("pickle-ctrl-c", Exits(KeyboardInterrupt()), "KeyboardInterrupt() in the estimator file"),
+    ("pickle-os-_exit-0", EndsProcess(OS_EXIT0), "called os._exit(0) in the estimator file"),
+    ("pickle-kill-self-9", EndsProcess(KILL_SELF_9), ", 9) in the estimator file"),
 ]
 
 
-@pytest.mark.parametrize("raised, fragment", [case[1:] for case in PACKAGE_CASES], ids=[case[0] for case in PACKAGE_CASES])
-def test_a_pickle_that_exits_is_refused_by_package(tmp_path, capfd, raised, fragment):
+@pytest.mark.parametrize("pickled, fragment", [case[1:] for case in PACKAGE_CASES], ids=[case[0] for case in PACKAGE_CASES])
+def test_a_pickle_that_exits_is_refused_by_package(tmp_path, capfd, pickled, fragment):
     import joblib
 
     estimator = tmp_path / "estimator.joblib"
-    joblib.dump(Exits(raised), estimator)
+    joblib.dump(pickled, estimator)
     out = tmp_path / "out" / "model.tar.gz"
     result = run_main(package_main, ["--estimator", str(estimator), "--out", str(out)], capfd)
     assert_refused(result, str(estimator), fragment, code=2, clean=[tmp_path])
@@ -323,10 +396,10 @@ def _raises_keyboard_interrupt() -> None:
 
 
 def _user_presses_ctrl_c() -> None:
-    import signal
     import time
 
-    os.kill(os.getpid(), signal.SIGINT)
+    # From another process, as a terminal's Ctrl-C comes: model code's own os.kill of itself is refused.
+    subprocess.run([sys.executable, "-c", f"import os, signal; os.kill({os.getpid()}, signal.SIGINT)"], check=True)
     time.sleep(5)  # the signal interrupts this at once
 
 
