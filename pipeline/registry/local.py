@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import secrets
 import sqlite3
 import time
 from pathlib import Path
@@ -73,7 +75,7 @@ class LocalRegistry(ModelRegistry):
             raise RegistryError(database_problem(self.path, IsADirectoryError(str(self.path))))
         if self.path.is_file() and self.path.stat().st_size == 0:
             # SQLite would take an empty file for a new registry: every champion lost, the next model
-            # registered as the first. A registry written here is never empty.
+            # registered as the first. A registry made here is never empty (see _create_file).
             raise RegistryError(f"{self.path} is empty (0 bytes), so its versions and approvals are lost; restore "
                                 "it from a backup, or move it aside to start a new registry")
         if readonly and not self.path.is_file():
@@ -81,6 +83,8 @@ class LocalRegistry(ModelRegistry):
         if not readonly:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists():
+                    self._create_file(region)
             except OSError as error:
                 raise RegistryError(database_problem(self.path, error)) from None
         stored = self._stored_region()
@@ -91,6 +95,20 @@ class LocalRegistry(ModelRegistry):
         if region and region != stored:
             raise RegistryError(f"{self.path} holds packages of region {stored}, not {region}; use another work dir")
         self.region = stored
+
+    def _create_file(self, region: str | None) -> None:
+        """Make the database with its tables in a file of its own, then link it into place: the file
+        appears whole, never empty (a process that finds it a moment later must not take an empty file
+        for a fresh registry). When another process links first, its file is kept."""
+        made = self.path.with_name(f".{self.path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            LocalRegistry._create_schema(self, region, path=made)
+            try:
+                os.link(made, self.path)
+            except FileExistsError:
+                pass
+        finally:
+            made.unlink(missing_ok=True)
 
     def _stored_region(self) -> str | None:
         """The region the registry was made for, or None when it has no tables yet (a read, no lock)."""
@@ -108,9 +126,10 @@ class LocalRegistry(ModelRegistry):
             return any(column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
                        for table, column, _ in _ADDED_COLUMNS)
 
-    def _create_schema(self, region: str | None) -> str:
-        """Create (or bring up to date) the tables, in one write transaction; returns the stored region."""
-        with self._connect() as db:
+    def _create_schema(self, region: str | None, *, path: Path | None = None) -> str:
+        """Create (or bring up to date) the tables, in one write transaction; returns the stored region.
+        ``path``: another database file (default: the registry's)."""
+        with self._connect(path) as db:
             db.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA:
                 db.execute(statement)
@@ -136,10 +155,10 @@ class LocalRegistry(ModelRegistry):
                 db.execute("ROLLBACK")
 
     @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, path: Path | None = None) -> Iterator[sqlite3.Connection]:
         # Autocommit mode: each statement commits, except inside an explicit BEGIN.
         try:
-            target = self.path.resolve().as_uri() + "?mode=ro" if self.readonly else str(self.path)
+            target = self.path.resolve().as_uri() + "?mode=ro" if self.readonly else str(path or self.path)
             db = sqlite3.connect(target, timeout=60, isolation_level=None, uri=self.readonly)
         except sqlite3.DatabaseError as error:
             raise RegistryError(database_problem(self.path, error)) from None
