@@ -143,7 +143,7 @@ def test_error_names_the_file_and_line_among_many(tmp_path, capsys):
         (["--first-model-policy", "accept"], "bad value 'accept' for FirstModelPolicy: expected one of"),
         (["--min-positives", "2.5"], "bad value '2.5' for MinPositives: expected an integer"),
         (["--max-auc-regression", "-0.1"], "bad value '-0.1' for MaxAucRegression: expected a number from 0 to 1"),
-        (["--threshold-objective", "min-precision:2"], "threshold objective 'min-precision:2' is not one of"),
+        (["--threshold-objective", "min-precision:2"], "precision target '2' is not a number in (0, 1]"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],
 )
