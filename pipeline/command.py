@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Callable, NoReturn
 
+from processing_scripts.text_files import shown_value
+
 INTERRUPTED = 130  # what a shell reports for a command ended by SIGINT
 
 
@@ -34,6 +36,6 @@ def os_error_line(error: OSError) -> str:
     "'/tmp/ddddddddddddddddddddddddddddddddddd'...: File name too long; check the path (each part at most 255 bytes)"
     """
     name = str(error.filename) if error.filename is not None else ""
-    shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
+    shown = shown_value(name, 40)
     fix = "check the path (each part at most 255 bytes)" if error.errno == 36 else "check the path and its permissions"
     return f"{shown + ': ' if name else ''}{error.strerror or error}; {fix}"

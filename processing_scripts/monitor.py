@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ from .columns import DataError
 from .csv_dataset import read_csv
 from .data_profile import build_statistics, suggest_constraints, to_json_bytes
 from .drift_report import render_report
-from .text_files import relative_names
+from .text_files import relative_names, shown_value
 from .outputs import write_outputs
 from .parameters import MONITORING_PARAMETERS, ParameterError, by_name
 
@@ -142,7 +141,7 @@ def _fraction(flag: str):
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} {text[:40]!r} is not a number") from None
+            raise argparse.ArgumentTypeError(f"{flag} {shown_value(text, 40)} is not a number") from None
         if not 0 <= value <= 1:
             raise argparse.ArgumentTypeError(f"{flag} {text[:40]} must be a number from 0 to 1")
         return value

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import metrics
+from .text_files import shown_value
 
 DEFAULT_OBJECTIVE = "max-f1"
 OBJECTIVE_HELP = "max-f1, min-precision:P (best recall with precision >= P) or min-recall:R (best precision with recall >= R)."
@@ -46,9 +47,9 @@ def parse_objective(text: str) -> tuple[str, float | None]:
             value = float("nan")
         if 0.0 < value <= 1.0:
             return kind, value
-        raise ValueError(f"threshold objective {text[:60]!r}: {kind[4:]} target {target[:20]!r} is not a number in "
+        raise ValueError(f"threshold objective {shown_value(text)}: {kind[4:]} target {shown_value(target, 20)} is not a number in "
                          "(0, 1]; e.g. " + kind + ":0.9")
-    raise ValueError(f"threshold objective {text[:60]!r} is not one of {OBJECTIVE_HELP}")
+    raise ValueError(f"threshold objective {shown_value(text)} is not one of {OBJECTIVE_HELP}")
 
 
 @dataclass(frozen=True)

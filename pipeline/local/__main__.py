@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -96,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise UsageError(f"--param {item.parameter}: a local run takes it as --{item.flag} (a file, folder "
                                  "or s3:// URI in the local store); pass that instead")
         check_overrides(spec.parameters, overrides)  # every --param, before anything is staged or run
-        work_dir = writable_work_dir(checked_work_dir(args.work_dir))
+        work_dir = checked_work_dir(args.work_dir)
         retried = check_retry(work_dir, args.retry, spec.name(config))
         registry = open_local_registry(work_dir, config) if spec.functions else None
         store = LocalObjectStore(work_dir)
@@ -122,19 +121,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError, ParameterError, RegistryError, StoreError, ExecutionBusy) as error:
         report(error)
         return 2
-
-
-def writable_work_dir(work_dir: Path) -> Path:
-    """``work_dir``, created if missing, once a file can be written in it (else UsageError): checked
-    before any step, so an unwritable folder never fails a run half-way."""
-    try:
-        work_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=work_dir):
-            pass
-    except OSError as error:
-        raise UsageError(f"--work-dir {work_dir}: cannot write there ({error.strerror or error}); "
-                         "pass a folder you can write") from None
-    return work_dir
 
 
 def check_retry(work_dir: Path, execution_id: str | None, pipeline_name: str) -> dict | None:

@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from processing_scripts.outputs import pid_alive
+
 PREFIX = "sm-eval-job-"
 LOCK = ".owner.lock"
 
@@ -62,12 +64,4 @@ def _owned(folder: Path) -> bool:
 
 
 def _alive(pid: str) -> bool:
-    if not pid.isdigit():
-        return True  # not a name we write: leave it
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's live process
-    return True
+    return not pid.isdigit() or pid_alive(int(pid))  # a name we did not write: leave it

@@ -3,6 +3,7 @@ copied into the local object store (content-addressed) so the definition reads t
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -60,10 +61,18 @@ def stage_input(store, config: PipelineConfig, value: str, kind: str) -> str:
 
 
 def checked_work_dir(value: str) -> Path:
-    """The work folder (created later if missing); a file there is a usage error."""
+    """The work folder, created if missing, once a file can be written in it (else UsageError): checked
+    before any step, so an unwritable folder never fails a run half-way."""
     work_dir = Path(value)
     if work_dir.exists() and not work_dir.is_dir():
         raise UsageError(f"--work-dir {work_dir} is a file: pass a folder (it is created if missing)")
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=work_dir):
+            pass
+    except OSError as error:
+        raise UsageError(f"--work-dir {work_dir}: cannot write there ({error.strerror or error}); "
+                         "pass a folder you can write") from None
     return work_dir
 
 
