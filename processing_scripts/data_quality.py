@@ -10,7 +10,8 @@ compares new data with them, giving ``constraint_violations.json`` entries and a
 ``csv_dataset``    headerless CSV files into columns (label-first data by ``labelled``'s rules)
 ``capture``        Data Capture JSONL into columns; :func:`read_dataset` for either format
 ``data_profile``   ``statistics.json`` and the suggested ``constraints.json``
-``drift``          the drift statistics (PSI, Kolmogorov-Smirnov) and their thresholds
+``kll``            the distribution a KLL sketch stands for (every level, weighted)
+``drift``          Model Monitor's drift distance, our PSI extension, and the settings
 ``checks``         the monitoring job's checks and :func:`check_drift`
 ``drift_report``   ``drift_report.html``
 =================  ==============================================================================
@@ -21,22 +22,25 @@ reaches the whole data-quality API.
 from __future__ import annotations
 
 from .capture import read_capture, read_dataset, sniff_format
-from .checks import CHECK_TYPES, DriftResult, check_drift, check_feature, iter_violation_lines
+from .checks import CHECK_TYPES, DriftResult, align, check_drift, iter_violation_lines, type_conformity
 from .columns import (NUMERIC_TYPES, Column, DataError, Dataset, as_text, bucket_counts, category_counts,
                       column_from_numbers, column_from_strings, integral_count, merge_columns)
 from .csv_dataset import READ_PIECE_BYTES, data_files, drop_label, read_csv, read_csv_arrow, read_csv_pandas
 from .data_profile import (MAX_CATEGORIES, N_BUCKETS, SKETCH_C, SKETCH_K, build_statistics, histogram_edges,
                            numerical_statistics, sketch_items, string_statistics, suggest_constraints, to_json_bytes)
-from .drift import (COMPARISON_THRESHOLD, KS_SIGNIFICANCE_LEVEL, PSI_EPSILON, PSI_THRESHOLD, DriftSettings,
-                    distribution_constraints, drift_rows, ks_distance, ks_pvalue, psi, statistic_row)
+from .drift import (C_ALPHA, COMPARISON_THRESHOLD, MIN_SAMPLE_SIZE, PSI_EPSILON, PSI_THRESHOLD, SIGNIFICANCE_LEVEL,
+                    DriftSettings, binned_pvalue, chi_squared_pvalue, distribution_constraints, feature_drift, holm,
+                    linf_categorical, linf_numeric, psi, robust, statistic_row)
+from .kll import cdf_at, weighted_items
 
 __all__ = [
-    "CHECK_TYPES", "COMPARISON_THRESHOLD", "Column", "DataError", "Dataset", "DriftResult", "DriftSettings",
-    "KS_SIGNIFICANCE_LEVEL", "MAX_CATEGORIES", "NUMERIC_TYPES", "N_BUCKETS", "PSI_EPSILON", "PSI_THRESHOLD",
-    "READ_PIECE_BYTES", "SKETCH_C", "SKETCH_K", "as_text", "bucket_counts", "build_statistics", "category_counts",
-    "check_drift", "check_feature", "column_from_numbers", "column_from_strings", "data_files",
-    "distribution_constraints", "drift_rows", "drop_label", "histogram_edges", "integral_count",
-    "iter_violation_lines", "ks_distance", "ks_pvalue", "merge_columns", "numerical_statistics", "psi",
-    "read_capture", "read_csv", "read_csv_arrow", "read_csv_pandas", "read_dataset", "sketch_items",
-    "sniff_format", "statistic_row", "string_statistics", "suggest_constraints", "to_json_bytes",
+    "CHECK_TYPES", "COMPARISON_THRESHOLD", "C_ALPHA", "Column", "DataError", "Dataset", "DriftResult", "DriftSettings",
+    "MAX_CATEGORIES", "MIN_SAMPLE_SIZE", "NUMERIC_TYPES", "N_BUCKETS", "PSI_EPSILON", "PSI_THRESHOLD",
+    "READ_PIECE_BYTES", "SIGNIFICANCE_LEVEL", "SKETCH_C", "SKETCH_K", "align", "as_text", "binned_pvalue",
+    "bucket_counts", "build_statistics", "category_counts", "cdf_at", "check_drift", "chi_squared_pvalue",
+    "column_from_numbers", "column_from_strings", "data_files", "distribution_constraints", "drop_label",
+    "feature_drift", "histogram_edges", "holm", "integral_count", "iter_violation_lines", "linf_categorical",
+    "linf_numeric", "merge_columns", "numerical_statistics", "psi", "read_capture", "read_csv", "read_csv_arrow",
+    "read_csv_pandas", "read_dataset", "robust", "sketch_items", "sniff_format", "statistic_row",
+    "string_statistics", "suggest_constraints", "to_json_bytes", "type_conformity", "weighted_items",
 ]

@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .capture import read_dataset
+from .capture import MAX_SKIPPED_SHARE, read_dataset
+from .cloudwatch import metrics_files, put_metric_data_requests
 from .checks import DriftResult, check_drift, iter_violation_lines
 from .columns import DataError
 from .csv_dataset import read_csv
@@ -34,11 +35,15 @@ from .parameters import MONITORING_PARAMETERS, ParameterError, by_name
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def baseline_files(data: str | os.PathLike, *, label_column: str = "none",
+def baseline_files(data: str | os.PathLike, *, label_column: str = "none", header: bool = False,
                    shown: Callable[[Path], str] = str) -> dict[str, bytes]:
-    """statistics.json and constraints.json of a CSV data set; ``shown`` names its files in messages."""
-    statistics = build_statistics(read_csv(data, label_column=label_column, shown=shown))
-    constraints = suggest_constraints(statistics, label_column=label_column)
+    """statistics.json and constraints.json of a CSV data set; ``shown`` names its files in messages.
+
+    A leading label column stays the baseline's first feature, as in Model Monitor's baselines (its
+    monitoring switched off in constraints.json: captured data holds the model's output there)."""
+    statistics = build_statistics(read_csv(data, label_column=label_column, header=header,
+                                           keep_label=label_column == "first", shown=shown))
+    constraints = suggest_constraints(statistics, label_column=label_column, header=header)
     return {"statistics.json": to_json_bytes(statistics, pretty=False), "constraints.json": to_json_bytes(constraints)}
 
 
@@ -66,26 +71,41 @@ def load_baseline(baseline_dir: str | os.PathLike, *, shown: Callable[[Path], st
 
 
 def check_files(baseline_dir: str | os.PathLike, data: str | os.PathLike, *, data_format: str = "auto",
-                label_column: str | None = None, psi_threshold: float | None = None,
+                label_column: str | None = None, header: bool | None = None, psi_threshold: float | None = None,
                 ks_threshold: float | None = None, completeness_ratio: float | None = None,
+                max_skipped_share: float | None = None, dimensions: Mapping[str, str] | None = None,
                 shown: Callable[[Path], str] = str, baseline_shown: Callable[[Path], str] = str,
                 ) -> tuple[DriftResult, dict[str, bytes]]:
     """Run the drift check; returns the result and the output files (not yet written). ``shown`` and
-    ``baseline_shown`` name the data's and the baseline's files in messages."""
+    ``baseline_shown`` name the data's and the baseline's files in messages; ``dimensions`` go on the
+    CloudWatch metrics (e.g. Endpoint, MonitoringSchedule)."""
     statistics, constraints = load_baseline(baseline_dir, shown=baseline_shown)
+    layout = constraints.get("data_layout") if isinstance(constraints.get("data_layout"), dict) else {}
     if label_column is None:  # the baseline's layout, for CSV in the same layout as its input
-        label_column = constraints.get("data_layout", {}).get("label_column", "none")
-    dataset = read_dataset(data, data_format=data_format, label_column=label_column, shown=shown)
-    result = check_drift(statistics, constraints, dataset, psi_threshold=psi_threshold,
-                            ks_threshold=ks_threshold, completeness_ratio=completeness_ratio)
-    new_statistics = build_statistics(dataset)
+        label_column = layout.get("label_column", "none")
+    if header is None:
+        header = bool(layout.get("header", False))
+    options = {} if max_skipped_share is None else {"max_skipped_share": max_skipped_share}
+    dataset = read_dataset(data, data_format=data_format, label_column=label_column, header=header,
+                           keep_label=bool(layout.get("label_kept")), shown=shown, **options)
+    result = check_drift(statistics, constraints, dataset, where=baseline_shown(Path(baseline_dir) / "constraints.json"),
+                         psi_threshold=psi_threshold, comparison_threshold=ks_threshold,
+                         completeness_ratio=completeness_ratio)
+    skipped = getattr(dataset, "skipped", [])
+    result.summary["dataset"]["records_skipped"] = len(skipped)
+    result.summary["skipped_records"] = [{"where": where, "reason": reason} for where, reason in skipped[:100]]
+    new_statistics = build_statistics(result.aligned)
     files = {
         "constraint_violations.json": to_json_bytes({"violations": result.violations}),
         "statistics.json": to_json_bytes(new_statistics, pretty=False),
+        "constraints.json": to_json_bytes(suggest_constraints(new_statistics, header=header)),
         "drift_summary.json": to_json_bytes(result.summary),
         "drift_report.html": render_report(result).encode("utf-8"),
-        "drift_status.json": to_json_bytes(drift_status(result.violations)),
+        "drift_status.json": to_json_bytes(drift_status(result.violations, result.summary)),
     }
+    if result.summary["settings"]["emit_metrics"]:
+        files.update(metrics_files(put_metric_data_requests(new_statistics, result.distances,
+                                                            dimensions=dimensions or {})))
     return result, files
 
 
@@ -101,7 +121,7 @@ def _short_list(items: Sequence[str], limit: int = STATUS_LIST_LIMIT) -> str:
     return shown + (f" and {len(unique) - limit} more" if len(unique) > limit else "")
 
 
-def drift_status(violations: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+def drift_status(violations: Sequence[Mapping[str, str]], summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The small document a pipeline reads by JSON path: count, drifted features and check types.
 
     Lists are text (Std:JsonGet yields primitives), in first-violation order, without repeats.
@@ -109,7 +129,7 @@ def drift_status(violations: Sequence[Mapping[str, str]]) -> dict[str, Any]:
     >>> drift_status([{"feature_name": "_c1", "constraint_check_type": "baseline_drift_check"},
     ...               {"feature_name": "_c1", "constraint_check_type": "completeness_check"}])
     {'version': 0, 'drift_detected': True, 'violation_count': 2, 'drifted_features': '_c1', \
-'violated_checks': 'baseline_drift_check, completeness_check'}
+'violated_checks': 'baseline_drift_check, completeness_check', 'not_enough_data': 'none'}
     >>> drift_status([])["drifted_features"]
     'none'
     """
@@ -119,6 +139,7 @@ def drift_status(violations: Sequence[Mapping[str, str]]) -> dict[str, Any]:
         "violation_count": len(violations),
         "drifted_features": _short_list([v["feature_name"] for v in violations]),
         "violated_checks": _short_list([v["constraint_check_type"] for v in violations]),
+        "not_enough_data": _short_list((summary or {}).get("not_enough_data", [])),
     }
 
 
@@ -172,6 +193,14 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
                         help="Kolmogorov-Smirnov distance above this is drift (default: comparison_threshold, 0.1)")
     parser.add_argument("--completeness-ratio", type=_fraction("--completeness-ratio"),
                         help="completeness below baseline x this is a violation (default 1.0)")
+    parser.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                        help="CSV only: the first line of each file names the columns, as Model Monitor's "
+                             "csv(header=True) (default: as the baseline's input)")
+    parser.add_argument("--max-skipped-share", type=_fraction("--max-skipped-share"),
+                        help=f"captures: fail when more than this share of records is malformed "
+                             f"(default {MAX_SKIPPED_SHARE}); fewer are skipped and reported")
+    parser.add_argument("--endpoint-name", help="Endpoint dimension of the CloudWatch metrics file")
+    parser.add_argument("--schedule-name", help="MonitoringSchedule dimension of the CloudWatch metrics file")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="CSV file or folder, no header")
     baseline.add_argument("--output-dir", default="/opt/ml/processing/output", help="where the baseline goes")
     baseline.add_argument("--label-column", choices=("first", "none"), default="none",
-                          help="'first': drop the leading label column")
+                          help="'first': a leading label column (kept as the first feature, not monitored)")
+    baseline.add_argument("--header", action="store_true",
+                          help="the first line of each file names the columns (Model Monitor's csv(header=True))")
     check = commands.add_parser("check", help="compare data with a baseline; write constraint_violations.json")
     check.add_argument("--baseline-dir", default="/opt/ml/processing/baseline",
                        help="folder with statistics.json and constraints.json")
@@ -205,6 +236,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace | int:
         return EXIT_BAD_INPUT
 
 
+def dimensions(args: argparse.Namespace) -> dict[str, str]:
+    """The CloudWatch dimensions given on the command line (Model Monitor's names)."""
+    given = {"Endpoint": getattr(args, "endpoint_name", None), "MonitoringSchedule": getattr(args, "schedule_name", None)}
+    return {k: v for k, v in given.items() if v}
+
+
 def run(args: argparse.Namespace, *, shown: Callable[[Path], str] = str,
         baseline_shown: Callable[[Path], str] = str) -> tuple[int, DriftResult | None]:
     """Run a parsed command and write its outputs; (exit code, check result or None). ``shown`` and
@@ -212,12 +249,14 @@ def run(args: argparse.Namespace, *, shown: Callable[[Path], str] = str,
     result = None
     try:
         if args.command == "baseline":
-            files = baseline_files(args.data, label_column=args.label_column, shown=shown)
+            files = baseline_files(args.data, label_column=args.label_column, header=args.header, shown=shown)
         else:
             result, files = check_files(args.baseline_dir, args.data, data_format=args.data_format,
-                                        label_column=args.label_column, psi_threshold=args.psi_threshold,
-                                        ks_threshold=args.ks_threshold, completeness_ratio=args.completeness_ratio,
-                                        shown=shown, baseline_shown=baseline_shown)
+                                        label_column=args.label_column, header=args.header,
+                                        psi_threshold=args.psi_threshold, ks_threshold=args.ks_threshold,
+                                        completeness_ratio=args.completeness_ratio,
+                                        max_skipped_share=args.max_skipped_share,
+                                        dimensions=dimensions(args), shown=shown, baseline_shown=baseline_shown)
     except (DataError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT, None

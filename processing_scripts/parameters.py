@@ -226,7 +226,9 @@ MONITORING_PARAMETERS: tuple[Parameter, ...] = (
               "Population stability index above which a feature has drifted (replaces constraints.json's "
               "psi_threshold).", minimum=0),
     Parameter("KsThreshold", "Float", KS_THRESHOLD,
-              "Kolmogorov-Smirnov distance above which a numeric feature has drifted, when significant "
-              "(replaces constraints.json's comparison_threshold).", minimum=0, maximum=1),
+              "Model Monitor's drift distance (L-infinity distance of the CDFs or category shares, less the "
+              "Kolmogorov-Smirnov critical value with the Robust method) above which a feature has drifted "
+              "(replaces constraints.json's comparison_threshold; a feature's own override still applies).",
+              minimum=0, maximum=1),
     _instance_type("ProcessingInstanceType", "drift-check processing job"),
 )
