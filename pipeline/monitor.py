@@ -1,9 +1,11 @@
 """Data-quality baselines and drift checks from the command line (Model Monitor file layout, no Model Monitor).
 
     python -m pipeline.monitor baseline --data FILE|DIR|s3://... --output-dir DIR [--label-column first|none]
+                                        [--header]
     python -m pipeline.monitor check --baseline DIR|s3://... --data FILE|DIR|s3://... [--output-dir DIR]
                                      [--format csv|capture|auto] [--label-column first|none]
                                      [--psi-threshold 0.2] [--ks-threshold 0.1] [--completeness-ratio 1.0]
+                                     [--header] [--max-skipped-share 0.05] [--endpoint-name E] [--schedule-name S]
     common options: --s3 local|aws (default local), --work-dir DIR (local store, default .local-sagemaker),
                     --region R (aws)
 
@@ -114,10 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--region", help="AWS region for --s3 aws (default: the AWS configuration's)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=script.Parser)
     baseline = commands.add_parser("baseline", parents=[common], help="write statistics.json and constraints.json")
-    baseline.add_argument("--data", required=True, help="CSV file, folder or s3:// URI (no header)")
+    baseline.add_argument("--data", required=True, help="CSV file, folder or s3:// URI")
     baseline.add_argument("--output-dir", required=True, help="folder for the baseline")
     baseline.add_argument("--label-column", choices=("first", "none"), default="none",
-                          help="'first': drop the leading label column")
+                          help="'first': a leading label column (kept first, as Model Monitor's baselines do, "
+                               "with its monitoring switched off)")
+    baseline.add_argument("--header", action="store_true",
+                          help="the first line of each file names the columns (Model Monitor's csv(header=True))")
     check = commands.add_parser("check", parents=[common], help="compare data with a baseline")
     check.add_argument("--baseline", required=True, help="baseline folder or s3:// URI")
     check.add_argument("--data", required=True, help="CSV or Data Capture file, folder or s3:// URI")

@@ -1,13 +1,16 @@
 """Data-quality baseline and drift check, as a processing-container script (Model Monitor file layout).
 
-    python monitor.py baseline --data DIR_OR_FILE --output-dir DIR [--label-column first|none]
+    python monitor.py baseline --data DIR_OR_FILE --output-dir DIR [--label-column first|none] [--header]
     python monitor.py check --baseline-dir DIR --data DIR_OR_FILE --output-dir DIR [--format csv|capture|auto]
-                            [--label-column first|none] [--psi-threshold 0.2] [--ks-threshold 0.1]
-                            [--completeness-ratio 1.0] [--fail-on-violation]
+                            [--label-column first|none] [--header] [--psi-threshold 0.2] [--ks-threshold 0.1]
+                            [--completeness-ratio 1.0] [--max-skipped-share 0.05] [--endpoint-name E]
+                            [--schedule-name S] [--fail-on-violation]
 
 baseline writes statistics.json and constraints.json. check writes constraint_violations.json,
-statistics.json (of the new data, as Model Monitor's monitoring job does), drift_summary.json,
-drift_report.html and drift_status.json (a few fields a pipeline's ConditionStep and FailStep read).
+statistics.json and constraints.json (of the new data, as Model Monitor's monitoring job does),
+cloudwatch_metrics.json (Model Monitor's metrics as a PutMetricData request, unless constraints.json
+disables emit_metrics), drift_summary.json, drift_report.html and drift_status.json (a few fields a
+pipeline's ConditionStep and FailStep read).
 Rules and statistics: see data_quality.py (the map of the parts). Exit 0 when the outputs are written
 (with or without violations, so that a pipeline step can decide; ``--fail-on-violation`` exits 1 on
 violations instead), 2 with one line on stderr and nothing written when input or arguments are unusable.

@@ -60,8 +60,9 @@ def create_data_quality_baseline_step(
 ) -> BaselineStep:
     """A ProcessingStep running ``monitor.py baseline --label-column first`` on the label-first test CSV.
 
-    ``TestDataUrl`` is the test set the model is evaluated on (a file or a prefix); its features,
-    without the leading label, become the baseline that later data is checked against.
+    ``TestDataUrl`` is the test set the model is evaluated on (a file or a prefix). Its columns become the
+    baseline in Model Monitor's layout: the label first (where captured data holds the endpoint's output;
+    its monitoring is switched off in constraints.json), then the features.
     """
     step = processing_step(
         job, name=name, display_name=display_name, script=ENTRYPOINT_SCRIPT,
