@@ -45,25 +45,47 @@ def render_report(result: DriftResult) -> str:
                     f'<td rowspan="{len(stats)}">{_cell(feature["inferred_type"])} → {_cell(feature["new_inferred_type"])}</td>'
                     if j == 0 else "")
             verdict = stat["verdict"]
-            rows.append(f'<tr class="{verdict}">{head}<td>{html.escape(stat["statistic"])}</td><td>{_cell(stat["value"])}'
-                        f'</td><td>{_cell(stat["threshold"])}</td><td>{html.escape(verdict)}</td></tr>')
+            note = stat.get("reason") or (f"simple distance {stat['linf_simple']:.4g}" if "linf_simple" in stat else "")
+            if "p_value" in stat:
+                note = f"chi-squared p-value {stat['p_value']:.3g}" + ("" if stat.get("significant", True)
+                                                                        else ", not significant after Holm")
+            rows.append(f'<tr class="{verdict.replace(" ", "-")}">{head}<td>{html.escape(stat["statistic"])}</td>'
+                        f'<td>{_cell(stat["value"])}</td><td>{_cell(stat["threshold"])}</td><td>{html.escape(verdict)}'
+                        f'</td><td>{html.escape(note)}</td></tr>')
     violations = "".join(f"<li><b>{html.escape(v['feature_name'])}</b> {html.escape(v['constraint_check_type'])}: "
                          f"{html.escape(v['description'])}</li>" for v in result.violations) or "<li>none</li>"
     plots = "".join(f'<figure><figcaption>{html.escape(name)} ({plot["kind"]})</figcaption>{_svg_overlay(plot)}</figure>'
                     for name, plot in result.plots.items())
     data = summary["dataset"]
+    notes = []
+    for key, text in (("not_enough_data", "not enough data for a drift verdict"),
+                      ("not_compared", "not compared (the baseline has no distribution to compare with)"),
+                      ("not_monitored", "not monitored (switched off in constraints.json)")):
+        if summary.get(key):
+            names = ", ".join(summary[key][:20]) + (f" and {len(summary[key]) - 20} more" if len(summary[key]) > 20 else "")
+            notes.append(f"<li>{len(summary[key])} feature(s) {text}: {html.escape(names)}</li>")
+    skipped = summary.get("skipped_records") or []
+    if data.get("records_skipped"):
+        first = skipped[0] if skipped else {"where": "?", "reason": "?"}
+        notes.append(f"<li>{data['records_skipped']} malformed record(s) skipped; the first, "
+                     f"{html.escape(first['where'])}: {html.escape(first['reason'])}</li>")
+    notes_html = f"<ul>{''.join(notes)}</ul>" if notes else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Data drift report</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;
-padding:2px 8px;text-align:left}}tr.violation td{{background:#fde2e1}}figure{{display:inline-block;margin:8px}}
+padding:2px 8px;text-align:left}}tr.violation td{{background:#fde2e1}}tr.not-enough-data td{{background:#f3f3f3}}figure{{display:inline-block;margin:8px}}
 .key span{{display:inline-block;width:12px;height:12px;margin:0 4px}}</style></head><body>
 <h1>Data drift report</h1>
 <p>{data["item_count"]} rows and {data["column_count"]} columns checked against a baseline of
 {data["baseline_item_count"]} rows and {data["baseline_column_count"]} columns:
 <b>{summary["violation_count"]} violation(s)</b>.</p>
+{notes_html}
+<p>Drift is Model Monitor's distance: the L-infinity distance between the baseline's and the new data's
+CDFs (numeric) or category shares, less the Kolmogorov-Smirnov critical value with the Robust method; the
+population stability index is checked too where the baseline declares it, and counts only when significant.</p>
 <h2>Violations</h2><ul>{violations}</ul>
 <h2>Features</h2>
-<table><tr><th>feature</th><th>type (baseline → new)</th><th>statistic</th><th>value</th><th>threshold</th><th>verdict</th></tr>
+<table><tr><th>feature</th><th>type (baseline → new)</th><th>statistic</th><th>value</th><th>threshold</th><th>verdict</th><th>note</th></tr>
 {"".join(rows)}</table>
 <h2>Distributions</h2>
 <p class="key"><span style="background:#4c78a8"></span>baseline <span style="background:#f58518"></span>new data
