@@ -140,17 +140,18 @@ def align(baseline_names: Sequence[str], dataset: Dataset, *, label_kept: bool, 
 
 
 def check_drift(statistics: Mapping[str, Any], constraints: Mapping[str, Any], dataset: Dataset, *,
-                where: str = "constraints.json", **overrides: float | None) -> DriftResult:
+                where: str = "constraints.json", statistics_where: str = "statistics.json",
+                **overrides: float | None) -> DriftResult:
     """Compare a data set with a baseline (``statistics.json`` + ``constraints.json``); ``overrides``
     replace settings of :class:`drift.DriftSettings` (e.g. ``psi_threshold=0.3``; None: keep);
-    ``where`` names the constraints file in messages."""
+    ``where`` and ``statistics_where`` name the two files in messages."""
     settings = DriftSettings.from_constraints(constraints, **overrides)
     problem = check_method(settings)
     if problem:
         raise DataError(f"{where}: {problem}; fix monitoring_config.distribution_constraints")
     layout = constraints.get("data_layout") if isinstance(constraints.get("data_layout"), Mapping) else {}
     label_kept = bool(layout.get("label_kept"))
-    pairs = _baseline_features(statistics, constraints, where)
+    pairs = _baseline_features(statistics, constraints, statistics_where)
     matched, extra = align([f["name"] for f, _ in pairs], dataset, label_kept=label_kept,
                            features_only=bool(layout) and not label_kept)
     features = []
@@ -170,7 +171,8 @@ def check_drift(statistics: Mapping[str, Any], constraints: Mapping[str, Any], d
         base, name = feature.baseline, feature.baseline["name"]
         declared = feature.constraint.get("inferred_type") or base.get("inferred_type")
         row = {"name": name, "inferred_type": declared, "new_inferred_type": None, "completeness": None,
-               "statistics": [], "violations": [], "monitored": feature.settings.evaluate_constraints}
+               "statistics": [], "violations": [], "monitored": feature.settings.evaluate_constraints,
+               "emit_metrics": feature.settings.emit_metrics and feature.settings.evaluate_constraints}
         rows.append(row)
         drift = None
         if feature.column is None:
@@ -194,7 +196,12 @@ def check_drift(statistics: Mapping[str, Any], constraints: Mapping[str, Any], d
         violations += found
         row["violations"] += [v["constraint_check_type"] for v in found]
         if feature.settings.perform_comparison:
-            drift = feature_drift(base, declared, column, feature.settings)
+            try:
+                drift = feature_drift(base, declared, column, feature.settings)
+            except (KeyError, TypeError, ValueError, AttributeError) as error:  # a hand-edited or foreign file
+                detail = error if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
+                raise DataError(f"{statistics_where}: feature {name}: its distribution is malformed ({detail}); "
+                                "rebuild the baseline") from None
             row["statistics"] += drift.rows
             if drift.plot is not None:
                 plots[name] = drift.plot

@@ -12,8 +12,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .labelled import DataError
 
-class SketchError(ValueError):
+
+class SketchError(DataError):
     """A sketch that does not hold a list of levels of numbers."""
 
 

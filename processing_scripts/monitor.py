@@ -92,6 +92,7 @@ def check_files(baseline_dir: str | os.PathLike, data: str | os.PathLike, *, dat
     dataset = read_dataset(data, data_format=data_format, label_column=label_column, header=header,
                            keep_label=bool(layout.get("label_kept")), shown=shown, **options)
     result = check_drift(statistics, constraints, dataset, where=baseline_shown(Path(baseline_dir) / "constraints.json"),
+                         statistics_where=baseline_shown(Path(baseline_dir) / "statistics.json"),
                          psi_threshold=psi_threshold, comparison_threshold=ks_threshold,
                          completeness_ratio=completeness_ratio)
     skipped = getattr(dataset, "skipped", [])

@@ -306,3 +306,16 @@ def test_violation_descriptions_parse_as_aws_tools_parse_them(real_baseline, chu
         distance, threshold = re.search("distance: (.+) exceeds threshold: (.+)", violation["description"]).groups()
         assert float(distance) > float(threshold) == 0.1
         assert float(distance) == pytest.approx(result.distances[violation["feature_name"]])
+
+
+@pytest.mark.parametrize("edit", [
+    lambda f: f["numerical_statistics"]["distribution"]["kll"]["sketch"].update(data=[["x"]]),
+    lambda f: f["numerical_statistics"]["distribution"]["kll"]["sketch"].update(data=7),
+    lambda f: f["numerical_statistics"]["distribution"]["kll"]["buckets"][0].pop("lower_bound"),
+    lambda f: f["numerical_statistics"]["distribution"]["kll"]["buckets"][0].update(count="many"),
+])
+def test_a_malformed_distribution_is_a_one_line_error_naming_the_feature(real_baseline, churn_rows, edit):
+    statistics, constraints = copy.deepcopy(real_baseline)
+    edit(statistics["features"][3])
+    with pytest.raises(dq.DataError, match=r"^statistics.json: feature Day Mins: .*; rebuild the baseline$"):
+        dq.check_drift(statistics, constraints, dataset_of(churn_rows[:100], integral_flags(statistics)))
