@@ -38,7 +38,8 @@ START = np.datetime64("2023-01-01T00:00:00")
 END = np.datetime64("2025-01-01T00:00:00")
 HOLDOUT_START = np.datetime64("2024-01-01T00:00:00")
 CHANGE = np.datetime64("2024-07-01T00:00:00")  # the firmware update and the new site
-# The CSV's feature columns after the label, in order; Model Monitor names them _c0, _c1, ...
+# The CSV's feature columns after the label, in order; Model Monitor names the columns _c0 (the label,
+# the baseline's first column), _c1, ...
 FEATURES = ("temperature", "pressure", "vibration", "load", "cycle_time", "site")
 SITES = ("plant-a", "plant-b", "plant-c")
 SITE_SHARES = (0.5, 0.3, 0.2)
@@ -102,7 +103,7 @@ def drifted_features(violations_file: Path) -> dict[str, list[str]]:
     """Feature name → its violated checks, from constraint_violations.json."""
     found: dict[str, list[str]] = {}
     for v in json.loads(violations_file.read_text())["violations"]:
-        found.setdefault(FEATURES[int(v["feature_name"][2:])], []).append(v["constraint_check_type"])
+        found.setdefault(FEATURES[int(v["feature_name"][2:]) - 1], []).append(v["constraint_check_type"])
     return found
 
 

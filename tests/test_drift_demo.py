@@ -30,8 +30,9 @@ def test_holdout_is_clean_and_later_period_drifts_on_the_changed_features(run):
     assert json.loads((work / "check-holdout" / "constraint_violations.json").read_text()) == {"violations": []}
     later = json.loads((work / "check-later" / "constraint_violations.json").read_text())["violations"]
     assert {(v["feature_name"], v["constraint_check_type"]) for v in later} == {
-        ("_c0", "baseline_drift_check"), ("_c5", "categorical_values_check"), ("_c5", "baseline_drift_check")}
-    assert "'plant-d'" in next(v["description"] for v in later if v["constraint_check_type"] == "categorical_values_check")
+        ("_c1", "baseline_drift_check"), ("_c6", "categorical_values_check"), ("_c6", "baseline_drift_check")}
+    site = next(v["description"] for v in later if v["constraint_check_type"] == "categorical_values_check")
+    assert float(re.search("Value: (.+) does not meet the constraint requirement!", site).group(1)) == pytest.approx(0.7, abs=0.03)
     assert re.search(r"holdout 2024-01-01 \.\. 2024-06-30: no violations", printed)
     assert re.search(r"later   2024-07-01 \.\. 2024-12-3\d: violations: temperature \(baseline_drift_check\); "
                      r"site \(categorical_values_check, baseline_drift_check\)", printed)
@@ -41,13 +42,15 @@ def test_holdout_is_clean_and_later_period_drifts_on_the_changed_features(run):
     assert {p.name for p in (work / "baseline").iterdir()} == {"statistics.json", "constraints.json"}
 
 
-def test_baseline_holds_the_reference_period_features_without_the_label(run):
+def test_baseline_holds_the_reference_period_label_then_features(run):
     _, work, _ = run
     statistics = json.loads((work / "baseline" / "statistics.json").read_text())
     reference_rows = sum(1 for _ in open(work / "data" / "reference.csv"))
     assert statistics["dataset"]["item_count"] == reference_rows
     assert [f["inferred_type"] for f in statistics["features"]] == [
-        "Fractional", "Fractional", "Fractional", "Fractional", "Integral", "String"]
+        "Integral", "Fractional", "Fractional", "Fractional", "Fractional", "Integral", "String"]
+    constraints = json.loads((work / "baseline" / "constraints.json").read_text())
+    assert constraints["features"][0]["monitoring_config_overrides"] == {"evaluate_constraints": "Disabled"}
 
 
 def test_periods_are_split_by_the_time_column_only():
