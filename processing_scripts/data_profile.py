@@ -184,7 +184,7 @@ def suggest_constraints(statistics: Mapping[str, Any], *, label_column: str = "n
         "features": features,
         "monitoring_config": {
             "evaluate_constraints": "Enabled",
-            "emit_metrics": "Enabled",  # the check writes cloudwatch_metrics.json (module cloudwatch)
+            "emit_metrics": "Enabled",  # the check's metrics: module cloudwatch (cloudwatch_metrics.json)
             "datatype_check_threshold": 1.0,
             "domain_content_threshold": 1.0,
             "distribution_constraints": drift.distribution_constraints(),
