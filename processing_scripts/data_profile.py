@@ -8,6 +8,12 @@ parameters Model Monitor writes (``c=0.64, k=2048``) and one level of equal-weig
 ranks ``floor((i + 0.5) * n / k)`` of the sorted column (a quantile summary whose CDF is within
 ``1/k`` of the data's). Categorical buckets hold every distinct value (at most
 :data:`MAX_CATEGORIES`, most frequent first; the rest is counted as "other" in the drift check).
+
+JSON types follow the files Model Monitor writes (``version`` 0.0, ``kll`` bucket counts and
+``distinct_count`` as floats; ``item_count``, ``num_present``, ``num_missing`` and categorical bucket
+counts as integers). A column with no present value, which type inference calls ``Unknown``, is
+written as a ``String`` feature with no categories: AWS's visualisation helper and the SDK know
+only ``Integral``, ``Fractional`` and ``String``.
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ SKETCH_K = 2048
 SKETCH_C = 0.64
 N_BUCKETS = 10
 MAX_CATEGORIES = 1000
+FORMAT_VERSION = 0.0  # statistics.json's and constraints.json's "version", as Model Monitor writes it
+LABEL_COLUMNS = ("first", "none")
 
 
 def histogram_edges(lo: float, hi: float, bins: int = N_BUCKETS) -> np.ndarray:
@@ -76,7 +84,7 @@ def numerical_statistics(column: Column) -> dict[str, Any]:
         "min": float(values[0]),
         "max": float(values[-1]),
         "distribution": {"kll": {
-            "buckets": [{"lower_bound": float(edges[i]), "upper_bound": float(edges[i + 1]), "count": int(counts[i])}
+            "buckets": [{"lower_bound": float(edges[i]), "upper_bound": float(edges[i + 1]), "count": float(counts[i])}
                         for i in range(len(counts))],
             "sketch": {"parameters": {"c": SKETCH_C, "k": float(SKETCH_K)},
                        "data": [sketch_items(values).tolist()]},
@@ -85,13 +93,27 @@ def numerical_statistics(column: Column) -> dict[str, Any]:
 
 
 def string_statistics(column: Column) -> dict[str, Any]:
-    """Model Monitor's ``string_statistics`` of a String (or Unknown) column."""
+    """Model Monitor's ``string_statistics`` of a String column (or of an Unknown one: no categories).
+
+    >>> from processing_scripts.columns import column_from_strings
+    >>> string_statistics(column_from_strings("_c0", ["", ""]))
+    {'common': {'num_present': 0, 'num_missing': 2}, 'distinct_count': 0.0, 'distribution': {'categorical': {'buckets': []}}}
+    """
     pairs = category_counts(column.strings)
     return {
         "common": {"num_present": column.num_present, "num_missing": column.num_missing},
-        "distinct_count": len(pairs),
+        "distinct_count": float(len(pairs)),
         "distribution": {"categorical": {"buckets": [{"value": v, "count": c} for v, c in pairs[:MAX_CATEGORIES]]}},
     }
+
+
+def written_type(inferred_type: str) -> str:
+    """The ``inferred_type`` a profile writes: ``Unknown`` (no present value) becomes ``String``.
+
+    >>> written_type("Unknown"), written_type("Integral")
+    ('String', 'Integral')
+    """
+    return "String" if inferred_type == "Unknown" else inferred_type
 
 
 def build_statistics(dataset: Dataset) -> dict[str, Any]:
@@ -104,45 +126,70 @@ def build_statistics(dataset: Dataset) -> dict[str, Any]:
     """
     features = []
     for column in dataset.columns:
-        feature = {"name": column.name, "inferred_type": column.inferred_type}
+        feature = {"name": column.name, "inferred_type": written_type(column.inferred_type)}
         if column.inferred_type in NUMERIC_TYPES:
             feature["numerical_statistics"] = numerical_statistics(column)
         else:
             feature["string_statistics"] = string_statistics(column)
         features.append(feature)
-    return {"version": 0, "dataset": {"item_count": dataset.item_count}, "features": features}
+    return {"version": FORMAT_VERSION, "dataset": {"item_count": dataset.item_count}, "features": features}
 
 
-def suggest_constraints(statistics: Mapping[str, Any], *, label_column: str = "none") -> dict[str, Any]:
+# Constraints.set_monitoring(False, name) of the SageMaker SDK writes exactly this on the feature.
+MONITORING_DISABLED = {"evaluate_constraints": "Disabled"}
+
+
+def feature_constraint(feature: Mapping[str, Any], item_count: int) -> dict[str, Any]:
+    """One feature's suggested constraint: type, completeness and ``is_non_negative`` or ``domains``.
+
+    A String feature without categories (an empty column) gets no ``domains``: an empty list would
+    make every value of the next batch a categorical violation.
+    """
+    stats = feature.get("numerical_statistics") or feature["string_statistics"]
+    entry = {"name": feature["name"], "inferred_type": written_type(feature["inferred_type"]),
+             "completeness": stats["common"]["num_present"] / item_count if item_count else 0.0}
+    if "numerical_statistics" in feature:
+        entry["num_constraints"] = {"is_non_negative": bool(stats["min"] >= 0)}
+    elif entry["inferred_type"] == "String" and 0 < stats["distinct_count"] <= MAX_CATEGORIES:
+        entry["string_constraints"] = {"domains": sorted(b["value"] for b in stats["distribution"]["categorical"]["buckets"])}
+    return entry
+
+
+def suggest_constraints(statistics: Mapping[str, Any], *, label_column: str = "none",
+                        header: bool = False) -> dict[str, Any]:
     """``constraints.json`` suggested from ``statistics.json``, with our drift settings (:mod:`drift`) beside Model Monitor's.
+
+    ``label_column="first"``: the first feature is the label slot of Model Monitor's layout, where a
+    check of captured data finds the endpoint's output (a probability, not the label), so its
+    constraints are switched off as the SDK's ``Constraints.set_monitoring(False, name)`` does.
+    ``header`` records that the baselined CSV had a header row (``data_layout``).
 
     >>> from processing_scripts.columns import column_from_strings
     >>> c = suggest_constraints(build_statistics(Dataset([column_from_strings("_c0", ["a", ""])], 2)))
     >>> c["features"][0]
     {'name': '_c0', 'inferred_type': 'String', 'completeness': 0.5, 'string_constraints': {'domains': ['a']}}
+    >>> c = suggest_constraints(build_statistics(Dataset([column_from_strings("_c0", ["0.9", ""])], 2)),
+    ...                         label_column="first")
+    >>> c["features"][0]["monitoring_config_overrides"], c["data_layout"]
+    ({'evaluate_constraints': 'Disabled'}, {'header': False, 'label_column': 'first', 'feature_count': 1})
     """
+    if label_column not in LABEL_COLUMNS:
+        raise ValueError(f"label_column must be one of {LABEL_COLUMNS}, not {label_column!r}")
     item_count = statistics["dataset"]["item_count"]
-    features = []
-    for feature in statistics["features"]:
-        stats = feature.get("numerical_statistics") or feature["string_statistics"]
-        entry = {"name": feature["name"], "inferred_type": feature["inferred_type"],
-                 "completeness": stats["common"]["num_present"] / item_count if item_count else 0.0}
-        if "numerical_statistics" in feature:
-            entry["num_constraints"] = {"is_non_negative": bool(stats["min"] >= 0)}
-        elif feature["inferred_type"] == "String" and stats["distinct_count"] <= MAX_CATEGORIES:
-            entry["string_constraints"] = {"domains": sorted(b["value"] for b in stats["distribution"]["categorical"]["buckets"])}
-        features.append(entry)
+    features = [feature_constraint(feature, item_count) for feature in statistics["features"]]
+    if label_column == "first" and features:
+        features[0]["monitoring_config_overrides"] = dict(MONITORING_DISABLED)
     return {
-        "version": 0,
+        "version": FORMAT_VERSION,
         "features": features,
         "monitoring_config": {
             "evaluate_constraints": "Enabled",
-            "emit_metrics": "Enabled",
+            "emit_metrics": "Enabled",  # the check's metrics: module cloudwatch (cloudwatch_metrics.json)
             "datatype_check_threshold": 1.0,
             "domain_content_threshold": 1.0,
             "distribution_constraints": drift.distribution_constraints(),
         },
-        "data_layout": {"header": False, "label_column": label_column, "feature_count": len(features)},
+        "data_layout": {"header": bool(header), "label_column": label_column, "feature_count": len(features)},
     }
 
 
