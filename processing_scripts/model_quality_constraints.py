@@ -9,7 +9,9 @@ violates a constraint when ``<its metric> <comparison_operator> <threshold>`` ho
 Model Monitor's own baselining suggests the point value as the threshold, so half of the windows of a
 model exactly as good as when it was registered alarm. Here the threshold allows for sampling noise
 (:func:`constraint_threshold`): a window of as many rows as the test set, from traffic of the same
-quality, falls below it about 2.5% of the time per metric. Smaller windows are noisier than that.
+quality, falls below it about FALSE_ALARM_RATE (0.5%) of the time per metric, so that a window alarms on
+any metric about 2.5-5% of the time (tests/test_model_quality_constraints.py measures it). Windows with
+fewer rows than the test set are noisier, and alarm more often.
 
 This module runs inside the processing container: no SDK, no AWS.
 """
@@ -19,6 +21,7 @@ import json
 import math
 from typing import Any, Mapping
 
+from . import uncertainty
 from .metric_catalog import number, spec
 from .parameters import GATE_PARAMETERS
 
@@ -28,17 +31,21 @@ COMPARISON_OPERATOR = "LessThanThreshold"  # a violation: the window's metric < 
 SECTION = "binary_classification_constraints"
 CONSTRAINTS_FILE = "constraints.json"
 # A window's estimate and the test set's are independent estimates of the same quality, each about as
-# spread as the test set's interval says: their difference spreads sqrt(2) times as wide. So the test
-# set's lower half-width, widened sqrt(2) times, bounds a same-size window at the interval's level.
-WINDOW_SPREAD = math.sqrt(2.0)
+# spread as the test set's interval says: their difference spreads sqrt(2) times as wide. Widened so,
+# the lower half-width of the test set's interval (at uncertainty.CONFIDENCE_LEVEL) bounds a same-size
+# window at that level; widened further to FALSE_ALARM_RATE, the share of same-quality windows that
+# alarm on one metric, so that the few metrics together seldom alarm (a Bonferroni split of ~2.5%).
+FALSE_ALARM_RATE = 0.005
+WIDENING = (math.sqrt(2.0) * uncertainty.normal_quantile(1.0 - 2.0 * FALSE_ALARM_RATE)
+            / uncertainty.normal_quantile(uncertainty.CONFIDENCE_LEVEL))
 
-BASIS_INTERVAL = "interval"  # value - WINDOW_SPREAD * (value - lower bound)
+BASIS_INTERVAL = "interval"  # value - WIDENING * (value - lower bound)
 BASIS_GATE = "gate"  # the gate's threshold, stricter than the interval's
 BASIS_POINT = "point"  # no interval: the point value (fail closed: any drop alarms)
 
 
 def constraint_threshold(*, value: float, lower_bound: float, gate_threshold: float | None = None) -> dict[str, Any]:
-    """The threshold of one metric and its basis: the point value widened by sqrt(2) times the
+    """The threshold of one metric and its basis: the point value less WIDENING (about 1.86) times the
     evaluation's lower half-width (``value - lower_bound``), within [0, 1]; the gate's threshold
     instead when it is higher (the gate's minimum is the least quality ever accepted). With no lower
     bound (NaN: bootstrap off, too few rows, or a resample of one class) the noise is unknown, so the
@@ -46,7 +53,7 @@ def constraint_threshold(*, value: float, lower_bound: float, gate_threshold: fl
 
     >>> chosen = constraint_threshold(value=0.9, lower_bound=0.85)
     >>> round(chosen["threshold"], 4), chosen["basis"]
-    (0.8293, 'interval')
+    (0.8071, 'interval')
     >>> constraint_threshold(value=0.9, lower_bound=0.85, gate_threshold=0.88)
     {'threshold': 0.88, 'basis': 'gate'}
     >>> constraint_threshold(value=0.9, lower_bound=float("nan"))
@@ -61,7 +68,7 @@ def constraint_threshold(*, value: float, lower_bound: float, gate_threshold: fl
     else:
         # A percentile bound may lie above a skewed point value: no allowance is then no allowance.
         half_width = max(0.0, value - lower_bound)
-        threshold, basis = min(1.0, max(0.0, value - WINDOW_SPREAD * half_width)), BASIS_INTERVAL
+        threshold, basis = min(1.0, max(0.0, value - WIDENING * half_width)), BASIS_INTERVAL
     if gate_threshold is not None and gate_threshold > threshold:
         threshold, basis = float(gate_threshold), BASIS_GATE
     return {"threshold": float(threshold), "basis": basis}
@@ -95,13 +102,18 @@ def constraints_section(document: Mapping[str, Any]) -> dict[str, Any]:
     metrics = {}
     for name in CONSTRAINED_METRICS:
         value = number(_json_get(document, spec(name).value_path))
-        lower = number(_json_get(document, spec(name).lower_bound_path))
+        lower_path = spec(name).lower_bound_path
+        lower = number(_json_get(document, lower_path))
+        # An interval without a standard deviation is no evidence (DeLong's with too few of a class spans
+        # all of [0, 1]): its bound is unknown, not 0.
+        if math.isnan(number(_json_get(document, lower_path.removesuffix(".lower") + ".standard_deviation"))):
+            lower = math.nan
         chosen = constraint_threshold(value=value, lower_bound=lower, gate_threshold=gates.get(name))
         metrics[name] = {**chosen, "value": value, "lower_bound": lower, "gate_threshold": gates.get(name)}
     return {
         "file": CONSTRAINTS_FILE,
         "comparison_operator": COMPARISON_OPERATOR,
-        "rule": ("a window violates a metric when it falls below value - sqrt(2) x (value - lower 95% bound), or "
+        "rule": (f"a window violates a metric when it falls below value - {WIDENING:.3f} x (value - lower 95% bound), or "
                  "below the gate's minimum where that is higher, or below the point value when no bound was "
                  f"computed; for windows of at least {_json_get(document, 'dataset.rows')} rows (the test set's)"),
         "metrics": metrics,
