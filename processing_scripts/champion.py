@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import labelled, metric_catalog, metrics, model_archive, paired, scoring
+from .evaluation_document import precision_recall_curve
 
 CONTEXT_FILE = "context.json"
 COMPARED_METRICS = metric_catalog.COMPARED_METRICS
@@ -169,7 +170,7 @@ def champion_curves(y_true: np.ndarray, scores: np.ndarray, *, max_points: int =
     return {
         "receiver_operating_characteristic_curve": {"false_positive_rates": roc["false_positive_rates"].tolist(),
                                                     "true_positive_rates": roc["true_positive_rates"].tolist()},
-        "precision_recall_curve": {"precisions": pr["precisions"].tolist(), "recalls": pr["recalls"].tolist()},
+        "precision_recall_curve": precision_recall_curve(pr),
         "average_precision": metrics.average_precision(table),
         "calibration": metrics.calibration_table(table),
     }

@@ -1,4 +1,5 @@
-"""Evaluate binary-classifier predictions: evaluation.json (SageMaker model-quality layout), plots, report.
+"""Evaluate binary-classifier predictions: evaluation.json (SageMaker model-quality layout), constraints.json
+(Model Monitor's model-quality constraints, model_quality_constraints.py), plots, report.
 
     python evaluate.py --predictions DIR_OR_FILE --output-dir DIR [--threshold 0.5] [--bootstrap 1000]
                        [--seed 0] [--test-data DIR] [--model DIR] [--context DIR]
@@ -39,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from . import (champion, gate, metrics, model_archive, operating_point, predictions, report, scoring, text_files,
-               uncertainty)
+from . import (champion, gate, metrics, model_archive, model_quality_constraints, operating_point, predictions, report,
+               scoring, text_files, uncertainty)
 from .evaluation_document import build_document, to_json
 from .outputs import scratch_folder, write_outputs
 
@@ -82,7 +83,7 @@ class Evaluation:
     """An evaluation's document (numbers may be NaN) and the files that show it."""
 
     document: dict[str, Any]
-    files: dict[str, bytes]  # evaluation.json, the plots, report.html
+    files: dict[str, bytes]  # evaluation.json, constraints.json, the plots, report.html
 
     def write(self, output_dir: Path) -> None:
         """Replace the output set in ``output_dir`` as a whole (no half-written or mixed set); OSError when it
@@ -102,7 +103,8 @@ def evaluate(
     decide_gate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     champion_evaluation: Mapping[str, Any] | None = None,
 ) -> Evaluation:
-    """Evaluate labels and scores (arrays, one pair a row): evaluation.json, the plots and report.html.
+    """Evaluate labels and scores (arrays, one pair a row): evaluation.json, constraints.json (the
+    model-quality constraints, see model_quality_constraints.py), the plots and report.html.
 
     ``dataset`` is added to the document's ``dataset`` (``files``, ``sha256``: where the pairs came
     from); ``threshold_choice`` says where the threshold came from (evaluation.json's
@@ -114,7 +116,7 @@ def evaluate(
 
     >>> result = evaluate([0, 1, 0, 1], [0.2, 0.9, 0.6, 0.4], EvaluationSettings(n_bootstrap=0), dataset={})
     >>> sorted(result.files), result.document["subject"]["model_sha256"]
-    (['calibration.svg', 'confusion_matrix.svg', 'evaluation.json', 'pr.svg', 'report.html', 'roc.svg'], None)
+    (['calibration.svg', 'confusion_matrix.svg', 'constraints.json', 'evaluation.json', 'pr.svg', 'report.html', 'roc.svg'], None)
     """
     document = build_document(y_true, y_score, threshold=settings.threshold, n_bootstrap=settings.n_bootstrap,
                               seed=settings.seed)
@@ -124,13 +126,19 @@ def evaluate(
     document.update(sections or {})
     if decide_gate is not None:
         document["gate"] = decide_gate(document)
+    # After the gate: its minimums are part of the constraints.
+    document["model_quality_constraints"] = model_quality_constraints.constraints_section(document)
     return Evaluation(document, output_files(document, champion_evaluation))
 
 
 def output_files(document: Mapping[str, Any], champion_evaluation: Mapping[str, Any] | None = None) -> dict[str, bytes]:
-    """evaluation.json (NaN as "NaN"), each plot as an SVG file, and report.html, by file name."""
+    """evaluation.json (NaN as "NaN"), constraints.json (from its ``model_quality_constraints``, when it has
+    them), each plot as an SVG file, and report.html, by file name."""
     plots = report.render_plots(document, champion_evaluation)
     files = {"evaluation.json": (json.dumps(to_json(document), indent=2, allow_nan=False) + "\n").encode()}
+    section = document.get("model_quality_constraints")
+    if section is not None:
+        files[model_quality_constraints.CONSTRAINTS_FILE] = model_quality_constraints.constraints_bytes(section)
     files.update(report.plot_files(plots))
     files["report.html"] = report.render_html(document, plots).encode()
     return files

@@ -83,7 +83,7 @@ def evaluate_scores(
         "false_positive_rates": _close_roc(roc["false_positive_rates"]),
         "true_positive_rates": _close_roc(roc["true_positive_rates"]),
     }
-    body["precision_recall_curve"] = {"precisions": pr["precisions"].tolist(), "recalls": pr["recalls"].tolist()}
+    body["precision_recall_curve"] = precision_recall_curve(pr)
 
     auc_lower, auc_upper = uncertainty.normal_interval(point["auc"], auc_se, low=0.0, high=1.0)
     return {
@@ -91,6 +91,7 @@ def evaluate_scores(
         "binary_classification_metrics": body,
         "threshold": float(threshold),
         "dataset": {
+            "item_count": n,  # Model Monitor's name for the rows evaluated
             "rows": n,
             "positives": n_pos,
             "negatives": n_neg,
@@ -113,6 +114,21 @@ def evaluate_scores(
         "calibration": metrics.calibration_table(scores),
         "operating_points": operating_point.operating_points(scores),
     }
+
+
+def precision_recall_curve(pr: Mapping[str, np.ndarray]) -> dict[str, list[float]]:
+    """evaluation.json's ``precision_recall_curve`` from :func:`metrics.precision_recall_points`.
+
+    Model Monitor lists the curve from the highest threshold down, as it lists the ROC curve: recalls
+    ascending from 0.0 to 1.0 (its published binary_classification_metrics examples). scikit-learn's
+    order, which ``precision_recall_points`` keeps, is the reverse (increasing thresholds, ending at
+    recall 0), so the points are the same and only their order is turned round.
+
+    >>> from processing_scripts.metrics import ScoreTable, precision_recall_points
+    >>> precision_recall_curve(precision_recall_points(ScoreTable.from_arrays(np.array([0, 1]), np.array([0.2, 0.7]))))
+    {'precisions': [1.0, 1.0, 0.5], 'recalls': [0.0, 1.0, 1.0]}
+    """
+    return {"precisions": pr["precisions"][::-1].tolist(), "recalls": pr["recalls"][::-1].tolist()}
 
 
 def _close_roc(values: np.ndarray) -> list[float]:

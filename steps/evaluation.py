@@ -11,6 +11,7 @@ from sagemaker.core.workflow.properties import Properties, PropertyFile
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
 from processing_scripts.gate import GATE_PARAMETERS
+from processing_scripts.model_quality_constraints import CONSTRAINTS_FILE
 from steps.job import JobDefaults
 from steps.processing import CONTAINER_ROOT, as_text, processing_step, s3_input, s3_output
 
@@ -34,11 +35,19 @@ class EvaluationStep:
     step: ProcessingStep
     report: PropertyFile
 
+    def _output_file(self, name: str) -> Join:
+        output = self.step.properties.ProcessingOutputConfig.Outputs[EVALUATION_OUTPUT]
+        return Join(on="/", values=[output.S3Output.S3Uri, name])
+
     @property
     def evaluation_json_uri(self) -> Join:
         """S3 URI of evaluation.json, looked up by output name."""
-        output = self.step.properties.ProcessingOutputConfig.Outputs[EVALUATION_OUTPUT]
-        return Join(on="/", values=[output.S3Output.S3Uri, EVALUATION_FILE])
+        return self._output_file(EVALUATION_FILE)
+
+    @property
+    def constraints_uri(self) -> Join:
+        """S3 URI of the model-quality constraints.json written beside evaluation.json (same output, by name)."""
+        return self._output_file(CONSTRAINTS_FILE)
 
 
 def create_evaluation_step(

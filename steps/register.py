@@ -21,6 +21,7 @@ def create_register_step(
     model_package_group_name: ParameterString,
     approval_status: ParameterString,
     evaluation_json_uri: Join,
+    model_constraints_uri: Join,
     data_statistics_uri: Join,
     data_constraints_uri: Join,
     decision_record: Mapping[str, object],
@@ -30,10 +31,11 @@ def create_register_step(
 ) -> ModelStep:
     """Register the evaluated model.
 
-    evaluation.json becomes its ModelQuality statistics, the test features' statistics.json and
-    constraints.json its ModelDataQuality metrics; both are also its DriftCheckBaselines (what later
-    drift checks compare with); the gate's decision record becomes its CustomerMetadataProperties (what
-    Studio shows a reviewer).
+    evaluation.json becomes its ModelQuality statistics and the evaluation's constraints.json its
+    ModelQuality constraints (what the model's labelled traffic must keep), the test features'
+    statistics.json and constraints.json its ModelDataQuality metrics; all are also its
+    DriftCheckBaselines (what later quality and drift checks compare with); the gate's decision record
+    becomes its CustomerMetadataProperties (what Studio shows a reviewer).
     """
 
     def source(uri: Join) -> MetricsSource:
@@ -41,11 +43,13 @@ def create_register_step(
 
     model_metrics = ModelMetrics(
         model_statistics=source(evaluation_json_uri),
+        model_constraints=source(model_constraints_uri),
         model_data_statistics=source(data_statistics_uri),
         model_data_constraints=source(data_constraints_uri),
     )
     baselines = DriftCheckBaselines(
         model_statistics=source(evaluation_json_uri),
+        model_constraints=source(model_constraints_uri),
         model_data_statistics=source(data_statistics_uri),
         model_data_constraints=source(data_constraints_uri),
     )

@@ -217,7 +217,13 @@ def test_register_step_attaches_evaluation_as_model_metrics(definition):
 
     data_quality = {"Statistics": baseline_file("statistics.json"), "Constraints": baseline_file("constraints.json")}
     assert args["ModelMetrics"]["ModelDataQuality"] == data_quality
-    assert args["DriftCheckBaselines"] == {"ModelQuality": {"Statistics": statistics}, "ModelDataQuality": data_quality}
+    # The evaluation's model-quality constraints.json, beside evaluation.json in the same output (found by name).
+    model_constraints = args["ModelMetrics"]["ModelQuality"]["Constraints"]
+    assert model_constraints == {"ContentType": "application/json", "S3Uri": {"Std:Join": {"On": "/", "Values": [
+        {"Get": f"Steps.{pdef.EVALUATION_STEP}.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+        "constraints.json"]}}}
+    assert args["DriftCheckBaselines"] == {"ModelQuality": {"Statistics": statistics, "Constraints": model_constraints},
+                                           "ModelDataQuality": data_quality}
     container = args["InferenceSpecification"]["Containers"][0]
     # The frozen, content-addressed copy; never the mutable key the parameter names.
     assert container["ModelDataUrl"] == {"Get": f"Steps.{pdef.FREEZE_STEP}.OutputParameters['ModelDataUrl']"}

@@ -46,7 +46,7 @@ def test_script_writes_the_sagemaker_layout(predictions, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "calibration.svg", "confusion_matrix.svg", "evaluation.json", "pr.svg", "report.html", "roc.svg"
+        "calibration.svg", "confusion_matrix.svg", "constraints.json", "evaluation.json", "pr.svg", "report.html", "roc.svg"
     ]
     doc = json.loads((out / "evaluation.json").read_text())
     assert doc["version"] == 0.0

@@ -1,6 +1,7 @@
 """End to end: the real definition, run by the local runner on real models and data."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import hashlib
@@ -21,6 +22,8 @@ from pipeline.local.functions import local_functions
 from pipeline.local.runner import LocalRunner
 from pipeline.local.store import LocalObjectStore
 from pipeline.registry import LocalRegistry
+from pipeline.registry import main as registry_main
+from processing_scripts import model_quality_constraints as mqc
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +97,58 @@ def test_good_model_is_registered_with_its_metrics(good_run, demo):
     baselines = described["DriftCheckBaselines"]
     assert baselines["ModelDataQuality"] == described["ModelMetrics"]["ModelDataQuality"]
     assert baselines["ModelQuality"]["Statistics"]["S3Uri"] == uri
+
+
+def test_registered_model_quality_constraints_are_the_file_the_evaluation_wrote(good_run):
+    _, work = good_run
+    store = LocalObjectStore(work)
+    [package] = LocalRegistry(work / "registry.db").list_packages("binary-classifier")
+    quality = package["DriftCheckBaselines"]["ModelQuality"]
+    assert package["ModelMetrics"]["ModelQuality"] == quality
+    constraints = quality["Constraints"]
+    assert constraints["ContentType"] == "application/json"
+    # Beside the evaluation.json registered as the statistics: the evaluation step's output.
+    statistics_uri = quality["Statistics"]["S3Uri"]
+    assert constraints["S3Uri"] == statistics_uri.rsplit("/", 1)[0] + "/constraints.json"
+    [written] = [p for p in (work / "s3").rglob("evaluation/constraints.json")]
+    assert store.get_bytes(constraints["S3Uri"]) == written.read_bytes()
+    evaluation = json.loads(store.get_bytes(statistics_uri))
+    assert evaluation["dataset"]["item_count"] == evaluation["dataset"]["rows"] > 0
+    document = json.loads(written.read_bytes())
+    assert document == mqc.constraints_document(evaluation["model_quality_constraints"])
+    for name, constraint in document["binary_classification_constraints"].items():
+        entry = evaluation["model_quality_constraints"]["metrics"][name]
+        assert constraint == {"threshold": entry["threshold"], "comparison_operator": "LessThanThreshold"}
+        assert entry["basis"] in ("interval", "gate") and constraint["threshold"] < entry["value"]
+    # The review CLI shows it with the other baselines.
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert registry_main(["describe", "--work-dir", str(work), "--group", "binary-classifier"]) == 0
+    assert constraints["S3Uri"] in out.getvalue()
+
+
+def test_the_registered_package_is_a_valid_create_model_package_request_under_moto(good_run):
+    """botocore validates the request against CreateModelPackage's shape before moto sees it."""
+    import boto3
+    from moto import mock_aws
+
+    from pipeline.registry import SageMakerRegistry
+
+    _, work = good_run
+    [package] = LocalRegistry(work / "registry.db").list_packages("binary-classifier")
+    [container] = package["InferenceSpecification"]["Containers"]
+    with mock_aws():
+        registry = SageMakerRegistry(boto3.client("sagemaker", region_name="us-east-1"))
+        added = registry.register(
+            "binary-classifier", model_data_url=container["ModelDataUrl"], image_uri=container["Image"],
+            environment=container.get("Environment"), model_metrics=package["ModelMetrics"],
+            drift_check_baselines=package["DriftCheckBaselines"],
+            customer_metadata=package["CustomerMetadataProperties"],
+            content_types=package["InferenceSpecification"]["SupportedContentTypes"],
+            response_types=package["InferenceSpecification"]["SupportedResponseMIMETypes"],
+        )
+    assert added["DriftCheckBaselines"]["ModelQuality"]["Constraints"] == \
+        package["DriftCheckBaselines"]["ModelQuality"]["Constraints"]
 
 
 def test_transform_output_keeps_labels_aligned(good_run, demo):
@@ -210,6 +265,20 @@ def test_a_wrong_json_get_path_fails_like_sagemaker(staged):
     step = result.steps[-1]
     assert (step.name, step.status) == (pdef.CONDITION_STEP, "Failed")
     assert "gate.pased" in step.failure_reason and "not found" in step.failure_reason
+
+
+def test_a_drift_check_baseline_naming_no_file_fails_registration(staged):
+    definition, runner, overrides = staged
+    broken = copy.deepcopy(definition)
+    [register] = top_step(broken, pdef.CONDITION_STEP)["Arguments"]["IfSteps"]
+    register["Arguments"]["DriftCheckBaselines"]["ModelQuality"]["Constraints"]["S3Uri"]["Std:Join"]["Values"][-1] = \
+        "constraints-missing.json"
+    result = runner.run(broken, pipeline_name="p", overrides=overrides)
+    assert result.status == "Failed" and result.model_package_arn is None
+    step = result.steps[-1]
+    assert (step.name, step.status) == (pdef.REGISTER_STEP, "Failed")
+    assert "drift-check baseline not found at " in step.failure_reason
+    assert step.failure_reason.endswith("/constraints-missing.json")
 
 
 def test_a_wrong_property_reference_fails_like_sagemaker(staged):

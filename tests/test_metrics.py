@@ -123,7 +123,12 @@ def test_json_curves_are_exact_points_and_small(y, s, threshold):
     assert all((round(a, 12), round(b, 12)) in on_curve for a, b in zip(fpr, tpr))
     pr = m["precision_recall_curve"]
     assert len(pr["precisions"]) == len(pr["recalls"]) <= 1002
-    assert pr["recalls"][-1] == 0.0 and pr["precisions"][-1] == 1.0
+    # Model Monitor's order: from the highest threshold down, recalls ascending from (recall 0, precision 1).
+    assert pr["recalls"][0] == 0.0 and pr["precisions"][0] == 1.0
+    assert np.all(np.diff(pr["recalls"]) >= 0) and pr["recalls"][-1] == 1.0
+    full_precision, full_recall, _ = skm.precision_recall_curve(y, s)
+    on_pr = {(round(a, 12), round(b, 12)) for a, b in zip(full_precision, full_recall)}
+    assert all((round(a, 12), round(b, 12)) in on_pr for a, b in zip(pr["precisions"], pr["recalls"]))
 
 
 @pytest.mark.parametrize("y, s, threshold", CASES)

@@ -102,7 +102,7 @@ def _path_points(svg: str, colour: str) -> list[int]:
 def test_container_without_matplotlib_draws_the_four_plots_as_inline_svg(demo, container_run):
     out = container_run["out"]
     assert container_run["matplotlib_blocked"], "the blocker did not make matplotlib unimportable"
-    assert sorted(p.name for p in out.iterdir()) == sorted([*PLOT_FILES, "evaluation.json", "report.html"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*PLOT_FILES, "constraints.json", "evaluation.json", "report.html"])
     page = (out / "report.html").read_text()
     svgs = _inline_svgs(page)
     assert sorted(svgs) == sorted(report.PLOTS) and page.count("<svg") == 4 and "<img" not in page

@@ -221,17 +221,20 @@ class LocalRunner:
         args = evaluate(step["Arguments"], scope)
         [container, *_] = args["InferenceSpecification"]["Containers"]
         metrics = args.get("ModelMetrics") or {}
-        for section in metrics.values():
-            for source in section.values():
-                if "S3Uri" in source and not self.store.exists(source["S3Uri"]):
-                    raise StepFailure(f"model metrics not found at {source['S3Uri']}")
+        baselines = args.get("DriftCheckBaselines") or {}
+        # Every attached file must exist: a package whose baselines name nothing fails later checks.
+        for what, attached in (("model metrics", metrics), ("drift-check baseline", baselines)):
+            for section in attached.values():
+                for source in section.values():
+                    if "S3Uri" in source and not self.store.exists(source["S3Uri"]):
+                        raise StepFailure(f"{what} not found at {source['S3Uri']}")
         package = self.registry.register(
             args["ModelPackageGroupName"],
             model_data_url=container["ModelDataUrl"],
             image_uri=container["Image"],
             environment=container.get("Environment", {}),
             model_metrics=metrics,
-            drift_check_baselines=args.get("DriftCheckBaselines"),
+            drift_check_baselines=baselines,
             approval_status=args.get("ModelApprovalStatus", "PendingManualApproval"),
             description=args.get("ModelPackageDescription"),
             customer_metadata=args.get("CustomerMetadataProperties"),

@@ -112,6 +112,7 @@ def create_pipeline(config: PipelineConfig, job: "JobDefaults") -> "Pipeline":
         model_package_group_name=params["ModelPackageGroupName"],
         approval_status=params["ModelApprovalStatus"],
         evaluation_json_uri=evaluation.evaluation_json_uri,
+        model_constraints_uri=evaluation.constraints_uri,
         data_statistics_uri=baseline.statistics_uri,
         data_constraints_uri=baseline.constraints_uri,
         decision_record={
