@@ -171,7 +171,8 @@ def suggest_constraints(statistics: Mapping[str, Any], *, label_column: str = "n
     >>> c = suggest_constraints(build_statistics(Dataset([column_from_strings("_c0", ["0.9", ""])], 2)),
     ...                         label_column="first")
     >>> c["features"][0]["monitoring_config_overrides"], c["data_layout"]
-    ({'evaluate_constraints': 'Disabled'}, {'header': False, 'label_column': 'first', 'feature_count': 1})
+    ({'evaluate_constraints': 'Disabled'}, {'header': False, 'label_column': 'first', 'feature_count': 1, \
+'label_kept': True})
     """
     if label_column not in LABEL_COLUMNS:
         raise ValueError(f"label_column must be one of {LABEL_COLUMNS}, not {label_column!r}")
@@ -189,7 +190,9 @@ def suggest_constraints(statistics: Mapping[str, Any], *, label_column: str = "n
             "domain_content_threshold": 1.0,
             "distribution_constraints": drift.distribution_constraints(),
         },
-        "data_layout": {"header": bool(header), "label_column": label_column, "feature_count": len(features)},
+        # label_kept: the label is the first feature (baselines before it was kept held features only).
+        "data_layout": {"header": bool(header), "label_column": label_column, "feature_count": len(features),
+                        "label_kept": label_column == "first"},
     }
 
 

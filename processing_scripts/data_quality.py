@@ -14,6 +14,7 @@ compares new data with them, giving ``constraint_violations.json`` entries and a
 ``drift``          Model Monitor's drift distance, our PSI extension, and the settings
 ``checks``         the monitoring job's checks and :func:`check_drift`
 ``drift_report``   ``drift_report.html``
+``cloudwatch``     the check's CloudWatch metrics as PutMetricData requests (Model Monitor's names)
 =================  ==============================================================================
 
 This module re-exports their public names, so ``from processing_scripts import data_quality as dq``

@@ -107,9 +107,11 @@ def check_files(baseline_dir: str | os.PathLike, data: str | os.PathLike, *, dat
         "drift_report.html": render_report(result).encode("utf-8"),
         "drift_status.json": to_json_bytes(drift_status(result.violations, result.summary)),
     }
-    if result.summary["settings"]["emit_metrics"]:
-        files.update(metrics_files(put_metric_data_requests(new_statistics, result.distances,
-                                                            dimensions=dimensions or {})))
+    if result.summary["settings"]["emit_metrics"]:  # and per feature, its monitoring_config_overrides
+        emitted = {row["name"] for row in result.summary["features"] if row.get("emit_metrics", True)}
+        measured = dict(new_statistics, features=[f for f in new_statistics["features"] if f["name"] in emitted])
+        files.update(metrics_files(put_metric_data_requests(
+            measured, {k: v for k, v in result.distances.items() if k in emitted}, dimensions=dimensions or {})))
     return result, files
 
 
