@@ -201,14 +201,20 @@ def _record(line: str) -> tuple[int, int, list[str]]:
         raise _Malformed("no captureData.endpointInput or endpointOutput; this is not a SageMaker Data Capture record")
     inputs, input_width = _body(endpoint_input, "input") if endpoint_input is not None else (None, 0)
     if endpoint_output is None:
-        return 0, input_width, inputs
-    outputs, output_width = _body(endpoint_output, "output", input_rows=None if inputs is None else len(inputs))
-    if inputs is None:
-        return output_width, 0, outputs
-    if len(outputs) != len(inputs):
-        raise _Malformed(f"the output has {len(outputs)} row{'s' * (len(outputs) != 1)} but the input "
-                         f"{len(inputs)}; a request needs one output row per input row")
-    return output_width, input_width, [o + "," + i for o, i in zip(outputs, inputs)]
+        output_width, rows = 0, inputs
+    else:
+        outputs, output_width = _body(endpoint_output, "output", input_rows=None if inputs is None else len(inputs))
+        if inputs is not None and len(outputs) != len(inputs):
+            raise _Malformed(f"the output has {len(outputs)} row{'s' * (len(outputs) != 1)} but the input "
+                             f"{len(inputs)}; a request needs one output row per input row")
+        rows = outputs if inputs is None else [o + "," + i for o, i in zip(outputs, inputs)]
+    if "\\ud" in line.lower():  # an escaped surrogate: JSON allows a lone one, which is no text
+        try:
+            "".join(rows).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Malformed("a value holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape); values must be "
+                             "text") from None
+    return output_width, input_width, rows
 
 
 # --- a folder of records --------------------------------------------------------------------------

@@ -198,6 +198,9 @@ def test_missing_values_are_counted_and_types_follow_the_text(tmp_path):
 def test_json_numbers_keep_the_text_the_body_holds(tmp_path):
     data = read_lines(tmp_path, json_record({"instances": [[1, 1.0, 1e3]]}))
     assert [c.inferred_type for c in data.columns] == ["Integral", "Fractional", "Fractional"]
+    body = '{"instances": [["x"], [1.50], [1E2], [7]]}'  # in a text column, numbers are the text written
+    data = read_lines(tmp_path, record(part(body, "JSON", "application/json")))
+    assert data.columns[0].strings.tolist() == ["x", "1.50", "1E2", "7"]
 
 
 def test_the_pandas_reader_reads_captures_the_same(tmp_path, monkeypatch):
@@ -251,6 +254,8 @@ MALFORMED = {  # name: (the bad line, its reason)
     "JSON nested values": (json_record([[1, [2, 3]]]), "the input's JSON rows hold a nested value"),
     "JSON ragged rows": (json_record([[1, 2], [3]]), "the input's JSON rows have 2 and 1 values"),
     "JSON line break in a value": (json_record([["a\nb", 2]]), "a value of the input's JSON holds a line break"),
+    "a lone surrogate": (record(part("1,\\ud800")).replace("\\\\ud800", "\\ud800"),
+                         "a value holds a lone UTF-16 surrogate"),
     "unreadable CSV": (csv_record('"1"2,3'), "the input's CSV is unreadable (broken quoting (',' expected after "
                                              "'\"')); quote a whole field"),
     "a quoted field over two lines": (csv_record('"1\n2",3'), "the input's CSV is unreadable"),
