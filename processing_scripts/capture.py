@@ -27,12 +27,12 @@ the content type is ``text/csv`` (or absent); any other type is unsupported.
 A request may hold several rows; its output must have as many rows as its input.
 
 Malformed records are skipped and counted, not fatal: not JSON, not a capture record, undecodable
-BASE64 or JSON, unreadable CSV, an unsupported content type or body, output rows that do not match
-the input rows, or a shape (output fields, input fields) other than the most common one among the
+BASE64 or JSON, unreadable CSV, an unsupported content type or body, a lone UTF-16 surrogate escape
+(no text), output rows that do not match the input rows, or a shape (output fields, input fields) other than the most common one among the
 records (the first seen wins a tie). :attr:`Dataset.skipped` lists them (``file:line``, reason).
 Reading fails (:class:`DataError`, naming the first skipped record) only when no record is usable or
 the skipped share exceeds ``max_skipped_share`` (:data:`MAX_SKIPPED_SHARE`). A file that is not text
-(compressed, binary, not UTF-8) is an error, as for CSV.
+(compressed, binary, not UTF-8) is an error, as for CSV; a leading byte-order mark is ignored.
 """
 from __future__ import annotations
 
