@@ -1,103 +1,326 @@
-"""SageMaker Data Capture JSONL as a data set, and the one entry point for either input format.
+"""SageMaker Data Capture JSONL as a data set, in Model Monitor's layout, and the one entry point for
+either input format.
 
-A capture record's ``captureData.endpointInput`` must be ``text/csv`` with encoding ``CSV`` or
-``BASE64``; a request may hold several rows. Errors name ``file:line``.
+Layout. Each captured row is the endpoint OUTPUT's fields, then the endpoint INPUT's, in columns
+``_c0, _c1, ...``: Model Monitor lines captured data up so with a baseline whose first column is the
+label (the prediction sits under the label). :attr:`Dataset.output_width` says how many leading
+columns came from the output, :attr:`Dataset.input_width` how many from the input. A record without
+``endpointOutput`` gives its inputs only; one without ``endpointInput`` its outputs only.
+
+Bodies. ``encoding`` ``CSV`` and ``JSON`` hold the body as text; ``BASE64`` is decoded (UTF-8). The body
+is JSON when the encoding is ``JSON`` or ``observedContentType`` is ``application/json``; else CSV when
+the content type is ``text/csv`` (or absent); any other type is unsupported.
+
+* CSV: a row per non-empty line (``\\n``, ``\\r\\n`` or ``\\r``; a final line end, as endpoints often
+  send, ends the last row), RFC 4180 quoting within a line; every row of a body has the same width.
+* JSON: the body is a scalar (one row of one value), a list of rows, or an object holding them under
+  ``instances`` or ``inputs`` (input) / ``predictions``, ``scores`` or ``outputs`` (output), the first
+  of those keys present. A row is a list of scalars or a scalar (a row of one value). A list of
+  scalars under one of those keys is one row per value (TensorFlow Serving's
+  ``{"instances": [1.0, 2.0]}``: two rows); a bare list of scalars is one input row (a single
+  record's features) but, as an output, one value per input row unless the request has exactly one
+  input row (then it is that row's outputs, e.g. class probabilities). Objects as rows, nested lists
+  and line breaks inside values are not supported. Values become the text a CSV reader of the same
+  data would see: numbers as the body writes them (``1.0`` stays ``1.0``), ``true``/``false``, text
+  as is; ``null`` is a missing value.
+
+A request may hold several rows; its output must have as many rows as its input.
+
+Malformed records are skipped and counted, not fatal: not JSON, not a capture record, undecodable
+BASE64 or JSON, unreadable CSV, an unsupported content type or body, a lone UTF-16 surrogate escape
+(no text), output rows that do not match the input rows, or a shape (output fields, input fields) other than the most common one among the
+records (the first seen wins a tie). :attr:`Dataset.skipped` lists them (``file:line``, reason).
+Reading fails (:class:`DataError`, naming the first skipped record) only when no record is usable or
+the skipped share exceeds ``max_skipped_share`` (:data:`MAX_SKIPPED_SHARE`). A file that is not text
+(compressed, binary, not UTF-8) is an error, as for CSV; a leading byte-order mark is ignored.
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import json
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-import numpy as np
-
-from .columns import DataError, Dataset, column_from_strings
+from .columns import DataError, Dataset
+from . import csv_dataset
 from .csv_dataset import data_files, read_csv
-from .labelled import QUOTE_FIX, check_text
+from .labelled import QUOTE_FIX, check_text, split_fields
+from .text_files import BOM
+
+MAX_SKIPPED_SHARE = 0.05  # the share of malformed capture records a check tolerates (skipped and reported)
+
+INPUT_KEYS = ("instances", "inputs")
+OUTPUT_KEYS = ("predictions", "scores", "outputs")
+_JSON_TYPES = ("application/json",)
+_CSV_TYPES = ("text/csv",)
+_SCALARS = (str, bool, type(None))  # what json.loads gives for a scalar here (numbers are kept as text)
 
 
-def _capture_csv(where: str, line: str) -> str:
-    """The CSV text of one Data Capture record's endpoint input; ``where``: ``file:line`` for messages."""
+class _Malformed(Exception):
+    """A record to skip; the message is the reason (one line)."""
+
+
+# --- one body: its rows as CSV lines ----------------------------------------------------------------
+
+
+def _csv_lines(text: str, part: str) -> tuple[list[str], int]:
+    """(CSV lines, fields per line) of a CSV body; ``part``: "input" or "output", for reasons.
+
+    >>> _csv_lines("1,2\\n3,4\\n", "input")
+    (['1,2', '3,4'], 2)
+    >>> _csv_lines('"a,b",1\\r\\n', "input")
+    (['"a,b",1'], 2)
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line for line in text.split("\n") if line]
+    width = None
+    for line in lines:
+        if '"' in line:
+            fields = split_fields(line)
+            if isinstance(fields, str):
+                raise _Malformed(f"the {part}'s CSV is unreadable ({fields}); {QUOTE_FIX}")
+            count = len(fields)
+        else:
+            count = line.count(",") + 1
+        if width is None:
+            width = count
+        elif count != width:
+            raise _Malformed(f"the {part}'s rows have {width} and {count} fields; every row of a request needs "
+                             "the same columns")
+    return lines, width or 0
+
+
+def _field(value: Any, part: str) -> str:
+    """A JSON scalar as a CSV field (quoted when it must be)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if not isinstance(value, str):
+        raise _Malformed(f"the {part}'s JSON rows hold a nested value; a row must be a list of values or one value")
+    if "\n" in value or "\r" in value:
+        raise _Malformed(f"a value of the {part}'s JSON holds a line break; values must be on one line")
+    if "," in value or '"' in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _json_lines(text: str, part: str, *, input_rows: int | None) -> tuple[list[str], int]:
+    """(CSV lines, fields per line) of a JSON body (the module's rules); ``input_rows``: for an
+    output, the rows of its request's input (None: an input, or no input captured).
+
+    >>> _json_lines('{"instances": [1.0, 2.0, 5.0]}', "input", input_rows=None)
+    (['1.0', '2.0', '5.0'], 1)
+    >>> _json_lines('[[1, "a,b"], [2, null]]', "input", input_rows=None)
+    (['1,"a,b"', '2,'], 2)
+    >>> _json_lines('[0.3, 0.7]', "output", input_rows=1), _json_lines('[0.3, 0.7]', "output", input_rows=2)
+    ((['0.3,0.7'], 2), (['0.3', '0.7'], 1))
+    """
+    try:
+        # Numbers as text, exactly as the body writes them (the text a CSV of the same data holds).
+        body = json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise _Malformed(f"the {part} is not JSON ({getattr(error, 'msg', 'nested too deeply')})") from None
+    keys = INPUT_KEYS if part == "input" else OUTPUT_KEYS
+    keyed = isinstance(body, dict)
+    if keyed:
+        key = next((k for k in keys if k in body), None)
+        if key is None:
+            raise _Malformed(f"the {part}'s JSON object has none of the keys {', '.join(keys)}; send the rows "
+                             f"under one of them, or as a list")
+        body = body[key]
+    if isinstance(body, _SCALARS):
+        rows = [[body]]
+    elif not isinstance(body, list) or any(isinstance(item, dict) for item in body):
+        raise _Malformed(f"the {part}'s JSON rows are objects; send rows as lists of values (objects as rows are "
+                         "not supported)")
+    elif all(isinstance(item, list) for item in body):
+        rows = body
+    elif all(isinstance(item, _SCALARS) for item in body):
+        # A flat list: one row per value under a key or for an output of a batch, else one row.
+        per_value = keyed or (part == "output" and input_rows != 1)
+        rows = [[item] for item in body] if per_value else [body]
+    else:
+        raise _Malformed(f"the {part}'s JSON mixes rows and other values; send a list of rows (lists of values)")
+    width = len(rows[0]) if rows else 0
+    lines = []
+    for row in rows:
+        if len(row) != width:
+            raise _Malformed(f"the {part}'s JSON rows have {width} and {len(row)} values; every row of a request "
+                             "needs the same columns")
+        lines.append(",".join([_field(value, part) for value in row]))
+    if width == 1:  # an empty line is no row to a CSV reader: a lone missing value is written ""
+        lines = [line or '""' for line in lines]
+    return lines, width
+
+
+def _body(part_record: Any, part: str, *, input_rows: int | None = None) -> tuple[list[str], int]:
+    """(CSV lines, width) of ``captureData.endpointInput`` or ``endpointOutput``."""
+    name = "endpointInput" if part == "input" else "endpointOutput"
+    if not isinstance(part_record, dict):
+        raise _Malformed(f"captureData.{name} is not an object; this is not a SageMaker Data Capture record")
+    data, encoding = part_record.get("data"), part_record.get("encoding")
+    if not isinstance(data, str):
+        raise _Malformed(f"captureData.{name}.data is missing or not a string")
+    if encoding == "BASE64":
+        try:
+            data = base64.b64decode(data, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as error:
+            raise _Malformed(f"BASE64 data does not decode to UTF-8 text ({error})") from None
+    elif encoding not in ("CSV", "JSON"):
+        raise _Malformed(f"unknown encoding {encoding!r}; Data Capture encodings CSV, JSON and BASE64 are supported")
+    content_type = part_record.get("observedContentType")
+    media = None if content_type is None else str(content_type).split(";")[0].strip().lower()
+    if encoding == "JSON" or media in _JSON_TYPES:
+        lines, width = _json_lines(data, part, input_rows=input_rows)
+    elif media is None or media in _CSV_TYPES:
+        lines, width = _csv_lines(data, part)
+    else:
+        raise _Malformed(f"observedContentType {content_type!r} is not text/csv or application/json; only CSV and "
+                         "JSON requests can be checked")
+    if not lines:
+        raise _Malformed(f"the {part} holds no rows")
+    return lines, width
+
+
+def _record(line: str) -> tuple[int, int, list[str]]:
+    """(output width, input width, rows as CSV lines, output fields first) of one capture record."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
-        raise DataError(f"{where}: not JSON ({error.msg}); each line must be one Data Capture record") from None
+        raise _Malformed(f"not JSON ({error.msg}); each line must be one Data Capture record") from None
+    except RecursionError:
+        raise _Malformed("not JSON (nested too deeply); each line must be one Data Capture record") from None
     capture = record.get("captureData") if isinstance(record, dict) else None
     endpoint_input = capture.get("endpointInput") if isinstance(capture, dict) else None
-    if not isinstance(endpoint_input, dict):
-        raise DataError(f"{where}: no captureData.endpointInput; this is not a SageMaker Data Capture record")
-    content_type = str(endpoint_input.get("observedContentType", "text/csv"))
-    if not content_type.split(";")[0].strip().lower() == "text/csv":
-        raise DataError(f"{where}: observedContentType {content_type!r} is not text/csv; only CSV requests can be checked")
-    data, encoding = endpoint_input.get("data"), endpoint_input.get("encoding")
-    if not isinstance(data, str):
-        raise DataError(f"{where}: captureData.endpointInput.data is missing or not a string")
-    if encoding == "CSV":
-        return data
-    if encoding == "BASE64":
+    endpoint_output = capture.get("endpointOutput") if isinstance(capture, dict) else None
+    if endpoint_input is None and endpoint_output is None:
+        raise _Malformed("no captureData.endpointInput or endpointOutput; this is not a SageMaker Data Capture record")
+    inputs, input_width = _body(endpoint_input, "input") if endpoint_input is not None else (None, 0)
+    if endpoint_output is None:
+        output_width, rows = 0, inputs
+    else:
+        outputs, output_width = _body(endpoint_output, "output", input_rows=None if inputs is None else len(inputs))
+        if inputs is not None and len(outputs) != len(inputs):
+            raise _Malformed(f"the output has {len(outputs)} row{'s' * (len(outputs) != 1)} but the input "
+                             f"{len(inputs)}; a request needs one output row per input row")
+        rows = outputs if inputs is None else [o + "," + i for o, i in zip(outputs, inputs)]
+    if "\\ud" in line.lower():  # an escaped surrogate: JSON allows a lone one, which is no text
         try:
-            return base64.b64decode(data, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as error:
-            raise DataError(f"{where}: BASE64 data does not decode to UTF-8 text ({error})") from None
-    raise DataError(f"{where}: unknown encoding {encoding!r}; Data Capture encodings CSV and BASE64 are supported")
+            "".join(rows).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Malformed("a value holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape); values must be "
+                             "text") from None
+    return output_width, input_width, rows
 
 
-def _request_rows(where: str, text: str) -> list[list[str]]:
-    """The CSV rows of one captured request body; one-line :class:`DataError` when its quoting is broken."""
-    try:
-        return list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as error:
-        raise DataError(f"{where}: the request's CSV is unreadable ({error}); {QUOTE_FIX}") from None
+# --- a folder of records --------------------------------------------------------------------------
 
 
-def read_capture(path: str | os.PathLike, *, shown: Callable[[Path], str] = str) -> Dataset:
-    """Read the endpoint inputs of SageMaker Data Capture JSONL files (a file or a folder)."""
-    rows: list[list[str]] = []
-    width, first_where = None, None
+def _shape_reason(shape: tuple[int, int], main: tuple[int, int], count: int, usable: int, first: str) -> str:
+    """Why a record of ``shape`` is skipped when most have ``main``."""
+    split = "" if shape[0] == main[0] else f" ({shape[0]} from the endpoint output, theirs {main[0]})"
+    return (f"a request has {sum(shape)} fields{split} but {count} of the {usable} readable records have {sum(main)} "
+            f"(the most, as {first}); every record needs the same columns")
+
+
+def _share(value: float) -> str:
+    return f"{value * 100:.3g}%"
+
+
+def read_capture(path: str | os.PathLike, *, shown: Callable[[Path], str] = str,
+                 max_skipped_share: float = MAX_SKIPPED_SHARE) -> Dataset:
+    """Read SageMaker Data Capture JSONL files (a file or a folder) in Model Monitor's layout: the
+    endpoint output's fields, then the input's (the module's rules); malformed records are skipped
+    and counted, and :class:`DataError` names the first when more than ``max_skipped_share`` of the
+    records (or all of them) are."""
     files = data_files(path, shown=shown)
-    for file in files:
-        check_text(file, shown(file))
-        with open(file, encoding="utf-8", errors="replace") as handle:
+    names = [shown(file) for file in files]
+    groups: dict[tuple[int, int], tuple[list[tuple[int, int]], list[str]]] = {}  # shape: (records, lines)
+    skipped: list[tuple[int, int, str]] = []  # (file index, line number, reason)
+    records = 0
+    for index, file in enumerate(files):
+        check_text(file, names[index])
+        # utf-8-sig: a leading byte-order mark is not part of the first record (as for CSV).
+        with open(file, encoding="utf-8-sig", errors="replace") as handle:
             for line_no, line in enumerate(handle, 1):
                 if not line.strip():
                     continue
-                where = f"{shown(file)}:{line_no}"
-                for row in _request_rows(where, _capture_csv(where, line)):
-                    if not row:
-                        continue
-                    if width is None:
-                        width, first_where = len(row), where
-                    elif len(row) != width:
-                        raise DataError(f"{where}: a request has {len(row)} fields but {first_where} "
-                                        f"has {width}; all requests need the same columns")
-                    rows.append(row)
-    if not rows:
-        raise DataError(f"{shown(Path(path))} holds no captured requests; pass Data Capture files with endpoint inputs")
-    table = np.array(rows, dtype=object)
-    columns = [column_from_strings(f"_c{i}", table[:, i]) for i in range(width)]
-    return Dataset(columns, len(rows), [str(f) for f in files])
+                records += 1
+                try:
+                    output_width, input_width, lines = _record(line)
+                except _Malformed as why:
+                    skipped.append((index, line_no, str(why)))
+                    continue
+                where, rows = groups.setdefault((output_width, input_width), ([], []))
+                where.append((index, line_no))
+                rows += lines
+    if records == 0:
+        raise DataError(f"{shown(Path(path))} holds no captured requests; pass Data Capture files (JSON lines "
+                        "with captureData)")
+    usable = sum(len(where) for where, _ in groups.values())
+    shape = max(groups, key=lambda s: (len(groups[s][0]), [-n for n in groups[s][0][0]]), default=None)
+    if shape is not None:
+        main_where = groups[shape][0]
+        first = f"{names[main_where[0][0]]}:{main_where[0][1]}"
+        for other, (where, _) in groups.items():
+            if other != shape:
+                reason = _shape_reason(other, shape, len(main_where), usable, first)
+                skipped += [(index, line_no, reason) for index, line_no in where]
+    skipped.sort()
+    _check_skipped(skipped, records, names, max_skipped_share)
+    where, lines = groups[shape]
+    columns, rows = _columns("\n".join(lines).encode("utf-8") + b"\n", names[0])
+    if rows != len(lines) or len(columns) != sum(shape):  # the lines are built to parse: a bug if not
+        raise DataError(f"{names[0]}: {len(lines)} captured rows of {sum(shape)} fields read as {rows} of "
+                        f"{len(columns)}; report this as a bug")
+    return Dataset(columns, rows, [str(f) for f in files], output_width=shape[0], input_width=shape[1],
+                   record_count=records, skipped=[(f"{names[i]}:{n}", reason) for i, n, reason in skipped])
+
+
+def _check_skipped(skipped: list[tuple[int, int, str]], records: int, names: list[str], limit: float) -> None:
+    """:class:`DataError` naming the first skipped record when none is usable or too many are skipped."""
+    if not skipped:
+        return
+    index, line_no, reason = skipped[0]
+    where = f"{names[index]}:{line_no}"
+    if len(skipped) == records:
+        none = "the only capture record is" if records == 1 else f"none of the {records} capture records is"
+        raise DataError(f"{where}: {reason}; {none} usable: fix or remove the malformed records")
+    if len(skipped) > limit * records:
+        raise DataError(f"{where}: {reason}; {len(skipped)} of {records} capture records skipped "
+                        f"({_share(len(skipped) / records)}, above the {_share(limit)} limit): fix or remove the "
+                        "malformed records")
+
+
+def _columns(data: bytes, name: str) -> tuple[list, int]:
+    """Typed columns of the gathered rows, by the CSV readers (the same type rule as a CSV file)."""
+    if csv_dataset.pacsv is not None:
+        return csv_dataset.read_csv_arrow(data, set(), name=name)
+    return csv_dataset.read_csv_pandas(data, name)
 
 
 def sniff_format(path: str | os.PathLike, *, shown: Callable[[Path], str] = str) -> str:
-    """"capture" when the first non-blank character of the first file is ``{``, else "csv"."""
+    """"capture" when the first non-blank character of the first file is ``{`` (Data Capture JSON
+    lines, whatever their encoding), else "csv"."""
     with open(data_files(path, shown=shown)[0], "rb") as handle:
-        head = handle.read(4096).lstrip()
+        head = handle.read(4096).removeprefix(BOM).lstrip()
     return "capture" if head.startswith(b"{") else "csv"
 
 
 def read_dataset(path: str | os.PathLike, *, data_format: str = "auto", label_column: str = "none",
+                 header: bool = False, keep_label: bool = False, max_skipped_share: float = MAX_SKIPPED_SHARE,
                  shown: Callable[[Path], str] = str) -> Dataset:
-    """Read CSV or Data Capture input; ``data_format`` is "csv", "capture" or "auto"."""
+    """Read CSV or Data Capture input; ``data_format`` is "csv", "capture" or "auto". ``label_column``,
+    ``header`` and ``keep_label`` are :func:`read_csv`'s (captures have neither label nor header);
+    ``max_skipped_share`` is :func:`read_capture`'s."""
     if data_format not in ("csv", "capture", "auto"):
         raise DataError(f"format {data_format!r} is not csv, capture or auto")
     if data_format == "auto":
         data_format = sniff_format(path, shown=shown)
     if data_format == "capture":
-        return read_capture(path, shown=shown)
-    return read_csv(path, label_column=label_column, shown=shown)
-
+        return read_capture(path, shown=shown, max_skipped_share=max_skipped_share)
+    return read_csv(path, label_column=label_column, header=header, keep_label=keep_label, shown=shown)

@@ -43,11 +43,22 @@ class Column:
 
 @dataclass
 class Dataset:
-    """Columns of equal length, in file order."""
+    """Columns of equal length, in file order, and how they were read.
+
+    ``output_width``: how many leading columns came from a capture's endpoint output (0: none, or not a
+    capture); ``input_width``: how many from its endpoint input (None: not a capture); ``header``: the
+    column names came from a CSV header; ``record_count``: capture records read, skipped ones included;
+    ``skipped``: (``file:line``, reason) of each capture record left out.
+    """
 
     columns: list[Column]
     item_count: int
     sources: list[str] = field(default_factory=list)
+    output_width: int = 0
+    input_width: int | None = None
+    header: bool = False
+    record_count: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def column_from_strings(name: str, values: Sequence[Any]) -> Column:
