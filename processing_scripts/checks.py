@@ -215,15 +215,14 @@ def check_drift(statistics: Mapping[str, Any], constraints: Mapping[str, Any], d
         failed = [r for r in drift.rows if r["verdict"] == "violation"]
         if failed:
             # One violation per feature; AWS's tools read the last "distance: X exceeds threshold: Y".
-            primary = failed[0]
-            others = " ".join(r["description"].split(". Baseline drift distance:")[0] + f" ({r['value']:.4g})."
-                              for r in failed[1:])
+            primary = failed[0]  # Model Monitor's distance when it failed (the rows put it first)
+            others = "; ".join(r["summary"] for r in failed[1:])
             violations.append(_violation(feature.baseline["name"], "baseline_drift_check",
-                                         (others + " " if others else "") + primary["description"]))
+                                         (f"Also {others}. " if others else "") + primary["description"]))
             row["violations"].append("baseline_drift_check")
         for r in drift.rows:
-            r.pop("description", None)
-            r.pop("over", None)
+            for key in ("description", "summary", "over"):
+                r.pop(key, None)
     for column in extra:
         if settings.evaluate_constraints:
             violations.append(_violation(column.name, "extra_column_check",
@@ -233,6 +232,10 @@ def check_drift(statistics: Mapping[str, Any], constraints: Mapping[str, Any], d
                      "completeness": column.num_present / dataset.item_count if dataset.item_count else 0.0,
                      "statistics": [], "violations": ["extra_column_check"] if settings.evaluate_constraints else [],
                      "monitored": settings.evaluate_constraints})
+    position: dict[str, int] = {}  # violations in feature order, as the features are listed
+    for name in [f.baseline["name"] for f in features] + [c.name for c in extra]:
+        position.setdefault(name, len(position))
+    violations.sort(key=lambda v: position.get(v["feature_name"], len(position)))
     not_enough = [r["name"] for r in rows if any(s["verdict"] == NOT_ENOUGH_DATA for s in r["statistics"])]
     summary = {
         "version": 0.0,

@@ -303,11 +303,16 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
+def _pvalue(value: float) -> str:
+    return "< 1e-16" if value < 1e-16 else f"{value:.3g}"
+
+
 def _distance_row(distance: float, simple: float, threshold: float, settings: DriftSettings,
                   what: str) -> dict[str, Any]:
     statistic = f"linf_{settings.comparison_method.lower()}"
     row = statistic_row(statistic, distance, threshold, "violation" if distance > threshold else "ok")
     row["linf_simple"] = simple
+    row["summary"] = f"L-infinity distance of the {what} ({settings.comparison_method}) {distance:.4g} > {threshold}"
     row["description"] = (f"L-infinity distance of the {what} ({settings.comparison_method}). "
                           f"Baseline drift distance: {_number(distance)} exceeds threshold: {_number(threshold)}")
     return row
@@ -372,6 +377,7 @@ def _categorical(stats: Mapping[str, Any], column: Column, settings: DriftSettin
                     | {"reason": "fewer than two categories after regrouping"}]
         else:
             row = statistic_row("chi_squared_p_value", pvalue, threshold, "violation" if pvalue < threshold else "ok")
+            row["summary"] = f"chi-squared p-value of the category counts {_pvalue(pvalue)} < {threshold}"
             row["description"] = (f"Chi-squared test of the category counts: p-value {_number(pvalue)} "
                                   f"is below threshold: {_number(threshold)}")
             rows = [row]
@@ -429,6 +435,7 @@ def decide_psi(features: Sequence[FeatureDrift], alpha: float) -> None:
         row["significant"] = evidence
         if row["value"] > row["threshold"] and evidence:
             row["verdict"] = "violation"
-            row["description"] = (f"Population stability index over {row['over']}, significant (chi-squared "
-                                  f"p-value {row['p_value']:.3g}, Holm-corrected at {alpha}). Baseline drift "
+            significance = f"chi-squared p-value {_pvalue(row['p_value'])}, significant after Holm's correction at {alpha}"
+            row["summary"] = f"population stability index {row['value']:.4g} > {row['threshold']} ({significance})"
+            row["description"] = (f"Population stability index over {row['over']} ({significance}). Baseline drift "
                                   f"distance: {_number(row['value'])} exceeds threshold: {_number(row['threshold'])}")

@@ -103,21 +103,27 @@ def test_local_run_writes_model_monitor_baseline_files(built, test_config, tmp_p
     statistics = json.loads(store.get_bytes(statistics_uri))
     constraints = json.loads(store.get_bytes(constraints_uri))
 
-    # The features without the label, as the library computes them from the same file.
-    expected = dq.build_statistics(dq.read_csv(store.path_for(test_uri), label_column="first"))
+    # The label then the features (Model Monitor's layout), as the library computes them from the same file.
+    expected = dq.build_statistics(dq.read_csv(store.path_for(test_uri), label_column="first", keep_label=True))
     assert statistics == json.loads(dq.to_json_bytes(expected))
-    assert statistics["dataset"]["item_count"] == len(X) and len(statistics["features"]) == X.shape[1]
-    numeric = statistics["features"][0]["numerical_statistics"]
+    assert statistics["dataset"]["item_count"] == len(X) and len(statistics["features"]) == X.shape[1] + 1
+    assert statistics["features"][0]["inferred_type"] == "Integral"  # the 0/1 label
+    numeric = statistics["features"][1]["numerical_statistics"]
     assert numeric["common"] == {"num_present": len(X), "num_missing": 0}
     assert numeric["mean"] == pytest.approx(X[:, 0].mean(), rel=1e-5)
     assert len(numeric["distribution"]["kll"]["buckets"]) == dq.N_BUCKETS
-    assert [f["name"] for f in constraints["features"]] == [f"_c{i}" for i in range(X.shape[1])]
-    assert constraints["data_layout"] == {"header": False, "label_column": "first", "feature_count": X.shape[1]}
+    assert [f["name"] for f in constraints["features"]] == [f"_c{i}" for i in range(X.shape[1] + 1)]
+    assert constraints["features"][0]["monitoring_config_overrides"] == {"evaluate_constraints": "Disabled"}
+    assert constraints["data_layout"] == {"header": False, "label_column": "first", "feature_count": X.shape[1] + 1,
+                                          "label_kept": True}
     assert constraints["monitoring_config"]["distribution_constraints"]["comparison_threshold"] == 0.1
 
     # The drift check reads them: the same rows do not drift.
-    same = dq.check_drift(statistics, constraints, dq.read_csv(store.path_for(test_uri), label_column="first"))
+    same = dq.check_drift(statistics, constraints, dq.read_csv(store.path_for(test_uri), label_column="first",
+                                                               keep_label=True))
     assert same.violations == []
+    features_only = dq.check_drift(statistics, constraints, dq.read_csv(store.path_for(test_uri), label_column="first"))
+    assert features_only.violations == []
 
 
 def test_test_data_with_a_header_fails_the_step_and_writes_nothing(built, test_config, tmp_path):

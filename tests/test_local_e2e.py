@@ -93,7 +93,7 @@ def test_good_model_is_registered_with_its_metrics(good_run, demo):
     statistics = json.loads(LocalObjectStore(work).get_bytes(
         described["ModelMetrics"]["ModelDataQuality"]["Statistics"]["S3Uri"]))
     assert statistics["dataset"]["item_count"] == len(y)
-    assert len(statistics["features"]) == X.shape[1]
+    assert len(statistics["features"]) == X.shape[1] + 1  # the label first, as in Model Monitor's baselines
     baselines = described["DriftCheckBaselines"]
     assert baselines["ModelDataQuality"] == described["ModelMetrics"]["ModelDataQuality"]
     assert baselines["ModelQuality"]["Statistics"]["S3Uri"] == uri

@@ -265,7 +265,7 @@ def test_the_label_slot_is_switched_off_as_set_monitoring_does(churn):
     _, Constraints, _ = sdk_classes()
     expected = Constraints(body_dict=copy.deepcopy(constraints), constraints_file_s3_uri="s3://b/c.json")
     expected.set_monitoring(False, statistics["features"][0]["name"])
-    expected.body_dict["data_layout"]["label_column"] = "first"
+    expected.body_dict["data_layout"].update(label_column="first", label_kept=True)
     assert written(dq.suggest_constraints(statistics, label_column="first")) == expected.body_dict
     # The switch is on the feature itself, beside its own constraints, and on no other feature.
     labelled = dq.suggest_constraints(statistics, label_column="first")["features"]
@@ -273,9 +273,10 @@ def test_the_label_slot_is_switched_off_as_set_monitoring_does(churn):
 
 
 @pytest.mark.parametrize("kwargs, layout", [
-    ({}, {"header": False, "label_column": "none", "feature_count": 70}),
-    ({"header": True}, {"header": True, "label_column": "none", "feature_count": 70}),
-    ({"header": True, "label_column": "first"}, {"header": True, "label_column": "first", "feature_count": 70}),
+    ({}, {"header": False, "label_column": "none", "feature_count": 70, "label_kept": False}),
+    ({"header": True}, {"header": True, "label_column": "none", "feature_count": 70, "label_kept": False}),
+    ({"header": True, "label_column": "first"},
+     {"header": True, "label_column": "first", "feature_count": 70, "label_kept": True}),
 ])
 def test_data_layout_records_header_and_label_column(churn, kwargs, layout):
     constraints = dq.suggest_constraints(churn[0], **kwargs)

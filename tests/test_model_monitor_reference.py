@@ -286,13 +286,16 @@ def test_our_baseline_keeps_the_label_first_and_reads_real_captures(tmp_path):
     assert load(results / "constraint_violations.json") == {"violations": []}
     summary = load(results / "drift_summary.json")
     assert summary["not_monitored"] == ["_c0"]
-    # The same baseline reads the features-only test CSV (what the endpoint is sent) and the label-first one.
-    for data, label in ((CHURN / "test-dataset.csv", "first"), (CHURN / "test_sample.csv", "none")):
-        rows = tmp_path / f"{label}.csv"
-        rows.write_text("\n".join((CHURN / data.name).read_text().splitlines()[1 if label == "none" else 0:]) + "\n")
+    # The same baseline reads the label-first test split and its features alone (what the endpoint is sent).
+    lines = (CHURN / "test-dataset.csv").read_text().splitlines()
+    for label, rows in (("first", lines), ("none", [line.split(",", 1)[1] for line in lines])):
+        data = tmp_path / f"{label}.csv"
+        data.write_text("\n".join(rows) + "\n")
         code = script.main(["check", "--baseline-dir", str(out), "--output-dir", str(tmp_path / f"out-{label}"),
-                            "--data", str(rows), "--label-column", label])
+                            "--data", str(data), "--label-column", label])
         assert code == 0 and load(tmp_path / f"out-{label}" / "constraint_violations.json")["violations"] == []
+        features = load(tmp_path / f"out-{label}" / "drift_summary.json")["features"]
+        assert features[1]["name"] == "_c1" and features[1]["new_inferred_type"] == "Integral"  # Account Length
 
 
 def test_violation_descriptions_parse_as_aws_tools_parse_them(real_baseline, churn_rows):

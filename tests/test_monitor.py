@@ -17,8 +17,8 @@ from processing_scripts import monitor as script
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE_FILES = {"statistics.json", "constraints.json"}
-CHECK_FILES = {"constraint_violations.json", "statistics.json", "drift_summary.json", "drift_report.html",
-               "drift_status.json"}
+CHECK_FILES = {"constraint_violations.json", "statistics.json", "constraints.json", "drift_summary.json",
+               "drift_report.html", "drift_status.json", "cloudwatch_metrics.json"}
 
 
 def save(path: Path, matrix: np.ndarray) -> Path:
@@ -56,8 +56,9 @@ def test_baseline_writes_model_monitor_files(baseline):
     assert files_in(baseline) == BASELINE_FILES
     statistics = json.loads((baseline / "statistics.json").read_text())
     constraints = json.loads((baseline / "constraints.json").read_text())
-    assert statistics["dataset"]["item_count"] == 284 and len(statistics["features"]) == 30  # label dropped
-    assert constraints["data_layout"] == {"header": False, "label_column": "first", "feature_count": 30}
+    assert statistics["dataset"]["item_count"] == 284 and len(statistics["features"]) == 31  # label first
+    assert constraints["data_layout"] == {"header": False, "label_column": "first", "feature_count": 31,
+                                          "label_kept": True}
 
 
 def test_script_check_same_data_is_clean(baseline, cancer, tmp_path, capsys):
@@ -66,7 +67,8 @@ def test_script_check_same_data_is_clean(baseline, cancer, tmp_path, capsys):
     assert files_in(tmp_path) == CHECK_FILES
     assert json.loads((tmp_path / "constraint_violations.json").read_text()) == {"violations": []}
     summary = json.loads((tmp_path / "drift_summary.json").read_text())
-    assert summary["drift_detected"] is False and len(summary["features"]) == 30
+    assert summary["drift_detected"] is False and len(summary["features"]) == 31
+    assert summary["not_monitored"] == ["_c0"]  # the label slot
     assert "0 violation(s)" in capsys.readouterr().out
 
 
@@ -75,14 +77,14 @@ def test_script_check_drift_writes_violations_and_report(baseline, cancer, tmp_p
     assert script.main(args) == 0  # the pipeline decides what violations mean
     assert script.main(args + ["--fail-on-violation"]) == 1
     violations = json.loads((tmp_path / "constraint_violations.json").read_text())["violations"]
-    assert {"feature_name": "_c0", "constraint_check_type": "baseline_drift_check"}.items() <= violations[0].items()
+    assert {"feature_name": "_c1", "constraint_check_type": "baseline_drift_check"}.items() <= violations[0].items()
     report = (tmp_path / "drift_report.html").read_text()
     assert report.startswith("<!DOCTYPE html>") and "<svg" in report and "population_stability_index" in report
     assert "src=\"http" not in report  # self-contained
     summary = json.loads((tmp_path / "drift_summary.json").read_text())
     assert summary["violation_count"] == len(violations)
-    row = summary["features"][0]["statistics"]
-    assert {r["statistic"] for r in row} >= {"population_stability_index", "kolmogorov_smirnov_distance"}
+    row = summary["features"][1]["statistics"]
+    assert {r["statistic"] for r in row} >= {"population_stability_index", "linf_robust"}
     assert all(set(r) >= {"statistic", "value", "threshold", "verdict"} for r in row)
 
 
@@ -91,7 +93,7 @@ def test_check_thresholds_from_flags(baseline, cancer, tmp_path):
             "--fail-on-violation"]
     assert script.main(args + ["--psi-threshold", "1e9", "--ks-threshold", "1"]) == 0
     settings = json.loads((tmp_path / "drift_summary.json").read_text())["settings"]
-    assert settings["psi_threshold"] == 1e9 and settings["ks_threshold"] == 1.0
+    assert settings["psi_threshold"] == 1e9 and settings["comparison_threshold"] == 1.0
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -171,7 +173,7 @@ def test_cli_exit_codes_local_paths(baseline, cancer, tmp_path, capsys):
     assert cli.main(["check", "--baseline", str(baseline), "--data", str(cancer["late"]),
                      "--output-dir", str(tmp_path / "b")]) == 1
     out = capsys.readouterr().out
-    assert "violation(s)" in out and "_c0: baseline_drift_check" in out
+    assert "violation(s)" in out and "_c1: baseline_drift_check" in out
     assert cli.main(["check", "--baseline", str(baseline), "--data", str(tmp_path / "none"),
                      "--output-dir", str(tmp_path / "c")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
@@ -304,7 +306,7 @@ def _capture(data: str, encoding: str = "CSV", content_type: str = "text/csv") -
     ("{truncated\n", "bad.jsonl:2: not JSON"),
     (json.dumps({"captureData": {}}) + "\n", "bad.jsonl:2: no captureData.endpointInput"),
     (_capture("not base64!", "BASE64"), "bad.jsonl:2: BASE64 data does not decode"),
-    (_capture('{"a": 1}', content_type="application/json"), "bad.jsonl:2: observedContentType"),
+    (_capture('{"a": 1}', content_type="application/json"), "bad.jsonl:2: the input's JSON object has none of the keys"),
     (_capture("0.1,2,a,9"), "bad.jsonl:2: a request has 4 fields but"),
     (_capture("0.1,2,a", encoding="GZIP"), "bad.jsonl:2: unknown encoding 'GZIP'"),
 ])

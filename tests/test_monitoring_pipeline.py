@@ -431,7 +431,7 @@ def test_upsert_schedule_flag_misuse_is_a_usage_error(argv):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, Path]:
-    """Label-first CSV, its baseline, the same rows as Data Capture, and a copy with feature _c1 shifted."""
+    """Label-first CSV, its baseline, the same rows as Data Capture, and a copy with feature _c2 shifted."""
     folder = tmp_path_factory.mktemp("drift")
     rng = np.random.default_rng(7)
     n = 800
@@ -439,7 +439,7 @@ def data(tmp_path_factory) -> dict[str, Path]:
     formats = ["%d", "%.6f", "%.6f", "%d"]
     np.savetxt(folder / "reference.csv", rows, delimiter=",", fmt=formats)
     shifted = rows.copy()
-    shifted[:, 2] += 3.0  # column 2 of the file is feature _c1 once the label is dropped
+    shifted[:, 2] += 3.0  # column 2 of the file: _c2, the baseline keeping the label as _c0
     np.savetxt(folder / "shifted.csv", shifted, delimiter=",", fmt=formats)
     capture = folder / "capture" / "AllTraffic" / "2026" / "01" / "02" / "03"
     capture.mkdir(parents=True)
@@ -489,13 +489,13 @@ def test_local_shifted_data_fails_naming_the_feature(data, tmp_path, capsys):
     assert code == 1
     document = json.loads(captured.out)
     reason = document["FailureReason"]
-    assert reason.startswith("Data drift: 1 violation(s); features: _c1; checks: baseline_drift_check; report: s3://")
+    assert reason.startswith("Data drift: 1 violation(s); features: _c2; checks: baseline_drift_check; report: s3://")
     assert reason.endswith("/drift-check/drift_report.html")
     assert [(s["StepName"], s["StepStatus"]) for s in document["Steps"]] == [
         ("CheckDataDrift", "Succeeded"), ("NoDriftViolations", "Succeeded"), ("DataDriftDetected", "Failed")]
     violations = json.loads((Path(document["DriftReport"]).parent / "constraint_violations.json").read_text())
     assert [(v["feature_name"], v["constraint_check_type"]) for v in violations["violations"]] == [
-        ("_c1", "baseline_drift_check")]
+        ("_c2", "baseline_drift_check")]
 
 
 def test_local_thresholds_are_parameters(data, tmp_path, capsys):
@@ -510,8 +510,8 @@ def test_local_text_output_prints_the_reason(data, tmp_path, capsys):
     assert run_local(tmp_path, "--baseline", str(data["baseline"]), "--data", str(data["shifted"])) == 1
     out = capsys.readouterr().out
     # The FailStep's reason, said once (on its step's line); the summary names the features.
-    assert out.count("Data drift: 1 violation(s); features: _c1; checks: baseline_drift_check") == 1
-    assert "drift: 1 violation(s) on _c1" in out
+    assert out.count("Data drift: 1 violation(s); features: _c2; checks: baseline_drift_check") == 1
+    assert "drift: 1 violation(s) on _c2" in out
 
 
 def test_local_inputs_from_the_store(data, tmp_path, capsys):
