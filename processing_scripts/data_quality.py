@@ -30,7 +30,7 @@ from .csv_dataset import READ_PIECE_BYTES, data_files, drop_label, read_csv, rea
 from .data_profile import (MAX_CATEGORIES, N_BUCKETS, SKETCH_C, SKETCH_K, build_statistics, histogram_edges,
                            numerical_statistics, sketch_items, string_statistics, suggest_constraints, to_json_bytes)
 from .drift import (C_ALPHA, COMPARISON_THRESHOLD, MIN_SAMPLE_SIZE, PSI_EPSILON, PSI_THRESHOLD, SIGNIFICANCE_LEVEL,
-                    DriftSettings, binned_pvalue, chi_squared_pvalue, distribution_constraints, feature_drift, holm,
+                    DriftSettings, binned_pvalue, chi2_pvalue, chi_squared_pvalue, distribution_constraints, feature_drift, holm,
                     linf_categorical, linf_numeric, psi, robust, statistic_row)
 from .kll import cdf_at, weighted_items
 
@@ -38,7 +38,7 @@ __all__ = [
     "CHECK_TYPES", "COMPARISON_THRESHOLD", "C_ALPHA", "Column", "DataError", "Dataset", "DriftResult", "DriftSettings",
     "MAX_CATEGORIES", "MIN_SAMPLE_SIZE", "NUMERIC_TYPES", "N_BUCKETS", "PSI_EPSILON", "PSI_THRESHOLD",
     "READ_PIECE_BYTES", "SIGNIFICANCE_LEVEL", "SKETCH_C", "SKETCH_K", "align", "as_text", "binned_pvalue",
-    "bucket_counts", "build_statistics", "category_counts", "cdf_at", "check_drift", "chi_squared_pvalue",
+    "bucket_counts", "build_statistics", "category_counts", "cdf_at", "check_drift", "chi2_pvalue", "chi_squared_pvalue",
     "column_from_numbers", "column_from_strings", "data_files", "distribution_constraints", "drop_label",
     "feature_drift", "histogram_edges", "holm", "integral_count", "iter_violation_lines", "linf_categorical",
     "linf_numeric", "merge_columns", "numerical_statistics", "psi", "read_capture", "read_csv", "read_csv_arrow",

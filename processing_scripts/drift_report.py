@@ -39,7 +39,8 @@ def render_report(result: DriftResult) -> str:
     summary = result.summary
     rows = []
     for feature in summary["features"]:
-        stats = feature["statistics"] or [{"statistic": "-", "value": None, "threshold": None, "verdict": "-"}]
+        empty = "not monitored" if not feature.get("monitored", True) else "-"
+        stats = feature["statistics"] or [{"statistic": empty, "value": None, "threshold": None, "verdict": "-"}]
         for j, stat in enumerate(stats):
             head = (f'<td rowspan="{len(stats)}">{html.escape(feature["name"])}</td>'
                     f'<td rowspan="{len(stats)}">{_cell(feature["inferred_type"])} → {_cell(feature["new_inferred_type"])}</td>'
@@ -47,7 +48,8 @@ def render_report(result: DriftResult) -> str:
             verdict = stat["verdict"]
             note = stat.get("reason") or (f"simple distance {stat['linf_simple']:.4g}" if "linf_simple" in stat else "")
             if "p_value" in stat:
-                note = f"chi-squared p-value {stat['p_value']:.3g}" + ("" if stat.get("significant", True)
+                shown = "< 1e-16" if stat["p_value"] < 1e-16 else f"{stat['p_value']:.3g}"
+                note = f"chi-squared p-value {shown}" + ("" if stat.get("significant", True)
                                                                         else ", not significant after Holm")
             rows.append(f'<tr class="{verdict.replace(" ", "-")}">{head}<td>{html.escape(stat["statistic"])}</td>'
                         f'<td>{_cell(stat["value"])}</td><td>{_cell(stat["threshold"])}</td><td>{html.escape(verdict)}'

@@ -426,6 +426,12 @@ def test_chi_squared_pvalue_equals_scipy_when_no_category_is_regrouped(seed):
     assert dq.chi_squared_pvalue(base, new) == pytest.approx(want, rel=1e-9)
 
 
+@pytest.mark.parametrize("statistic, dof", [(0.001, 1), (0.5, 1), (3.84, 1), (40.0, 1), (2.0, 3), (9.0, 5),
+                                            (30.0, 9), (0.2, 12), (200.0, 20), (1500.0, 999), (800.0, 2)])
+def test_chi2_pvalue_equals_scipy(statistic, dof):
+    assert dq.chi2_pvalue(statistic, dof) == pytest.approx(sps.chi2.sf(statistic, dof), rel=1e-9, abs=1e-300)
+
+
 def test_robust_distance_is_deequs_formula():
     assert dq.robust(0.3, 2333, 60) == pytest.approx(0.3 - 1.8 * np.sqrt((2333 + 60) / (2333 * 60)))
     assert dq.robust(0.1, 100, 100) == 0.0
