@@ -319,8 +319,12 @@ def read_dataset(path: str | os.PathLike, *, data_format: str = "auto", label_co
     ``max_skipped_share`` is :func:`read_capture`'s."""
     if data_format not in ("csv", "capture", "auto"):
         raise DataError(f"format {data_format!r} is not csv, capture or auto")
+    sniffed = sniff_format(path, shown=shown)
+    if data_format == "csv" and sniffed == "capture":  # JSON lines would be read as odd CSV fields
+        raise DataError(f"{shown(Path(path))} holds Data Capture JSON lines, not CSV; pass --format capture "
+                        "(or auto)")
     if data_format == "auto":
-        data_format = sniff_format(path, shown=shown)
+        data_format = sniffed
     if data_format == "capture":
         return read_capture(path, shown=shown, max_skipped_share=max_skipped_share)
     return read_csv(path, label_column=label_column, header=header, keep_label=keep_label, shown=shown)

@@ -145,7 +145,10 @@ def check_drift(statistics: Mapping[str, Any], constraints: Mapping[str, Any], d
     """Compare a data set with a baseline (``statistics.json`` + ``constraints.json``); ``overrides``
     replace settings of :class:`drift.DriftSettings` (e.g. ``psi_threshold=0.3``; None: keep);
     ``where`` and ``statistics_where`` name the two files in messages."""
-    settings = DriftSettings.from_constraints(constraints, **overrides)
+    try:
+        settings = DriftSettings.from_constraints(constraints, **overrides)
+    except ValueError as error:
+        raise DataError(f"{where}: {error}") from None
     problem = check_method(settings)
     if problem:
         raise DataError(f"{where}: {problem}; fix monitoring_config.distribution_constraints")
@@ -156,7 +159,14 @@ def check_drift(statistics: Mapping[str, Any], constraints: Mapping[str, Any], d
                            features_only=bool(layout) and not label_kept)
     features = []
     for (baseline, constraint), column in zip(pairs, matched):
-        feature_settings = settings.for_feature(constraint)
+        try:
+            feature_settings = settings.for_feature(constraint)
+        except ValueError as error:
+            raise DataError(f"{where}: feature {baseline['name']}: {error}") from None
+        declared = constraint.get("inferred_type", baseline.get("inferred_type"))
+        if declared not in ("Integral", "Fractional", "String", "Unknown"):
+            raise DataError(f"{where}: feature {baseline['name']}: inferred_type {str(declared)[:40]!r} is not "
+                            "Integral, Fractional, String or Unknown")
         problem = check_method(feature_settings)
         if problem:
             raise DataError(f"{where}: feature {baseline['name']}: {problem}; fix its monitoring_config_overrides")
@@ -172,7 +182,7 @@ def check_drift(statistics: Mapping[str, Any], constraints: Mapping[str, Any], d
         declared = feature.constraint.get("inferred_type") or base.get("inferred_type")
         row = {"name": name, "inferred_type": declared, "new_inferred_type": None, "completeness": None,
                "statistics": [], "violations": [], "monitored": feature.settings.evaluate_constraints,
-               "emit_metrics": feature.settings.emit_metrics and feature.settings.evaluate_constraints}
+               "emit_metrics": feature.settings.emit_metrics}
         rows.append(row)
         drift = None
         if feature.column is None:

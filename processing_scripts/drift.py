@@ -25,8 +25,10 @@ Ours, only where our own ``constraints.json`` declares it in ``distribution_cons
   correction over every PSI tested in the check, so that many features on a small sample keep the
   chance of any false alarm near 5%.
 
-Both: a feature with fewer than ``min_sample_size`` (30) present new values gets the verdict
-"not enough data" instead of a drift verdict.
+Not enough data: with the Robust method, a feature whose new values are too few for any distance to
+exceed the threshold (the correction alone reaches ``1 - threshold``) gets the verdict "not enough
+data" instead of "ok"; our constraints also declare ``min_sample_size`` (30): fewer present values
+than that, "not enough data" whatever the method.
 """
 from __future__ import annotations
 
@@ -228,6 +230,15 @@ def holm(pvalues: Sequence[float], alpha: float) -> list[bool]:
 
 # -------------------------------------------------------------------------------------------- settings
 
+# The numeric settings and their ranges (a NaN fails both comparisons, so it is refused too).
+_RANGES = {
+    "datatype_check_threshold": (0.0, 1.0), "domain_content_threshold": (0.0, 1.0),
+    "comparison_threshold": (0.0, 1.0), "categorical_comparison_threshold": (0.0, 1.0),
+    "psi_threshold": (0.0, 1e300), "psi_epsilon": (1e-300, 1.0), "significance_level": (0.0, 1.0),
+    "min_sample_size": (0, 1e12),
+}
+
+
 def _enabled(value: Any, default: bool) -> bool:
     if value is None:
         return default
@@ -255,7 +266,7 @@ class DriftSettings:
     psi_threshold: float = PSI_THRESHOLD
     psi_epsilon: float = PSI_EPSILON
     significance_level: float = SIGNIFICANCE_LEVEL
-    min_sample_size: int = MIN_SAMPLE_SIZE
+    min_sample_size: int = 0  # ours where our constraints declare it (MIN_SAMPLE_SIZE); AWS's files: none
 
     @classmethod
     def from_constraints(cls, constraints: Mapping[str, Any], **overrides: float | None) -> "DriftSettings":
@@ -272,6 +283,8 @@ class DriftSettings:
         for holder in (constraint, constraint.get("num_constraints"), constraint.get("string_constraints")):
             if isinstance(holder, Mapping):
                 for key in ("monitoring_config_overrides", "monitoringConfigOverrides"):
+                    if key in holder and not isinstance(holder[key], Mapping):
+                        raise ValueError(f"{key} is not an object of settings")
                     if isinstance(holder.get(key), Mapping):
                         settings = settings._with(holder[key])
         return settings
@@ -286,12 +299,12 @@ class DriftSettings:
                 values[key] = _enabled(merged[key], getattr(self, key))
         if "enable_comparisons" in merged:  # the older layout (sdk/monitor/constraints.json)
             values["perform_comparison"] = _enabled(merged["enable_comparisons"], self.perform_comparison)
-        for key in ("datatype_check_threshold", "domain_content_threshold", "comparison_threshold",
-                    "categorical_comparison_threshold", "psi_threshold", "psi_epsilon", "significance_level"):
-            if isinstance(merged.get(key), (int, float)) and not isinstance(merged.get(key), bool):
-                values[key] = float(merged[key])
-        if isinstance(merged.get("min_sample_size"), int):
-            values["min_sample_size"] = int(merged["min_sample_size"])
+        for key, (low, high) in _RANGES.items():
+            if key in merged and merged[key] is not None:
+                value = merged[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                    raise ValueError(f"{key} {repr(value)[:40]} is not a number from {low} to {high}")
+                values[key] = int(value) if key == "min_sample_size" else float(value)
         for key in ("comparison_method", "categorical_drift_method"):
             if isinstance(merged.get(key), str):
                 values[key] = merged[key]
@@ -377,6 +390,9 @@ def _numeric(stats: Mapping[str, Any], values: np.ndarray, settings: DriftSettin
         return FeatureDrift([statistic_row("baseline_drift", None, None, NOT_COMPARED)
                              | {"reason": "the baseline has no KLL sketch for this feature"}], None)
     base_values, base_weights = kll.weighted_items(kll_doc["sketch"])
+    if not base_weights.sum():
+        return FeatureDrift([statistic_row("baseline_drift", None, None, NOT_COMPARED)
+                             | {"reason": "the baseline's KLL sketch holds no items"}], None)
     n = float((stats.get("common") or {}).get("num_present") or base_weights.sum())
     simple = linf_numeric(base_values, base_weights, values)
     distance = robust(simple, n, len(values)) if settings.comparison_method == "Robust" else simple
@@ -450,6 +466,17 @@ def feature_drift(baseline: Mapping[str, Any], declared_type: str, column: Colum
         return FeatureDrift([statistic_row("baseline_drift", None, None, NOT_ENOUGH_DATA)
                              | {"reason": f"{column.num_present} present value(s); a drift verdict needs at least "
                                           f"{max(settings.min_sample_size, 1)}"}], None)
+    stats = baseline.get("numerical_statistics") or baseline.get("string_statistics")
+    n = (stats.get("common") or {}).get("num_present") if isinstance(stats, Mapping) else None
+    threshold = settings.comparison_threshold
+    if "numerical_statistics" not in baseline and settings.categorical_comparison_threshold is not None:
+        threshold = settings.categorical_comparison_threshold
+    if settings.comparison_method == "Robust" and isinstance(n, (int, float)) and n > 0 \
+            and (settings.categorical_drift_method == "LInfinity" or "numerical_statistics" in baseline) \
+            and robust(1.0, n, column.num_present) <= threshold:
+        return FeatureDrift([statistic_row("baseline_drift", None, None, NOT_ENOUGH_DATA)
+                             | {"reason": f"{column.num_present} present value(s): with the Robust correction no "
+                                          f"distance could exceed {threshold}"}], None)
     if "numerical_statistics" in baseline and declared_type != "String":
         if not len(column.numbers):
             return FeatureDrift([statistic_row("baseline_drift", None, None, NOT_COMPARED)

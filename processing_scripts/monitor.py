@@ -268,6 +268,10 @@ def run(args: argparse.Namespace, *, shown: Callable[[Path], str] = str,
         return EXIT_BAD_INPUT, None
     try:
         write_outputs(Path(args.output_dir), files)
+        if args.command == "check":  # an earlier run's metrics must not be published as this run's
+            for stale in Path(args.output_dir).glob("cloudwatch_metrics*.json"):
+                if stale.name not in files:
+                    stale.unlink()
     except OSError as error:
         print(f"error: cannot write the outputs to {args.output_dir}: {error.strerror or error}; "
               "pass a writable --output-dir", file=sys.stderr)

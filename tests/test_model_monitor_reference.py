@@ -267,7 +267,7 @@ def test_real_capture_lines_line_up_as_model_monitor_lines_them_up(real_baseline
     assert result.violations[0]["description"] == (
         "Data type match requirement is not met. Expected data type: Integral, Expected match: 100.0%. "
         "Observed: Only 0.0% of data is Integral.")
-    assert len(result.summary["not_enough_data"]) == 70  # three records: no drift verdict
+    assert len(result.summary["not_enough_data"]) == 70  # three records: no distance could exceed 0.1
 
 
 def test_our_baseline_keeps_the_label_first_and_reads_real_captures(tmp_path):
@@ -322,3 +322,52 @@ def test_a_malformed_distribution_is_a_one_line_error_naming_the_feature(real_ba
     edit(statistics["features"][3])
     with pytest.raises(dq.DataError, match=r"^statistics.json: feature Day Mins: .*; rebuild the baseline$"):
         dq.check_drift(statistics, constraints, dataset_of(churn_rows[:100], integral_flags(statistics)))
+
+
+def test_a_large_shift_on_few_rows_is_caught_against_a_real_baseline(real_baseline, churn_rows):
+    """AWS's files declare no minimum sample: Model Monitor's Robust distance decides (25 rows, x3)."""
+    statistics, constraints = real_baseline
+    sample = churn_rows[:25].copy()
+    sample[:, 3] *= 3
+    result = dq.check_drift(statistics, constraints, dataset_of(sample, integral_flags(statistics)))
+    assert ("Day Mins", "baseline_drift_check") in violation_keys(result.violations)
+    few = dq.check_drift(statistics, constraints, dataset_of(churn_rows[:3], integral_flags(statistics)))
+    assert len(few.summary["not_enough_data"]) == 70  # no distance could exceed 0.1 on three rows
+
+
+@pytest.mark.parametrize("edit, field", [
+    ({"comparison_threshold": float("nan")}, "comparison_threshold nan"),
+    ({"comparison_threshold": "0.5"}, "comparison_threshold '0.5'"),
+    ({"comparison_threshold": -1}, "comparison_threshold -1"),
+    ({"categorical_comparison_threshold": True}, "categorical_comparison_threshold True"),
+])
+def test_unusable_thresholds_are_refused_naming_the_field(real_baseline, churn_rows, edit, field):
+    statistics, constraints = copy.deepcopy(real_baseline)
+    constraints["monitoring_config"]["distribution_constraints"].update(edit)
+    with pytest.raises(dq.DataError, match=re.escape(f"constraints.json: {field} is not a number from 0.0 to 1.0")):
+        dq.check_drift(statistics, constraints, dataset_of(churn_rows[:100], integral_flags(statistics)))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c.update(monitoring_config_overrides=[1]), "feature Day Mins: monitoring_config_overrides is not an object"),
+    (lambda c: c.update(monitoring_config_overrides={"datatype_check_threshold": "high"}),
+     "feature Day Mins: datatype_check_threshold 'high' is not a number"),
+    (lambda c: c.update(inferred_type="Foo"), "feature Day Mins: inferred_type 'Foo' is not Integral"),
+])
+def test_unusable_feature_edits_are_refused(real_baseline, churn_rows, edit, message):
+    statistics, constraints = copy.deepcopy(real_baseline)
+    edit(constraints["features"][3])
+    with pytest.raises(dq.DataError, match=re.escape(message)):
+        dq.check_drift(statistics, constraints, dataset_of(churn_rows[:100], integral_flags(statistics)))
+
+
+def test_an_empty_sketch_is_not_compared(real_baseline, churn_rows):
+    statistics, constraints = copy.deepcopy(real_baseline)
+    statistics["features"][3]["numerical_statistics"]["distribution"]["kll"]["sketch"]["data"] = []
+    result = dq.check_drift(statistics, constraints, dataset_of(churn_rows[:500], integral_flags(statistics)))
+    assert result.summary["not_compared"] == ["Day Mins"]
+
+
+def test_captures_read_as_csv_are_refused(tmp_path):
+    with pytest.raises(dq.DataError, match="holds Data Capture JSON lines, not CSV; pass --format capture"):
+        dq.read_dataset(CHURN / "notebook-outputs" / "capture_lines_from_notebook.jsonl", data_format="csv")
