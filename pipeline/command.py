@@ -4,6 +4,7 @@ should be) that no check of the command named first."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Callable, NoReturn
 
@@ -18,6 +19,9 @@ def run_command(main: Callable[[], int], *, interrupted: str = "interrupted (Ctr
     try:
         code = main()
     except KeyboardInterrupt:
+        # A second Ctrl-C while the interpreter shuts down (threads joined, handlers reset) would end the
+        # process by the signal instead of with this exit code.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print(f"error: {interrupted}", file=sys.stderr)
         code = INTERRUPTED
     except BrokenPipeError:
