@@ -125,13 +125,13 @@ def align(baseline_names: Sequence[str], dataset: Dataset, *, label_kept: bool, 
     """
     columns = list(dataset.columns)
     if features_only:
-        columns = columns[getattr(dataset, "output_width", 0):]
-    if getattr(dataset, "header", False):
+        columns = columns[dataset.output_width:]
+    if dataset.header:
         by_name = {c.name: c for c in columns}
         matched = [by_name.pop(name, None) for name in baseline_names]
         return matched, [c for c in columns if c.name in by_name]
     start = 0
-    if label_kept and len(columns) == len(baseline_names) - 1 and not getattr(dataset, "output_width", 0):
+    if label_kept and len(columns) == len(baseline_names) - 1 and not dataset.output_width:
         start = 1  # features-only data against a baseline that keeps the label first
     matched: list[Column | None] = [None] * start
     matched += columns[:len(baseline_names) - start]

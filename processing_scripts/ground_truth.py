@@ -24,10 +24,9 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from .capture import MAX_SKIPPED_SHARE  # one tolerance for malformed records, captures and labels alike
 from .labelled import DataError
 from .text_files import check_text, list_files
-
-MAX_SKIPPED_SHARE = 0.05
 
 
 class RecordError(ValueError):

@@ -95,7 +95,7 @@ def check_files(baseline_dir: str | os.PathLike, data: str | os.PathLike, *, dat
                          statistics_where=baseline_shown(Path(baseline_dir) / "statistics.json"),
                          psi_threshold=psi_threshold, comparison_threshold=ks_threshold,
                          completeness_ratio=completeness_ratio)
-    skipped = getattr(dataset, "skipped", [])
+    skipped = dataset.skipped
     result.summary["dataset"]["records_skipped"] = len(skipped)
     result.summary["skipped_records"] = [{"where": where, "reason": reason} for where, reason in skipped[:100]]
     new_statistics = build_statistics(result.aligned)
