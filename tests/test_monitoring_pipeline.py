@@ -51,13 +51,17 @@ def json_get(path: str) -> dict:
 
 def test_parameters_have_types_defaults_and_descriptions(mdef, test_config):
     params = {p["Name"]: p for p in mdef["Parameters"]}
-    assert list(params) == ["BaselineUrl", "CaptureDataUrl", "PsiThreshold", "KsThreshold", "ProcessingInstanceType"]
+    assert list(params) == ["BaselineUrl", "CaptureDataUrl", "PsiThreshold", "KsThreshold", "WindowStart", "WindowEnd",
+                            "WindowHours", "ProcessingInstanceType"]
     root = f"s3://{TEST_BUCKET}/{test_config.prefix}"
     expected = {
         "BaselineUrl": ("String", f"{root}/monitoring/baseline/"),
         "CaptureDataUrl": ("String", f"{root}/monitoring/data-capture/"),
         "PsiThreshold": ("Float", 0.2),
         "KsThreshold": ("Float", 0.1),
+        "WindowStart": ("String", ""),
+        "WindowEnd": ("String", ""),
+        "WindowHours": ("Integer", 24),
         "ProcessingInstanceType": ("String", "ml.m5.large"),
     }
     for name, (kind, default) in expected.items():
@@ -88,6 +92,12 @@ def test_processing_step_runs_monitor_check_with_named_inputs_and_output(mdef, t
         value = container_args[container_args.index(flag) + 1]
         assert value == {"Std:Join": {"On": "", "Values": [{"Get": f"Parameters.{parameter}"}]}}
     assert "--fail-on-violation" not in container_args
+    # The window: explicit bounds, or the scheduled window before the execution's start.
+    for flag, parameter in (("--start", "WindowStart"), ("--end", "WindowEnd")):
+        assert container_args[container_args.index(flag) + 1] == {"Get": f"Parameters.{parameter}"}
+    assert container_args[container_args.index("--run-start") + 1] == {"Get": "Execution.StartDateTime"}
+    assert container_args[container_args.index("--window-hours") + 1] == {
+        "Std:Join": {"On": "", "Values": [{"Get": "Parameters.WindowHours"}]}}
     inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
     assert inputs["baseline"]["S3Uri"] == {"Get": "Parameters.BaselineUrl"}
     assert inputs["data"]["S3Uri"] == {"Get": "Parameters.CaptureDataUrl"}
@@ -566,7 +576,7 @@ def test_local_missing_required_flag_is_a_usage_error(data, tmp_path):
 def test_local_cli_names_every_pipeline(capsys):
     with pytest.raises(SystemExit):
         local_main(["--help"])
-    assert "{evaluation,monitoring}" in capsys.readouterr().out
+    assert "{evaluation,monitoring,quality}" in capsys.readouterr().out
 
 def test_apply_schedule_creates_then_keeps_what_it_is_not_given(aws, test_config):
     monitoring_arn = upsert.run(test_config, MONITORING, overrides={}, start=False, wait=False, boto_session=aws,
