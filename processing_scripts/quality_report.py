@@ -41,6 +41,13 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return "-" if math.isnan(number) else f"{number:.{digits}f}"
 
 
+def _banner(summary: Mapping[str, Any]) -> str:
+    if summary["violations"]:  # each is listed in full below
+        names = list(dict.fromkeys(v["metric_name"] for v in summary["violations"]))
+        return f"{', '.join(names)} below the registered constraint{'s' * (len(names) > 1)}"
+    return summary["reason"]
+
+
 def _metrics_rows(summary: Mapping[str, Any], document: Mapping[str, Any] | None,
                   baseline: Mapping[str, Any] | None) -> str:
     rules = next((v for k, v in summary["constraints"].items() if k.endswith("_constraints")), {})
@@ -120,7 +127,7 @@ tr.not-measured td,tr.not-enough-data td{{background:#f3f3f3}}figure{{display:in
 <p>Window [{html.escape(window["start"])}, {html.escape(window["end"])}) of captured inference times:
 {data["item_count"]} labelled prediction(s) ({data["positives"]} positive, {data["negatives"]} negative).</p>
 <p class="verdict {html.escape(verdict)}"><b>{html.escape(VERDICT_TEXT.get(verdict, verdict))}</b>:
-{html.escape(summary["reason"])}</p>
+{html.escape(_banner(summary))}</p>
 <h2>Violations</h2><ul>{violations}</ul>
 <h2>Constrained metrics</h2>
 <p>Measured on the predictions that have a label, at probability threshold {settings["probability_threshold"]:g}
