@@ -222,6 +222,16 @@ def _optional_time(text: str) -> None:
         parse_time(text, what="the time")
 
 
+def _optional_fraction(text: str) -> None:
+    if text.strip():
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("expected empty or a number from 0 to 1") from None
+        if not 0 <= value <= 1:  # NaN fails too
+            raise ValueError("expected empty or a number from 0 to 1")
+
+
 def _tiling_hours(hours: int) -> None:
     if hours:  # 0: no window
         scheduled_window(parse_time("2000-01-01"), hours=hours)  # the rule the container applies
@@ -279,8 +289,11 @@ QUALITY_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("LabelDelayHours", "Integer", 48,
               "A scheduled window ends at least this many hours before the execution's start, so that its "
               "ground truth has arrived.", minimum=0),
-    Parameter("ProbabilityThreshold", "Float", 0.5,
-              "Probability at or above which a captured prediction counts as positive (F1, precision, recall...).",
-              minimum=0, maximum=1),
+    # Empty by default: F1, precision and recall are measured at the threshold the constraints were measured
+    # at (the registered evaluation's, perhaps chosen on validation data), not at a fixed 0.5.
+    Parameter("ProbabilityThreshold", "String", "",
+              "Probability at or above which a captured prediction counts as positive (F1, precision, recall...). "
+              "Empty: the registered evaluation's decision threshold, at which its constraints were measured.",
+              expected="empty or a number from 0 to 1", validate=_optional_fraction),
     _instance_type("ProcessingInstanceType", "model-quality processing job"),
 )

@@ -158,7 +158,8 @@ def create_quality_check_step(
                    "--run-start", ExecutionVariables.START_DATETIME,
                    "--window-hours", as_text(parameters["WindowHours"]),
                    "--label-delay-hours", as_text(parameters["LabelDelayHours"]),
-                   "--probability-threshold", as_text(parameters["ProbabilityThreshold"])],
+                   # Empty: the registered evaluation's threshold (read from evaluation.json).
+                   "--probability-threshold", parameters["ProbabilityThreshold"]],
         property_files=(status,),
     )
     return QualityCheckStep(step=step, status=status)

@@ -454,12 +454,13 @@ def data(tmp_path_factory) -> dict[str, Path]:
     capture = folder / "capture" / "AllTraffic" / "2026" / "01" / "02" / "03"
     capture.mkdir(parents=True)
     with open(capture / "records.jsonl", "w") as handle:
-        for row in rows[:, 1:]:
+        for i, row in enumerate(rows[:, 1:]):
             text = ",".join(fmt % v for fmt, v in zip(formats[1:], row))
             record = {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
                                                         "data": base64.b64encode(text.encode()).decode(),
                                                         "encoding": "BASE64"}},
-                      "eventMetadata": {"eventId": "e"}, "eventVersion": "0"}
+                      "eventMetadata": {"eventId": f"e{i}", "inferenceTime": f"2026-01-02T03:{i // 60 % 60:02d}:{i % 60:02d}Z"},
+                      "eventVersion": "0"}
             handle.write(json.dumps(record) + "\n")
     assert script.main(["baseline", "--data", str(folder / "reference.csv"), "--output-dir", str(folder / "baseline"),
                         "--label-column", "first"]) == 0
@@ -482,8 +483,12 @@ def test_local_identical_data_passes(data, tmp_path, capsys):
     assert json.loads((report.parent / "constraint_violations.json").read_text()) == {"violations": []}
 
 
+CAPTURE_DAY = ["--param", "WindowStart=2026-01-02T00:00:00Z", "--param", "WindowEnd=2026-01-03T00:00:00Z"]
+
+
 def test_local_capture_data_passes_and_reports_json(data, tmp_path, capsys):
-    code = run_local(tmp_path, "--baseline", str(data["baseline"]), "--data", str(data["capture"]), "--output", "json")
+    code = run_local(tmp_path, "--baseline", str(data["baseline"]), "--data", str(data["capture"]), "--output", "json",
+                     *CAPTURE_DAY)
     captured = capsys.readouterr()
     document = json.loads(captured.out)
     assert code == 0, captured.err
@@ -491,6 +496,23 @@ def test_local_capture_data_passes_and_reports_json(data, tmp_path, capsys):
     assert document["DriftStatus"]["violation_count"] == 0
     assert document["DriftStatus"]["drifted_features"] == "none"
     assert document["PipelineArn"].endswith(f":pipeline/{MONITORING_PIPELINE}")
+    summary = json.loads((Path(document["DriftReport"]).parent / "drift_summary.json").read_text())
+    assert summary["window"] == {"start": "2026-01-02T00:00:00Z", "end": "2026-01-03T00:00:00Z", "outside_window": 0,
+                                 "note": ""}
+
+
+def test_local_window_parameters_choose_the_captures(data, tmp_path, capsys):
+    # Every capture (WindowHours=0) is the whole day above; a window before it holds none of them.
+    assert run_local(tmp_path, "--baseline", str(data["baseline"]), "--data", str(data["capture"]),
+                     "--param", "WindowHours=0", "--output", "json") == 0
+    document = json.loads(capsys.readouterr().out)
+    summary = json.loads((Path(document["DriftReport"]).parent / "drift_summary.json").read_text())
+    assert summary["window"] == {"start": "-inf", "end": "+inf", "outside_window": 0, "note": ""}
+    code = run_local(tmp_path, "--baseline", str(data["baseline"]), "--data", str(data["capture"]),
+                     "--param", "WindowStart=2025-12-01", "--param", "WindowEnd=2025-12-02", "--output", "json")
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1 and document["PipelineExecutionStatus"] == "Failed", document
+    assert "has an inference time in the window [2025-12-01T00:00:00Z, 2025-12-02T00:00:00Z)" in document["FailureReason"]
 
 
 def test_local_shifted_data_fails_naming_the_feature(data, tmp_path, capsys):

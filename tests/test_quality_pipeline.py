@@ -68,7 +68,7 @@ def test_parameters_have_types_defaults_and_descriptions(qdef, test_config):
         "WindowEnd": ("String", ""),
         "WindowHours": ("Integer", 24),
         "LabelDelayHours": ("Integer", 48),
-        "ProbabilityThreshold": ("Float", 0.5),
+        "ProbabilityThreshold": ("String", ""),
         "ProcessingInstanceType": ("String", "ml.m5.large"),
     }
     assert list(params) == list(expected)
@@ -119,8 +119,8 @@ def test_processing_step_runs_quality_py_on_the_staged_prefix_and_the_labels(qde
     assert argument(container, "--run-start") == {"Get": "Execution.StartDateTime"}
     assert argument(container, "--start") == {"Get": "Parameters.WindowStart"}
     assert argument(container, "--end") == {"Get": "Parameters.WindowEnd"}
-    for flag, parameter in (("--window-hours", "WindowHours"), ("--label-delay-hours", "LabelDelayHours"),
-                            ("--probability-threshold", "ProbabilityThreshold")):
+    assert argument(container, "--probability-threshold") == {"Get": "Parameters.ProbabilityThreshold"}
+    for flag, parameter in (("--window-hours", "WindowHours"), ("--label-delay-hours", "LabelDelayHours")):
         assert argument(container, flag) == {"Std:Join": {"On": "", "Values": [{"Get": f"Parameters.{parameter}"}]}}
     assert "--fail-on-violation" not in container  # the condition decides, not the exit code
     inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
@@ -199,7 +199,8 @@ def test_definition_cli_prints_it(capsys):
     ("WindowStart", "yesterday", "bad value 'yesterday' for WindowStart"),
     ("WindowHours", "5", "a window of 5 hours does not tile days"),
     ("LabelDelayHours", "-1", "expected 0 or more"),
-    ("ProbabilityThreshold", "1.5", "expected a number from 0 to 1"),
+    ("ProbabilityThreshold", "1.5", "expected empty or a number from 0 to 1"),
+    ("ProbabilityThreshold", "nan", "expected empty or a number from 0 to 1"),
 ])
 def test_bad_window_parameters_are_refused_before_anything_runs(name, value, message):
     from pipeline.parameters import ParameterError, check_overrides
@@ -470,3 +471,184 @@ def test_print_schedule_is_offline_and_checks_the_parameters(capsys, monkeypatch
     assert upsert_cli.main(UPSERT_ARGS + ["--print-schedule", "--param", "WindowHours=5"]) == 2
     err = capsys.readouterr().err
     assert "bad value '5' for WindowHours" in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------------------------------ local runs
+
+def write_traffic(root: Path, rows: list[tuple[int, float]], day: str, *, flip: float = 0.0, seed: int = 0) -> None:
+    """One day of the rows (label, endpoint probability) as Data Capture (yyyy/mm/dd/hh folders by write
+    time) and as ground truth that arrives later; ``flip``: the share of labels the model now gets wrong."""
+    import numpy as np
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+    rng = np.random.default_rng(seed)
+    flipped = set(rng.choice(len(rows), int(flip * len(rows)), replace=False).tolist())
+    labels = root / "labels" / day
+    labels.mkdir(parents=True, exist_ok=True)
+    for i, (label, score) in enumerate(rows):
+        when = start + timedelta(seconds=i * 86399 // len(rows))
+        folder = root / "capture" / "ep" / "AllTraffic" / when.strftime("%Y/%m/%d/%H")
+        folder.mkdir(parents=True, exist_ok=True)
+        event = f"{day}-{i}"
+        record = {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
+                                                    "data": "1.0,2.0", "encoding": "CSV"},
+                                  "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT",
+                                                     "data": repr(score), "encoding": "CSV"}},
+                  "eventMetadata": {"eventId": event, "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                  "eventVersion": "0"}
+        with open(folder / "capture.jsonl", "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        truth = 1 - label if i in flipped else label
+        with open(labels / "labels.jsonl", "a") as handle:
+            handle.write(json.dumps({"groundTruthData": {"data": str(truth), "encoding": "CSV"},
+                                     "eventMetadata": {"eventId": event}, "eventVersion": "0"}) + "\n")
+
+
+@pytest.fixture(scope="module")
+def deployed(demo, tmp_path_factory) -> dict:
+    """A model registered (and approved) by the local evaluation pipeline, and traffic of two days scored by
+    it: the test rows as they were evaluated (2024-01-07), then with a quarter of the labels flipped
+    (2024-01-08: the model got worse on the world)."""
+    from pipeline.local.__main__ import main as local_main
+
+    work = tmp_path_factory.mktemp("quality-work")
+    assert local_main(["evaluation", "--model-data", str(demo["better"]), "--test-data", str(demo["test"]),
+                       "--work-dir", str(work), "--param", "ModelApprovalStatus=Approved", "--output", "json"]) == 0
+    # The batch transform's output is what the endpoint answers for these rows: label, probability.
+    [scored] = list((work / "s3").rglob("transform/*.out"))
+    rows = [(int(float(label)), float(score)) for label, score in (line.split(",") for line in
+                                                                   scored.read_text().splitlines())]
+    traffic = tmp_path_factory.mktemp("traffic")
+    write_traffic(traffic, rows, "2024-01-07")
+    write_traffic(traffic, rows, "2024-01-08", flip=0.25)
+    return {"work": work, "capture": traffic / "capture", "labels": traffic / "labels", "rows": len(rows)}
+
+
+def run_quality(work: Path, deployed: dict, *params: str, output: str = "json") -> tuple[int, dict | str]:
+    import contextlib
+    import io
+
+    from pipeline.local.__main__ import main as local_main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = local_main(["quality", "--work-dir", str(work), "--capture", str(deployed["capture"]),
+                           "--ground-truth", str(deployed["labels"]), "--output", output,
+                           *[item for param in params for item in ("--param", param)]])
+    return code, json.loads(out.getvalue()) if output == "json" else out.getvalue()
+
+
+def day(date: str, following: str) -> tuple[str, str]:
+    return f"WindowStart={date}T00:00:00Z", f"WindowEnd={following}T00:00:00Z"
+
+
+def history_lines(work: Path) -> list[dict]:
+    from pipeline.local.staging import local_config
+    from pipeline.local.store import LocalObjectStore
+
+    text = LocalObjectStore(work).get_bytes(quality.history_uri(local_config())).decode()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.fixture
+def work(deployed, tmp_path) -> Path:
+    import shutil
+
+    copy = tmp_path / "work"
+    shutil.copytree(deployed["work"], copy)  # each test starts from the registered model, without history
+    return copy
+
+
+def test_same_quality_traffic_passes_and_starts_the_history(work, deployed):
+    code, document = run_quality(work, deployed, *day("2024-01-07", "2024-01-08"))
+    assert code == 0, document.get("FailureReason")
+    assert [(s["StepName"], s["StepStatus"]) for s in document["Steps"]] == [
+        ("ResolveMonitoredVersion", "Succeeded"), ("CheckModelQuality", "Succeeded"),
+        ("QualityWithinConstraints", "Succeeded")]
+    status = document["QualityStatus"]
+    assert (status["verdict"], status["violated_metrics"], status["matched"]) == ("ok", "none", deployed["rows"])
+    assert (status["window_start"], status["window_end"]) == ("2024-01-07T00:00:00Z", "2024-01-08T00:00:00Z")
+    assert Path(document["QualityReport"]).is_file()
+    # The function chose the window's hour folders (and the next day's first two), the registered version's files.
+    [resolve] = [s for s in document["Steps"] if s["StepName"] == "ResolveMonitoredVersion"]
+    outputs = {p["Name"]: p["Value"] for p in resolve["Metadata"]["Lambda"]["OutputParameters"]}
+    assert outputs["ModelPackageArn"].endswith("model-package/binary-classifier/1")
+    assert outputs["CaptureObjects"] == str(24 + 2)
+    assert [line["window_start"] for line in history_lines(work)] == ["2024-01-07T00:00:00Z"]
+
+
+def test_degraded_traffic_fails_naming_the_metrics_window_rows_and_report(work, deployed):
+    code, document = run_quality(work, deployed, *day("2024-01-08", "2024-01-09"))
+    assert code == 1
+    reason = document["FailureReason"]
+    assert reason.startswith("Model quality: violations; violated metrics: auc, f1, ")
+    assert f"; window: [2024-01-08T00:00:00Z, 2024-01-09T00:00:00Z); matched rows: {deployed['rows']}; " in reason
+    assert reason.endswith("/quality-check/quality_report.html") and "report: s3://" in reason
+    assert [(s["StepName"], s["StepStatus"]) for s in document["Steps"]][-1] == ("ModelQualityDegraded", "Failed")
+    violations = json.loads((Path(document["QualityReport"]).parent / "constraint_violations.json").read_text())
+    assert {"auc", "f1"} <= {v["metric_name"] for v in violations["violations"]}
+
+
+def test_the_history_grows_by_one_line_per_window_and_a_rerun_replaces_its_line(work, deployed):
+    assert run_quality(work, deployed, *day("2024-01-07", "2024-01-08"))[0] == 0
+    assert run_quality(work, deployed, *day("2024-01-08", "2024-01-09"))[0] == 1
+    first = history_lines(work)
+    assert [(line["window_start"], line["verdict"]) for line in first] == [
+        ("2024-01-07T00:00:00Z", "ok"), ("2024-01-08T00:00:00Z", "violations")]
+    code, text = run_quality(work, deployed, *day("2024-01-07", "2024-01-08"), output="text")
+    assert code == 0 and "quality: ok on window [2024-01-07T00:00:00Z, 2024-01-08T00:00:00Z)" in text
+    assert "history: " in text and "monitoring/quality/quality_history.jsonl" in text
+    again = history_lines(work)
+    assert [line["window_start"] for line in again] == ["2024-01-07T00:00:00Z", "2024-01-08T00:00:00Z"]
+    assert again[1] == first[1]
+
+
+def test_a_scheduled_run_checks_the_window_its_start_time_gives_in_the_function_and_the_job(work, deployed, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from pipeline.local.store import LocalObjectStore
+    from processing_scripts import windows
+
+    # Yesterday's and today's traffic: the run checks yesterday (LabelDelayHours=0), or today had midnight passed.
+    today = datetime.now(timezone.utc).date()
+    [scored] = list((deployed["work"] / "s3").rglob("transform/*.out"))
+    rows = [(int(float(a)), float(b)) for a, b in (line.split(",") for line in scored.read_text().splitlines())]
+    for date in (today - timedelta(days=1), today):
+        write_traffic(tmp_path / "traffic", rows, date.isoformat())
+    traffic = {"capture": tmp_path / "traffic" / "capture", "labels": tmp_path / "traffic" / "labels"}
+    code, document = run_quality(work, traffic, "LabelDelayHours=0")
+    assert code == 0, document.get("FailureReason")
+    # CreationTime is the execution's StartDateTime, which both the function and the job were given.
+    window = windows.scheduled_window(windows.parse_time(document["CreationTime"]), hours=24)
+    expected = (windows.iso(window.start), windows.iso(window.end))
+    status = document["QualityStatus"]
+    assert (status["window_start"], status["window_end"]) == expected
+    assert status["matched"] == deployed["rows"]
+    [resolve] = [s for s in document["Steps"] if s["StepName"] == "ResolveMonitoredVersion"]
+    context_uri = {p["Name"]: p["Value"] for p in resolve["Metadata"]["Lambda"]["OutputParameters"]}["ContextUri"]
+    context = json.loads(LocalObjectStore(work).get_bytes(context_uri + "context.json"))
+    assert (context["window"]["start"], context["window"]["end"]) == expected
+
+
+def test_without_an_approved_version_the_function_step_fails_with_its_reason(deployed, tmp_path):
+    code, document = run_quality(tmp_path / "empty-work", deployed, *day("2024-01-07", "2024-01-08"))
+    assert code == 1
+    assert [(s["StepName"], s["StepStatus"]) for s in document["Steps"]] == [("ResolveMonitoredVersion", "Failed")]
+    assert "model package group binary-classifier has no Approved version" in document["FailureReason"]
+
+
+@pytest.mark.parametrize("params, message", [
+    (["GroundTruthUrl=s3://x/y/"], "a local run takes it as --ground-truth"),
+    (["WindowHours=5"], "bad value '5' for WindowHours"),
+    (["AucThreshold=0.9"], "unknown parameter 'AucThreshold'"),
+])
+def test_local_bad_usage_exits_2_with_one_line_before_any_step(deployed, tmp_path, capsys, params, message):
+    from pipeline.local.__main__ import main as local_main
+
+    argv = ["quality", "--work-dir", str(tmp_path / "w"), "--capture", str(deployed["capture"]),
+            "--ground-truth", str(deployed["labels"]), *[x for p in params for x in ("--param", p)]]
+    assert local_main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "w" / "executions").exists()
