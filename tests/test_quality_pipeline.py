@@ -76,10 +76,9 @@ def test_parameters_have_types_defaults_and_descriptions(qdef, test_config):
         assert (params[name]["Type"], params[name]["DefaultValue"]) == (kind, default), name
         assert len(params[name]["Description"]) > 20, name
     # The drift check's capture default is the same prefix: one endpoint, one capture destination.
-    from pipeline.pipelines import MONITORING
+    from pipeline.pipelines import monitoring
 
-    drift = {p["Name"]: p for p in MONITORING.definition(test_config)["Parameters"]}
-    assert drift["CaptureDataUrl"]["DefaultValue"] == params["CaptureDataUrl"]["DefaultValue"]
+    assert monitoring.parameter_settings(test_config)["CaptureDataUrl"] == params["CaptureDataUrl"]["DefaultValue"]
 
 
 def test_steps_and_branches(qdef):

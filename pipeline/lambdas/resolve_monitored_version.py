@@ -33,6 +33,7 @@ import argparse
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
@@ -56,6 +57,7 @@ OUTPUTS = ("ContextUri", "ModelPackageArn", "ModelPackageVersion", "CaptureObjec
 _HOUR_FOLDER = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 # How long after a record's inference Data Capture may still write it, in whole hour folders.
 WRITE_LAG = timedelta(hours=1)
+COPY_WORKERS = 16  # boto3 clients are thread-safe; S3 takes far more concurrent copies than this
 
 
 class QualityInputError(ValueError):
@@ -126,6 +128,18 @@ def in_window_folders(uris: Iterable[str], window: "windows.Window | None") -> l
 
 def _relative(uri: str, base: str) -> str:
     return uri[len(base):].lstrip("/") if uri.startswith(base) else uri.rsplit("/", 1)[-1]
+
+
+def copy_all(storage: Storage, pairs: list[tuple[str, str]]) -> None:
+    """Copy each (source, target); concurrently, since a day of Data Capture is hundreds of objects per
+    instance and each copy is a round trip (the step has 10 minutes). The first failure is raised."""
+    if len(pairs) <= 1:
+        for source, target in pairs:
+            storage.copy(source, target)
+        return
+    with ThreadPoolExecutor(max_workers=min(COPY_WORKERS, len(pairs))) as pool:
+        for done in [pool.submit(storage.copy, source, target) for source, target in pairs]:
+            done.result()
 
 
 def _quality_source(package: Mapping[str, Any], kind: str) -> str | None:
@@ -202,8 +216,7 @@ def _stage(event: Mapping[str, Any], group: str, output: str, context: dict[str,
         raise QualityInputError(f"CaptureDataUrl {capture or '(empty)'} has no Data Capture object {where}: check the "
                                 "endpoint's data capture destination, or the window parameters")
     base = capture if capture.endswith("/") or len(listed) > 1 else capture.rsplit("/", 1)[0] + "/"
-    for uri in kept:
-        storage.copy(uri, join(output, CAPTURE_PREFIX + _relative(uri, base)))
+    copy_all(storage, [(uri, join(output, CAPTURE_PREFIX + _relative(uri, base))) for uri in kept])
 
     history = str(event.get("HistoryUri") or "").strip()
     exists = bool(history) and history in storage.list(history)  # the object itself, not a longer key
