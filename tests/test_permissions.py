@@ -722,6 +722,18 @@ def test_upsert_runs_under_the_codebuild_policy_and_not_without_any_checked_acti
         assert not ok, f"upsert still works without {action}: it should not be granted"
 
 
+def test_codebuild_may_deploy_the_quality_pipeline_its_function_and_schedule(scope, policies):
+    # upsert's calls are the same for every pipeline (run under moto above for two of them); the ARNs differ.
+    config, document = scope.config, policies["codebuild"]
+    name = QUALITY.name(config)
+    for action in ("sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:StartPipelineExecution"):
+        assert allowed(document, action, config.pipeline_arn(name)), action
+    assert allowed(document, "sagemaker:DescribePipelineExecution", f"{config.pipeline_arn(name)}/execution/x")
+    assert allowed(document, "lambda:UpdateFunctionCode", config.monitored_version_function_arn)
+    schedule_arn = scope.arn("scheduler", f"schedule/default/{schedule.schedule_name(name)}")
+    assert allowed(document, "scheduler:CreateSchedule", schedule_arn)
+
+
 def test_upsert_cannot_write_outside_the_code_prefix(scope, policies, checked):
     document = policies["codebuild"]
     with mock_aws():

@@ -235,6 +235,25 @@ def test_the_function_reads_the_window_as_the_container_does(event, expected):
     assert windows.window_from_options(args) == window
 
 
+def test_the_window_is_the_same_from_the_flat_lambda_package(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    from pipeline.aws.functions import function_zip
+
+    (tmp_path / "package.zip").write_bytes(function_zip())
+    with zipfile.ZipFile(tmp_path / "package.zip") as archive:
+        archive.extractall(tmp_path / "flat")
+    probe = ("import sys; sys.modules['pipeline'] = sys.modules['processing_scripts'] = None; "
+             f"sys.path.insert(0, {str(tmp_path / 'flat')!r}); import resolve_monitored_version as f; "
+             "print(f.window_of({'WindowStart': '', 'WindowEnd': '', 'RunStart': '2024-01-10T01:00:00Z', "
+             "'WindowHours': 24, 'LabelDelayHours': 48}).describe())")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[2024-01-07T00:00:00Z, 2024-01-08T00:00:00Z)"
+
+
 @pytest.mark.parametrize("event, message", [
     ({"WindowStart": "2024-01-08", "WindowEnd": "2024-01-07"}, "is not before its end"),
     ({"WindowStart": "soon"}, "not an ISO 8601"),
