@@ -28,6 +28,7 @@ import numpy as np
 from pipeline.code_bundle import PROCESSING_SCRIPTS_DIR
 from pipeline.package import tar_member
 from processing_scripts import calibrated_inference, metrics, model_archive, scoring
+from processing_scripts.recalibration import fit_sigmoid
 from processing_scripts.outputs import write_bytes_atomic
 
 METHODS = ("auto", "sigmoid", "isotonic")
@@ -39,19 +40,6 @@ ENTRY, ORIGINAL = "code/inference.py", f"code/{calibrated_inference.ORIGINAL_PRO
 
 class CalibrationError(ValueError):
     """The model or data cannot be calibrated; the message says why and what to do."""
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    clipped = np.clip(p, calibrated_inference.EPSILON, 1.0 - calibrated_inference.EPSILON)
-    return np.log(clipped) - np.log1p(-clipped)
-
-
-def fit_sigmoid(y_true: np.ndarray, y_score: np.ndarray) -> dict[str, Any]:
-    """Platt scaling of the log-odds: ``{"method": "sigmoid", "a", "b"}``."""
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression(C=1e12, max_iter=1000).fit(_logit(y_score)[:, None], y_true)
-    return {"method": "sigmoid", "a": float(model.coef_[0, 0]), "b": float(model.intercept_[0])}
 
 
 def fit_isotonic(y_true: np.ndarray, y_score: np.ndarray) -> dict[str, Any]:
