@@ -12,13 +12,12 @@ from moto import mock_aws
 
 from pipeline import definition as definition_cli
 from pipeline import upsert as upsert_cli
-from pipeline.aws import schedule, upsert
+from pipeline.aws import upsert
 from pipeline.aws.validation import DefinitionError, validate_definition
 from pipeline.code_bundle import processing_code_bundle
 from pipeline.config import ConfigError
 from pipeline.lambdas import resolve_monitored_version as function
 from pipeline.lambdas.storage import S3Storage
-from pipeline.local.expressions import Scope, evaluate
 from pipeline.pipelines import QUALITY, quality
 from pipeline.registry import SageMakerRegistry
 from steps import quality_check
