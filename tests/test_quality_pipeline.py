@@ -587,6 +587,9 @@ def test_same_quality_traffic_passes_and_starts_the_history(work, deployed):
     assert (status["verdict"], status["violated_metrics"], status["matched"]) == ("ok", "none", deployed["rows"])
     assert (status["window_start"], status["window_end"]) == ("2024-01-07T00:00:00Z", "2024-01-08T00:00:00Z")
     assert Path(document["QualityReport"]).is_file()
+    # ProbabilityThreshold empty: F1 & co. at the threshold the constraints were measured at, the registered one.
+    summary = json.loads((Path(document["QualityReport"]).parent / "quality_summary.json").read_text())
+    assert summary["settings"]["threshold_source"].startswith("the registered evaluation")
     # The function chose the window's hour folders (and the next day's first two), the registered version's files.
     [resolve] = [s for s in document["Steps"] if s["StepName"] == "ResolveMonitoredVersion"]
     outputs = {p["Name"]: p["Value"] for p in resolve["Metadata"]["Lambda"]["OutputParameters"]}
