@@ -284,7 +284,7 @@ def s3_locations(definition: dict, parameters: dict[str, str]) -> list[tuple[str
         args = step.get("Arguments", {})
         if step["Type"] == "Lambda":
             for key, mode in (("ModelDataUrl", "read"), ("ValidationDataUrl", "read"), ("CaptureDataUrl", "read"),
-                              ("GroundTruthUrl", "read"), ("HistoryUri", "read"),
+                              ("GroundTruthUrl", "list"), ("HistoryUri", "read"),
                               ("OutputPrefix", "write"), ("OutputUri", "write")):
                 if key in args:
                     found.append((name, mode, value(args[key])))
@@ -324,10 +324,11 @@ def test_every_s3_location_of_the_definitions_is_granted_to_the_role_that_uses_i
         for step, mode, uri in s3_locations(definition, {k: v for k, v in parameters.items() if k in known}):
             kind = next(s["Type"] for s in steps_of(definition) if s["Name"] == step)
             role = "function" if kind == "Lambda" else "pipeline"
-            bucket, key, arn = _object(uri, mode)
+            bucket, key, arn = _object(uri, "read" if mode == "list" else mode)
             action = "s3:GetObject" if mode == "read" else "s3:PutObject"
-            assert allowed(policies[role], action, arn), f"{step}: the {role} role may not {action} {uri}"
-            if mode == "read":  # S3Prefix inputs and the functions' listings
+            if mode != "list":  # the quality function only lists the ground truth (that it exists)
+                assert allowed(policies[role], action, arn), f"{step}: the {role} role may not {action} {uri}"
+            if mode in ("read", "list"):  # S3Prefix inputs and the functions' listings
                 assert allowed(policies[role], "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": key}), \
                     f"{step}: the {role} role may not list {uri}"
             checked += 1
@@ -351,6 +352,10 @@ def test_of_the_monitoring_prefix_jobs_write_only_the_quality_history(policies, 
         assert not allowed(policies["pipeline"], "s3:PutObject", f"{monitoring}/{key}")
         assert not allowed(policies["function"], "s3:PutObject", f"{monitoring}/{key}")
     assert not allowed(policies["function"], "s3:PutObject", f"{monitoring}/quality/quality_history.jsonl")
+    # The functions read captures and the history; they only list the labels and never see the baseline.
+    for key, readable in (("data-capture/ep/x.jsonl", True), ("quality/quality_history.jsonl", True),
+                          ("ground-truth/labels.jsonl", False), ("baseline/statistics.json", False)):
+        assert allowed(policies["function"], "s3:GetObject", f"{monitoring}/{key}") == readable, key
 
 
 def test_the_scheduler_role_may_start_the_scheduled_pipeline_only(scope, policies):

@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 from pipeline.aws.iam import POLICY_VERSION, Statement, policy_document
 from pipeline.aws.pipeline_role import pipeline_statements
-from pipeline.aws.scope import CODE, EXECUTIONS, INPUT, MODELS, MONITORING, Scope
+from pipeline.aws.scope import (CAPTURE_DATA, CODE, EXECUTIONS, GROUND_TRUTH, INPUT, MODELS, MONITORING,
+                                QUALITY_HISTORY, Scope)
 
 ROLES = ("pipeline", "function", "codebuild", "scheduler", "operator")
 # The service each role is assumed by; the operator policy is attached to people, not assumed by a service.
@@ -68,9 +69,9 @@ def function_statements(scope: Scope) -> list[Statement]:
         # validation data, the deployed version's constraints, the quality history and Data Capture objects.
         # A copy also reads the source's tags (S3 copies them by default).
         Statement("ReadSources", ("s3:GetObject", "s3:GetObjectTagging"),
-                  scope.objects(INPUT, MODELS, EXECUTIONS, MONITORING) + scope.data_objects()),
+                  scope.objects(INPUT, MODELS, EXECUTIONS, CAPTURE_DATA, QUALITY_HISTORY) + scope.data_objects()),
         # ... and the ground truth is listed (that it exists), never read.
-        *scope.listing("ListSources", INPUT, MODELS, EXECUTIONS, MONITORING),
+        *scope.listing("ListSources", INPUT, MODELS, EXECUTIONS, CAPTURE_DATA, GROUND_TRUTH, QUALITY_HISTORY),
         # Targets: the content-addressed archive, the execution's staged context. Large copies are multipart
         # (UploadPartCopy), aborted on failure.
         Statement("WriteFrozenModelsAndContext", ("s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectTagging"),

@@ -13,8 +13,9 @@ from pipeline.limits import is_bucket_name
 
 # The parts of the artifact layout the roles read or write (Scope.folders says where each is).
 CODE, INPUT, MODELS, EXECUTIONS, MONITORING = "code", "input", "models", "executions", "monitoring"
-# The model-quality history: read like the rest of MONITORING, and the one object there a job writes.
-QUALITY_HISTORY = "quality-history"
+# Parts of MONITORING on their own, for a role that needs only them: the default Data Capture and ground-truth
+# prefixes, and the model-quality history (the one object under MONITORING a job writes).
+CAPTURE_DATA, GROUND_TRUTH, QUALITY_HISTORY = "capture-data", "ground-truth", "quality-history"
 
 _KMS_KEY_ID_RE = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 _KMS_ARN_RE = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key|alias)/(.+)$")
@@ -84,6 +85,8 @@ class Scope:
             EXECUTIONS: (f"{config.prefix}/executions/",),
             MONITORING: (key(default_baseline_url(config)), key(default_capture_data_url(config)),
                          key(default_ground_truth_url(config)), key(quality_prefix(config))),
+            CAPTURE_DATA: (key(default_capture_data_url(config)),),
+            GROUND_TRUTH: (key(default_ground_truth_url(config)),),
             QUALITY_HISTORY: (key(quality_prefix(config)),),
         }
 
