@@ -130,6 +130,8 @@ def _text_key(value) -> tuple | None:
     if isinstance(value, (bool, np.bool_)):
         return ("s", str(bool(value)))
     text = str(value).strip(" \t")
+    if not text:  # a field of spaces holds no value either
+        return None
     number = labelled.number(text)
     if number is None:
         return ("s", text)
@@ -203,7 +205,7 @@ def read_slice_columns(test_files: Sequence[Path], *, expected_rows: int, max_le
             live = [0] + [tracker.index for tracker in levels if not tracker.dead]
             try:
                 frame = _parse(text, None if len(live) == width else live)
-            except Exception:  # pandas' tokenizer: the line scan names the line
+            except ValueError:  # pandas' tokenizer (ParserError): the line scan names the line
                 frame = None
             # Every row must have `width` fields: with no quotes left, count the separators (pandas pads
             # a short row, and ignores a long one when given usecols); quoted commas: the line scan.
@@ -446,9 +448,32 @@ def slice_analysis(y_true, y_score, columns: SliceColumns, *, threshold: float, 
 
     ``y_true``/``y_score``: the challenger's labels and scores, row-aligned with ``columns``;
     ``champion_scores``: the champion's scores on the same rows (None: no champion comparison);
-    ``threshold``: the decision threshold (precision/recall/F1 per slice). Returns
-    ``{"method", "family_wise_alpha", "min_rows", "min_class_rows", "max_levels", "overall", "columns",
-    "skipped_columns", "tests", "slices", "findings"}`` (see the README's evaluation section).
+    ``threshold``: the decision threshold (precision/recall/F1 per slice). Intervals are at ``level``.
+    Returns (numbers that are undefined are None)::
+
+        {"method": one line, "family_wise_alpha", "min_rows", "min_class_rows", "max_levels",
+         "overall": {"rows", "positives", "auc", "auc_lower", "auc_upper",
+                     "champion": {"auc_challenger", "auc_champion", "difference", "standard_error",
+                                  "lower", "upper"}},                         # with champion_scores
+         "columns": [{"column": "_c2", "levels": ["0", "1", "missing"]}],
+         "skipped_columns": [{"column": "_c5", "reason": "more than 20 distinct values"}],
+         "tests": {"slice": slices tested, "champion_slice": slices compared with the champion},
+         "slices": [{"column", "level", "value", "missing", "rows", "positives", "share_of_rows",
+                     "auc", "auc_standard_error", "auc_lower", "auc_upper", "precision", "recall", "f1",
+                     "rest": {"rows", "positives", "auc", "auc_lower", "auc_upper", "precision", "recall", "f1"},
+                     "tested", "not_tested": why not (None when tested), "significant",
+                     "difference": None, or {"value" (slice - rest), "standard_error", "lower", "upper",
+                                             "p_value", "adjusted_p_value", "significant"},
+                     "champion": {"tested", "not_tested", "significant", and when tested "auc_challenger",
+                                  "auc_champion", "difference" (challenger - champion), "standard_error",
+                                  "lower", "upper", "p_value", "adjusted_p_value"}}],  # with champion_scores
+         "findings": [{"kind": "slice" | "champion_slice", "finding", "evidence", "action", "column",
+                       "level", "value", "missing", "rows", "positives", "difference", "lower", "upper",
+                       "p_value", "adjusted_p_value", and "auc", "auc_rest" (slice) or "auc_challenger",
+                       "auc_champion" (champion_slice)}]}
+
+    Findings come slice findings first, each kind by adjusted p-value. Raises ``metrics.InputError`` for
+    labels or scores no AUC can be computed from, or a row count other than ``columns.rows``.
     """
     level = uncertainty.check_level(level)
     if not 0.0 < alpha < 1.0:
@@ -634,7 +659,8 @@ def _where(entry: dict) -> str:
 
 
 def _p(value: float) -> str:
-    return f"{value:.2g}"
+    """``= 0.028``; below 1e-12, where a normal approximation's tail means nothing more, ``< 1e-12``."""
+    return "< 1e-12" if value < 1e-12 else f"= {value:.2g}"
 
 
 def _findings(slices: list[dict], tested: int, champion_tested: int, overall: dict, threshold: float,
@@ -660,7 +686,7 @@ def _slice_finding(entry: dict, tested: int, threshold: float) -> dict:
                 f"{entry['rows']:,} rows ({entry['positives']:,} positive); the other {rest['rows']:,} rows: AUC "
                 f"{rest['auc']:.3f} ({rest['auc_lower']:.3f}–{rest['auc_upper']:.3f}); difference {d['value']:+.3f} "
                 f"(95% CI {d['lower']:+.3f} to {d['upper']:+.3f}), one-sided DeLong test, Holm-adjusted "
-                f"p = {_p(d['adjusted_p_value'])} across {tested} slices{recall}.")
+                f"p {_p(d['adjusted_p_value'])} across {tested} slices{recall}.")
     if entry["missing"]:
         action = (f"Find out why {entry['column']} is missing on these {entry['rows']:,} rows; impute it or give "
                   f"the model a missing-value indicator for it, and check those rows' labels; then evaluate again "
@@ -690,7 +716,7 @@ def _champion_finding(entry: dict, tested: int, overall: dict) -> dict:
     evidence = (f"{where} ({entry['rows']:,} rows, {entry['positives']:,} positive): challenger AUC "
                 f"{c['auc_challenger']:.3f}, champion {c['auc_champion']:.3f}; paired difference "
                 f"{c['difference']:+.3f} (95% CI {c['lower']:+.3f} to {c['upper']:+.3f}), one-sided paired DeLong "
-                f"test, Holm-adjusted p = {_p(c['adjusted_p_value'])} across {tested} slices{overall_text}.")
+                f"test, Holm-adjusted p {_p(c['adjusted_p_value'])} across {tested} slices{overall_text}.")
     action = (f"Before replacing the champion, compare what changed for rows where {where} (training rows, "
               f"features, preprocessing): retrain the challenger with more such rows or with {entry['column']} "
               f"as a feature, or keep the champion for that segment; then evaluate again and compare this slice.")
