@@ -523,7 +523,7 @@ def slice_analysis(y_true, y_score, columns: SliceColumns, *, threshold: float, 
     for entry in slices:
         entry["significant"] = bool(entry["tested"] and entry["difference"]["significant"])
     tested = sum(e["tested"] for e in slices)
-    findings = _findings(slices, tested, len(champion_tests), overall, threshold, alpha)
+    findings = _findings(slices, tested, len(champion_tests), overall, threshold, level)
     return {
         "method": method_line(columns.max_levels, alpha, min_rows, min_class_rows, champion=b is not None),
         "family_wise_alpha": alpha, "min_rows": int(min_rows), "min_class_rows": int(min_class_rows),
@@ -664,28 +664,28 @@ def _p(value: float) -> str:
 
 
 def _findings(slices: list[dict], tested: int, champion_tested: int, overall: dict, threshold: float,
-              alpha: float) -> list[dict]:
+              level: float) -> list[dict]:
     found = []
     for entry in slices:
         d = entry["difference"]
         if entry["tested"] and d["significant"]:
-            found.append(_slice_finding(entry, tested, threshold))
+            found.append(_slice_finding(entry, tested, threshold, f"{level:.0%} CI"))
         c = entry.get("champion")
         if c is not None and c["tested"] and c["significant"]:
-            found.append(_champion_finding(entry, champion_tested, overall))
+            found.append(_champion_finding(entry, champion_tested, overall, f"{level:.0%} CI"))
     return sorted(found, key=lambda f: (f["kind"] != "slice", f["adjusted_p_value"], f["difference"]))
 
 
-def _slice_finding(entry: dict, tested: int, threshold: float) -> dict:
+def _slice_finding(entry: dict, tested: int, threshold: float, ci: str) -> dict:
     where, d, rest = _where(entry), entry["difference"], entry["rest"]
     recall = ""
     if entry["recall"] is not None and rest["recall"] is not None:
         recall = (f"; at the decision threshold {threshold:.3g} recall is {entry['recall']:.2f} there vs "
                   f"{rest['recall']:.2f} elsewhere")
-    evidence = (f"{where}: AUC {entry['auc']:.3f} (95% CI {entry['auc_lower']:.3f}–{entry['auc_upper']:.3f}) on "
+    evidence = (f"{where}: AUC {entry['auc']:.3f} ({ci} {entry['auc_lower']:.3f}–{entry['auc_upper']:.3f}) on "
                 f"{entry['rows']:,} rows ({entry['positives']:,} positive); the other {rest['rows']:,} rows: AUC "
                 f"{rest['auc']:.3f} ({rest['auc_lower']:.3f}–{rest['auc_upper']:.3f}); difference {d['value']:+.3f} "
-                f"(95% CI {d['lower']:+.3f} to {d['upper']:+.3f}), one-sided DeLong test, Holm-adjusted "
+                f"({ci} {d['lower']:+.3f} to {d['upper']:+.3f}), one-sided DeLong test, Holm-adjusted "
                 f"p {_p(d['adjusted_p_value'])} across {tested} slices{recall}.")
     if entry["missing"]:
         action = (f"Find out why {entry['column']} is missing on these {entry['rows']:,} rows; impute it or give "
@@ -706,16 +706,16 @@ def _slice_finding(entry: dict, tested: int, threshold: float) -> dict:
             "adjusted_p_value": d["adjusted_p_value"]}
 
 
-def _champion_finding(entry: dict, tested: int, overall: dict) -> dict:
+def _champion_finding(entry: dict, tested: int, overall: dict, ci: str) -> dict:
     where, c = _where(entry), entry["champion"]
     whole = overall.get("champion") or {}
     overall_text = ""
     if whole:
-        overall_text = (f"; on all {overall['rows']:,} rows the difference is {whole['difference']:+.3f} "
-                        f"({whole['lower']:+.3f} to {whole['upper']:+.3f})")
+        overall_text = (f"; on all {overall['rows']:,} rows challenger minus champion is {whole['difference']:+.3f} "
+                        f"({ci} {whole['lower']:+.3f} to {whole['upper']:+.3f})")
     evidence = (f"{where} ({entry['rows']:,} rows, {entry['positives']:,} positive): challenger AUC "
                 f"{c['auc_challenger']:.3f}, champion {c['auc_champion']:.3f}; paired difference "
-                f"{c['difference']:+.3f} (95% CI {c['lower']:+.3f} to {c['upper']:+.3f}), one-sided paired DeLong "
+                f"{c['difference']:+.3f} ({ci} {c['lower']:+.3f} to {c['upper']:+.3f}), one-sided paired DeLong "
                 f"test, Holm-adjusted p {_p(c['adjusted_p_value'])} across {tested} slices{overall_text}.")
     action = (f"Before replacing the champion, compare what changed for rows where {where} (training rows, "
               f"features, preprocessing): retrain the challenger with more such rows or with {entry['column']} "
