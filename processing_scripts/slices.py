@@ -377,6 +377,8 @@ def _delongs(whole: _Whole, g: np.ndarray, sp: np.ndarray, sn: np.ndarray, *, cl
     rest's table is built on the whole grid and measured by :func:`uncertainty.delong`.
     """
     t = whole.table
+    if not len(g):  # a level without rows (only in hand-built columns): the rest is every row
+        return (float("nan"), float("nan")), uncertainty.delong(t)
     m_s, n_s = int(sp.sum()), int(sn.sum())
     m_r, n_r = t.n_pos - m_s, t.n_neg - n_s
     sp, sn = sp.astype(np.float64), sn.astype(np.float64)
