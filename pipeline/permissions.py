@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lambda-role-arn", help=f"the functions' role (env {ENV_VARS['lambda_role_arn']}; "
                                                   "default --role-arn)")
     parser.add_argument("--scheduler-role-arn", help=f"the schedule's role (env {SCHEDULER_ROLE_ENV}; default --role-arn)")
+    parser.add_argument("--retrain-pipeline", help="the model-build pipeline the retraining rules start (default: "
+                                                   "any pipeline of the account may be described)")
+    parser.add_argument("--retrain-role-arn", help="the role EventBridge assumes to start it (default the scheduler's)")
     parser.add_argument("--data-bucket", action="append", default=[], metavar="NAME",
                         help="a bucket holding ModelDataUrl, TestDataUrl, ValidationDataUrl or capture data outside "
                              "the artifact prefix (repeatable; read access to the whole bucket)")
@@ -52,7 +55,8 @@ def scope_from_args(args: argparse.Namespace) -> Scope:
     config = config_from_args(args, role_arn=args.role_arn, lambda_role_arn=args.lambda_role_arn)
     scheduler = args.scheduler_role_arn or os.environ.get(SCHEDULER_ROLE_ENV) or config.role_arn
     return Scope(config, scheduler_role_arn=check_scheduler_role(scheduler),
-                 data_buckets=tuple(sorted(set(args.data_bucket))), endpoints=tuple(sorted(set(args.endpoint))))
+                 data_buckets=tuple(sorted(set(args.data_bucket))), endpoints=tuple(sorted(set(args.endpoint))),
+                 retrain_pipeline=args.retrain_pipeline, retrain_role_arn=args.retrain_role_arn)
 
 
 def render(document: Mapping[str, Any]) -> str:

@@ -45,6 +45,9 @@ class PipelineSpec:
     functions: bool = False
     schedulable: bool = False
     local_inputs: tuple[LocalInput, ...] = ()
+    # A monitoring pipeline's alarm: the FailStep that raises it and what it means (retraining rules match it).
+    alarm_step: str | None = None
+    alarm_kind: str | None = None
 
     def pipeline(self, config: PipelineConfig, *, session: "PipelineSession | None" = None,
                  code: CodeBundle | None = None) -> "Pipeline":

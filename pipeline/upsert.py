@@ -5,6 +5,7 @@
     python -m pipeline.upsert monitoring --role-arn ARN [--create-schedule | --print-schedule]
                               [--schedule EXPR] [--param Name=Value ... | --reset-params] [--scheduler-role-arn ARN]
     python -m pipeline.upsert quality --role-arn ARN [--lambda-role-arn ARN] [--create-schedule | --print-schedule] ...
+    (monitoring, quality: [--retrain-pipeline NAME --retrain-role-arn ARN [--reason-parameter RetrainReason|none]])
 
 Steps, in order: check settings and parameters, build and validate the definition (offline); read the
 existing schedule (with --create-schedule: its parameters are kept, so they are checked against the new
@@ -33,6 +34,7 @@ from pipeline.aws.schedule import (
     check_schedule_expression,
     check_scheduler_role,
 )
+from pipeline.aws.retrain import REASON_PARAMETER, RETRAIN_ROLE_ENV, RetrainError, RetrainOptions
 from pipeline.aws.upsert import UpsertError, checked_definition, run
 from pipeline.aws.validation import DefinitionError
 from pipeline.code_bundle import processing_code_bundle
@@ -63,6 +65,17 @@ def _schedule_arguments(parser: argparse.ArgumentParser, spec: PipelineSpec) -> 
                        help=f"role EventBridge Scheduler assumes to start the pipeline (env {SCHEDULER_ROLE_ENV}; "
                             "default the pipeline role): trusts scheduler.amazonaws.com, may "
                             "sagemaker:StartPipelineExecution")
+    if spec.alarm_step:
+        alarm = parser.add_argument_group("retraining on alarms (EventBridge rule)")
+        alarm.add_argument("--retrain-pipeline", metavar="NAME",
+                           help=f"create or update the rule that starts this model-build pipeline when {spec.alarm_step} "
+                                f"fails ({spec.alarm_kind})")
+        alarm.add_argument("--retrain-role-arn",
+                           help=f"role EventBridge assumes to start it (env {RETRAIN_ROLE_ENV}): trusts "
+                                "events.amazonaws.com, may sagemaker:StartPipelineExecution on it")
+        alarm.add_argument("--reason-parameter", default=REASON_PARAMETER,
+                           help=f"String parameter of the model-build pipeline that receives the reason (default "
+                                f"{REASON_PARAMETER}; 'none': pass no parameter)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +127,12 @@ def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> b
                          "given")
         if args.print_schedule and args.start:
             parser.error("--print-schedule changes nothing, so it cannot --start: drop one of them")
+    if getattr(args, "retrain_pipeline", None) is None and (getattr(args, "retrain_role_arn", None)
+                                                            or getattr(args, "reason_parameter", REASON_PARAMETER)
+                                                            != REASON_PARAMETER):
+        parser.error("--retrain-role-arn and --reason-parameter need --retrain-pipeline")
+    if getattr(args, "retrain_pipeline", None) and getattr(args, "print_schedule", False):
+        parser.error("--print-schedule changes nothing: run --retrain-pipeline without it")
     return scheduling
 
 
@@ -150,10 +169,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      options=schedule)
             print(json.dumps(request, indent=2))
             return 0
+        retrain = None
+        if getattr(args, "retrain_pipeline", None):
+            reason = None if args.reason_parameter.lower() == "none" else args.reason_parameter
+            retrain = RetrainOptions(args.retrain_pipeline, args.retrain_role_arn or os.environ.get(RETRAIN_ROLE_ENV, ""),
+                                     reason)
         result = run(config, args.spec, overrides=overrides, start=args.start, wait=args.wait,
                      poll_seconds=args.poll_seconds, timeout_seconds=args.timeout_seconds, emit=emit,
-                     schedule=schedule)
-    except (ConfigError, ParameterError, ScheduleError) as error:
+                     schedule=schedule, retrain=retrain)
+    except (ConfigError, ParameterError, ScheduleError, RetrainError) as error:
         report(error)
         return 2
     except (DefinitionError, UpsertError) as error:

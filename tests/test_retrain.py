@@ -119,3 +119,36 @@ def test_a_build_pipeline_without_a_reason_parameter_can_still_be_started(aws, t
                                emit=lambda line: None)
     (target,) = aws.client("events").list_targets_by_rule(Rule=retrain.rule_name(pipeline_name(test_config)))["Targets"]
     assert "SageMakerPipelineParameters" not in target
+
+
+def test_upsert_of_a_monitoring_pipeline_creates_its_rule(aws, test_config):
+    from pipeline.aws import upsert
+    from pipeline.pipelines import EVALUATION, MONITORING
+    from tests.conftest import TEST_BUCKET, create_execution_role
+
+    aws.client("s3").create_bucket(Bucket=TEST_BUCKET)
+    create_execution_role(aws)
+    create_build_pipeline(aws)
+    options = retrain.RetrainOptions(RETRAIN, EVENTS_ROLE)
+    lines = []
+    upsert.run(test_config, MONITORING, overrides={}, start=False, wait=False, boto_session=aws, emit=lines.append,
+               retrain=options)
+    assert any(line.startswith("retraining rule created: ") for line in lines)
+    rule = aws.client("events").describe_rule(Name=retrain.rule_name(pipeline_name(test_config)))
+    assert json.loads(rule["EventPattern"])["detail"]["stepName"] == [DRIFT_FAIL_STEP]
+    with pytest.raises(retrain.RetrainError, match="raises no alarm"):
+        upsert.run(test_config, EVALUATION, overrides={}, start=False, wait=False, boto_session=aws,
+                   emit=lines.append, retrain=options)
+    with pytest.raises(retrain.RetrainError, match="the monitoring pipeline itself"):
+        upsert.run(test_config, MONITORING, overrides={}, start=False, wait=False, boto_session=aws,
+                   emit=lines.append, retrain=retrain.RetrainOptions(pipeline_name(test_config), EVENTS_ROLE))
+
+
+def test_the_cli_flags(capsys):
+    from pipeline import upsert as cli
+    from tests.helpers import run_main
+
+    ran = run_main(cli.main, ["evaluation", "--retrain-pipeline", "x"], capsys)
+    assert ran.returncode == 2 and "unrecognized arguments: --retrain-pipeline" in ran.stderr
+    ran = run_main(cli.main, ["monitoring", "--retrain-role-arn", EVENTS_ROLE], capsys)
+    assert ran.returncode == 2 and "need --retrain-pipeline" in ran.stderr

@@ -86,6 +86,7 @@ def function_statements(scope: Scope) -> list[Statement]:
 def codebuild_statements(scope: Scope) -> list[Statement]:
     """``python -m pipeline.upsert`` (every pipeline, the functions, the schedules), as buildspec.yml runs it."""
     from pipeline.aws.functions import FUNCTIONS
+    from pipeline.aws.retrain import rule_name
     from pipeline.aws.schedule import schedule_name
     from pipeline.pipelines import SPECS
 
@@ -93,6 +94,10 @@ def codebuild_statements(scope: Scope) -> list[Statement]:
     pipelines = tuple(spec.name(config) for spec in SPECS.values())
     schedules = tuple(scope.arn("scheduler", f"schedule/default/{schedule_name(spec.name(config))}")
                       for spec in SPECS.values() if spec.schedulable)
+    rules = tuple(scope.arn("events", f"rule/{rule_name(spec.name(config))}")
+                  for spec in SPECS.values() if spec.alarm_step)
+    retrain = (config.pipeline_arn(scope.retrain_pipeline) if scope.retrain_pipeline
+               else scope.arn("sagemaker", "pipeline/*"))
     pipeline_arns = tuple(config.pipeline_arn(name) for name in pipelines)
     execution_arns = tuple(f"{arn}/execution/*" for arn in pipeline_arns)
     return [
@@ -117,6 +122,11 @@ def codebuild_statements(scope: Scope) -> list[Statement]:
         scope.pass_role("PassPipelineRole", config.role_arn, "sagemaker.amazonaws.com"),
         scope.pass_role("PassFunctionRole", config.champion_function_role_arn, "lambda.amazonaws.com"),
         scope.pass_role("PassSchedulerRole", scope.scheduler_role_arn, "scheduler.amazonaws.com"),
+        # --retrain-pipeline: the monitoring pipelines' retraining rules, and a look at the pipeline they start.
+        Statement("DeployRetrainingRules", ("events:DescribeRule", "events:ListTargetsByRule", "events:PutRule",
+                                            "events:PutTargets", "events:RemoveTargets"), rules),
+        Statement("ReadRetrainPipeline", ("sagemaker:DescribePipeline",), (retrain,)),
+        scope.pass_role("PassRetrainRole", scope.retrain_role_arn or scope.scheduler_role_arn, "events.amazonaws.com"),
     ]
 
 

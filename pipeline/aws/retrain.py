@@ -46,6 +46,24 @@ class Alarm:
         return f"{self.kind}: {self.pipeline_name} step {self.fail_step} failed"
 
 
+@dataclass(frozen=True)
+class RetrainOptions:
+    """What ``python -m pipeline.upsert <monitoring pipeline> --retrain-pipeline NAME`` asks for."""
+
+    retrain_pipeline: str
+    role_arn: str
+    reason_parameter: str | None = REASON_PARAMETER
+
+
+def alarm_of(spec: Any, config: PipelineConfig) -> Alarm:
+    """The alarm of a monitoring pipeline's spec; RetrainError for a pipeline that raises none."""
+    if not getattr(spec, "alarm_step", None):
+        raise RetrainError(f"the {spec.key} pipeline raises no alarm: --retrain-pipeline is for the monitoring "
+                           "pipelines (python -m pipeline.upsert monitoring | quality)")
+    name = spec.name(config)
+    return Alarm(name, spec.alarm_step, spec.alarm_kind)
+
+
 def rule_name(pipeline_name: str) -> str:
     """``<monitoring pipeline>-retrain``, shortened with a hash beyond EventBridge's 64 characters.
 
@@ -97,6 +115,17 @@ def target_request(alarm: Alarm, *, retrain_pipeline_arn: str, role_arn: str,
             value = value[: limits.RETRAIN_PARAMETER_VALUE.max_length]
         target["SageMakerPipelineParameters"] = {"PipelineParameterList": [{"Name": reason_parameter, "Value": value}]}
     return {"Rule": rule_name(alarm.pipeline_name), "Targets": [target]}
+
+
+def check_options(config: PipelineConfig, alarm: Alarm, options: RetrainOptions) -> None:
+    """RetrainError for settings that cannot work, before anything is read or changed."""
+    check_role(options.role_arn)
+    if options.reason_parameter is not None and limits.RETRAIN_PARAMETER_NAME.violation(options.reason_parameter):
+        raise RetrainError(f"bad --reason-parameter {limits.shown(options.reason_parameter)}: "
+                           f"{limits.RETRAIN_PARAMETER_NAME.violation(options.reason_parameter)}")
+    if options.retrain_pipeline.lower() == alarm.pipeline_name.lower():
+        raise RetrainError(f"--retrain-pipeline {options.retrain_pipeline} is the monitoring pipeline itself: every "
+                           "alarm would start another check, not a retraining; name the model-build pipeline")
 
 
 def check_role(role_arn: str | None) -> str:
@@ -163,10 +192,7 @@ def apply_retrain_rule(config: PipelineConfig, alarm: Alarm, *, retrain_pipeline
                        emit: Callable[[str], None] = print) -> dict[str, Any]:
     """Create or update the rule that retrains on ``alarm``. Without clients nothing is read or sent: the
     requests are returned as they would be sent (the pipeline's ARN derived, not looked up)."""
-    role_arn = check_role(role_arn)
-    if reason_parameter is not None and limits.RETRAIN_PARAMETER_NAME.violation(reason_parameter):
-        raise RetrainError(f"bad --reason-parameter {limits.shown(reason_parameter)}: "
-                           f"{limits.RETRAIN_PARAMETER_NAME.violation(reason_parameter)}")
+    check_options(config, alarm, RetrainOptions(retrain_pipeline, role_arn or "", reason_parameter))
     arn = (check_retrain_pipeline(sagemaker, retrain_pipeline, reason_parameter) if sagemaker is not None
            else config.pipeline_arn(retrain_pipeline))
     rule, targets = rule_request(config, alarm), target_request(alarm, retrain_pipeline_arn=arn, role_arn=role_arn,

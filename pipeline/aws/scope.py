@@ -29,6 +29,10 @@ class Scope:
     scheduler_role_arn: str
     data_buckets: tuple[str, ...] = ()
     endpoints: tuple[str, ...] = ()
+    # Retraining on alarms (pipeline.aws.retrain): the model-build pipeline the rules start (None: any of the
+    # account's, read-only DescribePipeline) and the role EventBridge assumes (None: the scheduler's).
+    retrain_pipeline: str | None = None
+    retrain_role_arn: str | None = None
     _definitions: tuple[dict, ...] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:

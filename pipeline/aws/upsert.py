@@ -18,6 +18,7 @@ from pipeline.parameters import execution_parameters
 from pipeline.spec import PipelineSpec
 
 if TYPE_CHECKING:
+    from pipeline.aws.retrain import RetrainOptions
     from pipeline.aws.schedule import ScheduleOptions
 
 TERMINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
@@ -209,6 +210,7 @@ def run(
     timeout_seconds: float = 4 * 3600,
     emit: Callable[[str], None] = print,
     schedule: "ScheduleOptions | None" = None,
+    retrain: "RetrainOptions | None" = None,
     clock: Callable[[], float] = time.time,
 ) -> UpsertResult:
     """Everything ``python -m pipeline.upsert <pipeline>`` does, given a resolved config (``schedule``: also
@@ -230,6 +232,12 @@ def run(
     parameters = execution_parameters(spec.parameters, overrides)
     if schedule is not None:
         plan_schedule(config, spec, schedule, existing=None)  # what can be checked without reading it
+    alarm = None
+    if retrain is not None:
+        from pipeline.aws import retrain as retraining
+
+        alarm = retraining.alarm_of(spec, config)
+        retraining.check_options(config, alarm, retrain)
 
     session = boto_session or boto3.Session(region_name=config.region)
     if session.get_credentials() is None:
@@ -244,6 +252,8 @@ def run(
             # Read before changing anything: the parameters it keeps must suit the new definition.
             scheduler = session.client("scheduler")
             plan = plan_schedule(config, spec, schedule, read_schedule(scheduler, schedule_name(pipeline_name)))
+        if alarm is not None:  # read-only: the model-build pipeline exists and takes the reason
+            retraining.check_retrain_pipeline(sm, retrain.retrain_pipeline, retrain.reason_parameter)
         code_uri = upload_code(s3, config, code)
         emit(f"code uploaded: {code_uri}")
         if spec.functions:
@@ -259,6 +269,10 @@ def run(
         schedule_arn = schedule_created = None
         if plan is not None:
             _, schedule_arn, schedule_created = write_schedule(scheduler, plan, arn, emit)
+        if alarm is not None:
+            retraining.apply_retrain_rule(config, alarm, retrain_pipeline=retrain.retrain_pipeline,
+                                          role_arn=retrain.role_arn, reason_parameter=retrain.reason_parameter,
+                                          events=session.client("events"), sagemaker=sm, emit=emit)
         if not start:
             return UpsertResult(arn, created, code_uri, schedule_arn=schedule_arn, schedule_created=schedule_created)
         execution = sm.start_pipeline_execution(

@@ -15,10 +15,12 @@ EVALUATION = PipelineSpec(key="evaluation", description=evaluation.DESCRIPTION, 
                           local_inputs=evaluation.LOCAL_INPUTS)
 MONITORING = PipelineSpec(key="monitoring", description=monitoring.DESCRIPTION, name=monitoring.pipeline_name,
                           create=monitoring.create_pipeline, parameters=monitoring.PARAMETERS, schedulable=True,
-                          local_inputs=monitoring.LOCAL_INPUTS)
+                          local_inputs=monitoring.LOCAL_INPUTS, alarm_step=monitoring.DRIFT_FAIL_STEP,
+                          alarm_kind="data drift")
 # Its function is deployed with the others (one package); the group it reads is the one upsert ensures.
 QUALITY = PipelineSpec(key="quality", description=quality.DESCRIPTION, name=quality.pipeline_name,
                        create=quality.create_pipeline, parameters=quality.PARAMETERS, functions=True,
-                       schedulable=True, local_inputs=quality.LOCAL_INPUTS)
+                       schedulable=True, local_inputs=quality.LOCAL_INPUTS, alarm_step=quality.QUALITY_FAIL_STEP,
+                       alarm_kind="model quality")
 
 SPECS: dict[str, PipelineSpec] = {spec.key: spec for spec in (EVALUATION, MONITORING, QUALITY)}
