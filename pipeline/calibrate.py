@@ -28,7 +28,7 @@ import numpy as np
 from pipeline.code_bundle import PROCESSING_SCRIPTS_DIR
 from pipeline.package import tar_member
 from processing_scripts import calibrated_inference, metrics, model_archive, scoring
-from processing_scripts.recalibration import fit_sigmoid
+from processing_scripts.recalibration import fit_sigmoid, keeps_ranking
 from processing_scripts.outputs import write_bytes_atomic
 
 METHODS = ("auto", "sigmoid", "isotonic")
@@ -87,6 +87,9 @@ def choose(y_true: np.ndarray, y_score: np.ndarray, method: str = "auto", *, see
     if method not in METHODS:
         raise CalibrationError(f"--method {method!r} is not one of {', '.join(METHODS)}")
     n, positives = len(y_true), int(np.sum(y_true))
+    if np.all((y_score == 0) | (y_score == 1)):
+        raise CalibrationError("the model serves only 0 and 1 for the validation rows: labels, not probabilities; "
+                               "its predict_fn must return P(class 1) (predict_proba), which calibration remaps")
     if min(positives, n - positives) < CV_FOLDS:
         raise CalibrationError(f"the validation data holds {positives} positive and {n - positives} negative rows; "
                                f"calibration needs at least {CV_FOLDS} of each (more: hundreds)")
@@ -104,8 +107,17 @@ def choose(y_true: np.ndarray, y_score: np.ndarray, method: str = "auto", *, see
         chosen = min(considered, key=lambda name: cv[name]["log_loss"])
         reason = (f"auto: {chosen}, the lower {CV_FOLDS}-fold cross-validated log loss (sigmoid "
                   f"{cv['sigmoid']['log_loss']:.4f}, isotonic {cv['isotonic']['log_loss']:.4f})")
+    before = quality(y_true, y_score)
+    if cv[chosen]["log_loss"] >= before["log_loss"]:
+        raise CalibrationError(f"{chosen} calibration would not help: its {CV_FOLDS}-fold cross-validated log loss "
+                               f"{cv[chosen]['log_loss']:.4f} is not below the model's {before['log_loss']:.4f} on these "
+                               f"{n} validation rows; nothing written (the model is as well calibrated as this data "
+                               "can tell; more validation rows may show otherwise)")
     fitted = FITS[chosen](y_true, y_score)
-    return Calibration(fitted, reason, n, quality(y_true, y_score),
+    if not keeps_ranking(fitted):
+        raise CalibrationError(f"the fitted sigmoid map has slope {fitted['a']:.4g}: it would invert or flatten the "
+                               "model's ranking; the validation data disagrees with the model, so check its labels")
+    return Calibration(fitted, reason, n, before,
                        quality(y_true, calibrated_inference.calibrate(y_score, fitted)), cv)
 
 
@@ -117,14 +129,18 @@ def _members(archive: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
         return [tar_member(p.relative_to(root).as_posix(), p.read_bytes()) for p in files]
 
 
-def calibrated_archive_bytes(archive: Path, calibration: dict[str, Any]) -> bytes:
-    """The calibrated model.tar.gz (deterministic: sorted members, fixed metadata, no gzip timestamp)."""
-    members = _members(archive)
+def _check_members(archive: Path, members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
     names = {info.name for info, _ in members}
     if ENTRY not in names:
         raise CalibrationError(f"{archive.name} has no {ENTRY}; package the model with python -m pipeline.package")
     if ORIGINAL in names or calibrated_inference.CALIBRATION_FILE in names:
         raise CalibrationError(f"{archive.name} is calibrated already; calibrate the original model instead")
+
+
+def calibrated_archive_bytes(archive: Path, calibration: dict[str, Any]) -> bytes:
+    """The calibrated model.tar.gz (deterministic: sorted members, fixed metadata, no gzip timestamp)."""
+    members = _members(archive)
+    _check_members(archive, members)
     renamed = [tar_member(ORIGINAL, data) if info.name == ENTRY else (info, data) for info, data in members]
     renamed += [tar_member(ENTRY, WRAPPER_SOURCE.read_bytes()),
                 tar_member(calibrated_inference.CALIBRATION_FILE,
@@ -150,6 +166,7 @@ def calibrate_model(archive: str | Path, validation: str | Path, out: str | Path
         raise CalibrationError(f"--out {out} is a folder: pass the archive's file name, e.g. {out / 'calibrated.tar.gz'}")
     if out.exists() and out.resolve() == archive.resolve():
         raise CalibrationError(f"--out {out} would overwrite the model being calibrated; pick another file")
+    _check_members(archive, _members(archive))  # before the model is scored: refusals come first
     with tempfile.TemporaryDirectory(prefix="calibrate-") as folder:
         scored = _score(archive, validation, Path(folder) / "original")
         result = choose(scored.y_true, scored.y_score, method, seed=seed)

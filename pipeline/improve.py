@@ -9,7 +9,9 @@ expected calibration error before and after (after: on the rows it was fitted on
 the honest estimate). The result is an ordinary challenger: run it through the evaluation pipeline and
 its gate (``python -m pipeline.local evaluation --model-data calibrated.tar.gz ...``).
 Validation data: label-first CSV without a header, as the pipeline's ValidationDataUrl.
-Exit 0 written, 2 bad usage or input (one line on stderr, nothing written).
+Calibration that would not lower the cross-validated log loss, or that would invert the model's ranking,
+is refused: nothing is written. Exit 0 written, 2 bad usage or input or refused (one line on stderr,
+nothing written).
 """
 from __future__ import annotations
 
@@ -58,9 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"method: {result.reason}")
     print("\n".join(table(result)))
-    if result.cross_validated[result.calibration["method"]]["log_loss"] >= result.before["log_loss"]:
-        print("note: calibration does not lower the cross-validated log loss: the model is about as well calibrated "
-              "as the validation data can tell")
     print(f"written: {args.out} (sha256 {archive_sha256(args.out)}); evaluate it as a challenger, e.g. python -m "
           f"pipeline.local evaluation --model-data {args.out} --test-data test.csv")
     return 0

@@ -168,8 +168,9 @@ def resolve_file(location: str, stack: ExitStack, args: argparse.Namespace) -> s
 
 def run_quality(args: argparse.Namespace) -> int:
     """The ``quality`` command: resolve the inputs, run the check, print the verdict."""
-    if args.history and args.history.startswith("s3://"):
-        print(f"error: --history {args.history} must be a local file", file=sys.stderr)
+    if args.history and (args.history.startswith("s3://") or Path(args.history).is_dir()):
+        print(f"error: --history {args.history} must be a local file (it is read if it exists and written back), "
+              "e.g. quality_history.jsonl", file=sys.stderr)
         return 2
     with ExitStack() as stack:
         try:

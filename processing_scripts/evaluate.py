@@ -373,6 +373,9 @@ def _evaluate(args: argparse.Namespace, scratch: Path) -> Evaluation:
     # The champion's recorded curves can be overlaid when its evaluation.json was staged.
     recorded = champion.read_champion_evaluation(context)[0] if context is not None else None
     settings = EvaluationSettings(threshold=point["threshold"], n_bootstrap=args.bootstrap, seed=args.seed)
+    if args.monitoring is not None and not Path(args.monitoring).is_dir():
+        raise UsageError(f"--monitoring {args.monitoring} is not a folder; pass the folder of the deployed version's "
+                         "monitoring results (quality_history.jsonl, drift_status.json)")
     monitoring = findings.read_monitoring(args.monitoring or (context.monitoring_dir if context is not None else None))
     return evaluate(data.y_true, data.y_score, settings, dataset=dataset, threshold_choice=point, subject=subject,
                     decide_gate=decide_gate if gate_settings is not None else None, champion_evaluation=recorded,

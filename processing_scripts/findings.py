@@ -122,6 +122,9 @@ def calibration_check(y_true: np.ndarray, y_score: np.ndarray, *, validation: tu
         fitted, recalibrated = None, recalibration.cross_fitted_sigmoid(ys, ps, seed=seed)
         source = "a sigmoid map cross-fitted on the test rows (5 folds; no validation data)"
     source += drawn
+    if fitted is not None and not recalibration.keeps_ranking(fitted):  # the validation data disagrees with the model
+        fitted, recalibrated = None, ps
+        source += "; the map fitted would invert the ranking, so none is applied"
     before, after = _log_losses(ys, ps), _log_losses(ys, recalibrated)
     reduction = before - after
     lower, upper = _mean_interval(reduction)
@@ -238,22 +241,34 @@ def prevalence_check(y_test: np.ndarray, y_validation: np.ndarray | None) -> tup
 
 
 def read_monitoring(folder: str | Path | None) -> dict[str, Any]:
-    """What a monitoring result at hand says: the last quality-history window and any drift/quality status."""
+    """What a monitoring result at hand says: the last quality-history window and any drift/quality status
+    (files directly in ``folder``). A file that cannot be read as what it should be is named under
+    ``unreadable`` and used for nothing: a finding is never guessed from it."""
+    from . import quality_history
+
     found: dict[str, Any] = {}
     if folder is None or not Path(folder).is_dir():
         return found
-    for path in sorted(Path(folder).rglob("*")):
+    history = Path(folder) / quality_history.HISTORY_FILE
+    if history.is_file():
+        try:
+            lines = quality_history.read(history.read_text(encoding="utf-8"), name=history.name)
+            if lines:
+                found["quality"] = lines[-1]
+        except (ValueError, UnicodeDecodeError):  # DataError is a ValueError
+            found.setdefault("unreadable", []).append(history.name)
+    for name in ("drift_status.json", "quality_status.json"):
+        path = Path(folder) / name
         if not path.is_file():
             continue
         try:
-            if path.name == "quality_history.jsonl":
-                lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-                if lines:
-                    found["quality"] = lines[-1]
-            elif path.name in ("drift_status.json", "quality_status.json"):
-                found[path.name.split("_")[0] + "_status"] = json.loads(path.read_text(encoding="utf-8"))
+            value = json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError):
-            found.setdefault("unreadable", []).append(path.name)  # said in the measurement, never guessed
+            value = None
+        if isinstance(value, dict):
+            found[name.split("_")[0] + "_status"] = value
+        else:
+            found.setdefault("unreadable", []).append(name)
     return found
 
 

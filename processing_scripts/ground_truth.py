@@ -85,6 +85,8 @@ def parse_record(line: str) -> tuple[str, tuple[int, ...]]:
         record = json.loads(line)
     except json.JSONDecodeError as error:
         raise RecordError(f"not JSON ({error.msg})") from None
+    except RecursionError:
+        raise RecordError("not JSON (nested too deeply)") from None
     truth = record.get("groundTruthData") if isinstance(record, dict) else None
     metadata = record.get("eventMetadata") if isinstance(record, dict) else None
     if not isinstance(truth, dict) or not isinstance(metadata, dict):
@@ -140,7 +142,7 @@ def read_ground_truth(path: str | os.PathLike, *, shown: Callable[[Path], str] =
     def lines() -> Iterable[tuple[str, str]]:
         for file in files:
             check_text(file, shown(file))
-            with open(file, encoding="utf-8") as handle:
+            with open(file, encoding="utf-8-sig") as handle:  # a byte-order mark is not part of the first record
                 for number, line in enumerate(handle, 1):
                     if line.strip():
                         yield f"{shown(file)}:{number}", line

@@ -52,6 +52,7 @@ MIN_CLASS_ROWS = 10  # of each class: AUC, recall and precision need both, and m
 DEFAULT_THRESHOLD = 0.5
 N_BOOTSTRAP, SEED = 1000, 0  # as evaluate.py's defaults: the same engine, the same uncertainty
 STATUS_LIST_LIMIT = 20
+BINARY_CONSTRAINTS = "binary_classification_constraints"
 HISTORY_FILE = quality_history.HISTORY_FILE
 
 
@@ -163,6 +164,10 @@ def check_files(capture: str | Path, ground_truth: str | Path, constraints: str 
     rules, rules_name = _json_file(constraints, "constraints.json", shown=name("constraints"),
                                    what="the model-quality constraints.json registered with the model")
     check_quality({}, rules, where=rules_name)  # a malformed constraints file is refused before any data is read
+    other = [k for k in rules if isinstance(k, str) and k.endswith("_constraints") and k != BINARY_CONSTRAINTS]
+    if other:  # the matched rows are measured as a binary classifier's: other metrics would "fail" unmeasured
+        raise DataError(f"{rules_name} holds {other[0]}: constraints of another problem type; this check measures "
+                        "binary classifiers: pass the binary_classification constraints.json the evaluation registered")
     baseline, baseline_name = (None, None)
     if baseline_statistics is not None:
         baseline, baseline_name = _json_file(baseline_statistics, "evaluation.json", shown=name("baseline"),
@@ -332,6 +337,10 @@ def run(args: argparse.Namespace, *, shown: Mapping[str, Callable[[Path], str]] 
         return EXIT_BAD_INPUT, None
     files = dict(result.files)
     history = files.pop(HISTORY_FILE)
+    for flag, folder in (("--output-dir", args.output_dir), ("--history-out", args.history_out)):
+        if folder and Path(folder).exists() and not Path(folder).is_dir():  # before anything is written
+            print(f"error: {flag} {folder} is a file; pass a folder", file=sys.stderr)
+            return EXIT_BAD_INPUT, None
     try:
         write_outputs(Path(args.output_dir), files)
         if args.history_out:

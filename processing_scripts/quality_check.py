@@ -44,6 +44,9 @@ def check_quality(statistics: Mapping[str, Any], constraints: Mapping[str, Any],
     if not sections:
         raise DataError(f"{where} holds no model-quality constraints (e.g. binary_classification_constraints); "
                         "pass the constraints.json the evaluation registered")
+    if not any(isinstance(constraints[k], Mapping) and constraints[k] for k in sections):
+        raise DataError(f"{where}: {sections[0]} constrains no metric, so nothing could ever alarm; pass the "
+                        "constraints.json the evaluation registered")
     violations = []
     for section in sections:
         rules = constraints[section]
@@ -55,10 +58,14 @@ def check_quality(statistics: Mapping[str, Any], constraints: Mapping[str, Any],
             if op not in OPERATORS:
                 raise DataError(f"{where}: {section}.{name}: comparison_operator {str(op)[:40]!r} is not one of "
                                 f"{', '.join(OPERATORS)}")
+            raw = rule.get("threshold")
             try:
-                threshold = float(rule["threshold"])
-            except (KeyError, TypeError, ValueError):
-                raise DataError(f"{where}: {section}.{name}: threshold is missing or not a number") from None
+                threshold = float(raw) if not isinstance(raw, bool) else math.nan
+            except (TypeError, ValueError):
+                threshold = math.nan
+            if not math.isfinite(threshold):  # a NaN threshold would never alarm
+                raise DataError(f"{where}: {section}.{name}: threshold {str(raw)[:40]!r} is missing or not a finite "
+                                "number; pass the constraints.json the evaluation registered")
             value = _value(metrics.get(name))
             if math.isnan(value):
                 violations.append({"constraint_check_type": op, "metric_name": name, "description":

@@ -35,6 +35,22 @@ def entry(*, window_start: str | None, window_end: str | None, statistics: Mappi
             "accounting": dict(accounting)}
 
 
+def _entry_shape(value: Any) -> bool:
+    """A history line as :func:`entry` writes it: window bounds as text (or null), metrics of finite values."""
+    if not isinstance(value, dict) or not isinstance(value.get("metrics"), dict):
+        return False
+    if any(not isinstance(value.get(k), (str, type(None))) for k in ("window_start", "window_end")):
+        return False
+    for metric in value["metrics"].values():
+        if not isinstance(metric, dict):
+            return False
+        for number in (metric.get("value"), metric.get("standard_deviation")):
+            if number is not None and not isinstance(number, str) and not (
+                    isinstance(number, (int, float)) and not isinstance(number, bool) and math.isfinite(number)):
+                return False
+    return isinstance(value.get("violated_metrics", []), list)
+
+
 def read(text: str, *, name: str = "quality_history.jsonl") -> list[dict[str, Any]]:
     """The lines of a history file (one-line error naming the line when one is not a history entry)."""
     lines = []
@@ -45,7 +61,7 @@ def read(text: str, *, name: str = "quality_history.jsonl") -> list[dict[str, An
             value = json.loads(line)
         except json.JSONDecodeError as error:
             raise DataError(f"{name}:{number}: not JSON ({error.msg}); remove the line or restore the file") from None
-        if not isinstance(value, dict) or not isinstance(value.get("metrics"), dict):
+        if not _entry_shape(value):
             raise DataError(f"{name}:{number}: not a quality-history entry; remove the line or restore the file")
         lines.append(value)
     return lines

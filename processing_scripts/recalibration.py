@@ -31,13 +31,14 @@ def fit_sigmoid(y_true: np.ndarray, y_score: np.ndarray, *, iterations: int = 50
         scores, y = scores[keep], y[keep]
     x = logit(scores)
     a, b = 1.0, 0.0  # the identity map: a calibrated model stays as it is
+    current = _log_likelihood(y, x, a, b)
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-(a * x + b)))
         w = p * (1.0 - p)
         residual = y - p
         gradient = np.array([np.dot(x, residual), residual.sum()])
         wx = w * x
-        hessian = np.array([[np.dot(wx, x), wx.sum()], [wx.sum(), w.sum()]])
+        hessian = np.array([[np.dot(wx, x), wx.sum()], [wx.sum(), w.sum()]]) + 1e-9 * np.eye(2)
         try:
             step = np.linalg.solve(hessian, gradient)
         except np.linalg.LinAlgError:  # constant scores or one class: keep the last fit
@@ -47,10 +48,30 @@ def fit_sigmoid(y_true: np.ndarray, y_score: np.ndarray, *, iterations: int = 50
             break
         if largest > MAX_STEP:
             step *= MAX_STEP / largest
-        a, b = a + step[0], b + step[1]
-        if largest < 1e-10:
+        # Backtrack until the likelihood rises: where the weights vanish (scores of exactly 0 or 1), a Newton
+        # step can point the wrong way.
+        scale = 1.0
+        while scale > 1e-8:
+            trial = _log_likelihood(y, x, a + scale * step[0], b + scale * step[1])
+            if trial >= current:
+                break
+            scale /= 2
+        else:
+            break
+        a, b, current = a + scale * step[0], b + scale * step[1], trial
+        if scale * largest < 1e-10:
             break
     return {"method": "sigmoid", "a": float(a), "b": float(b)}
+
+
+def _log_likelihood(y: np.ndarray, x: np.ndarray, a: float, b: float) -> float:
+    z = a * x + b
+    return float(np.sum(y * z - np.logaddexp(0.0, z)))
+
+
+def keeps_ranking(calibration: dict) -> bool:
+    """A sigmoid map with a > 0 keeps the model's ranking (a <= 0 would flatten or invert it)."""
+    return calibration.get("method") != "sigmoid" or calibration["a"] > 0
 
 
 def cross_fitted_sigmoid(y_true: np.ndarray, y_score: np.ndarray, *, folds: int = 5, seed: int = 0) -> np.ndarray:

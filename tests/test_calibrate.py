@@ -87,20 +87,20 @@ def test_custom_serving_code_and_its_sibling_modules_are_kept(tmp_path):
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w:gz") as tar:
         for name, data in (("model.joblib", (tmp_path / "model.joblib").read_bytes()), ("code/inference.py", code.encode()),
-                           ("code/helper.py", b"def scale(p):\n    return p\n")):
+                           ("code/helper.py", b"def scale(p):\n    return p ** 3\n")):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     (tmp_path / "custom.tar.gz").write_bytes(raw.getvalue())
     validation = tmp_path / "validation.csv"
     validation.write_text("".join(f"{label}," + ",".join(f"{v / 10:.6g}" for v in row) + "\n" for label, row in zip(y, X)))
-    # The custom input_fn scales the features: only the archive's own handlers score these rows right.
+    # The custom input_fn scales the features, and its predict_fn distorts the probabilities (miscalibrated): only the archive's own handlers score these rows right.
     result = calibrate.calibrate_model(tmp_path / "custom.tar.gz", validation, tmp_path / "out.tar.gz", method="isotonic")
     handlers = model_archive.load_serving_handlers(tmp_path / "out.tar.gz", tmp_path / "served")
     body = "\n".join(",".join(f"{v / 10:.6g}" for v in row) for row in X[:5]).encode()
     served = [float(v) for v in handlers.invoke(body, "text/csv", "text/csv").decode().split()]
     sent = 10 * np.array([[float(f"{v / 10:.6g}") for v in row] for row in X[:5]])
-    raw_p = LogisticRegression().fit(X, y).predict_proba(sent)[:, 1]
+    raw_p = LogisticRegression().fit(X, y).predict_proba(sent)[:, 1] ** 3  # as the custom predict_fn distorts it
     assert len(served) == 5 and result.calibration["method"] == "isotonic"
     assert served == pytest.approx(calibrated_inference.calibrate(raw_p, result.calibration).tolist(), abs=1e-9)
 
@@ -158,3 +158,16 @@ def test_the_calibrated_challenger_goes_through_the_pipeline_and_its_gate(forest
     assert evaluation["log_loss"] < log_loss(y, _served(forest["model"], X, tmp_path / "a"))
     assert evaluation["subject"]["model_sha256"] == model_archive.archive_sha256(out)
     assert package_
+
+
+def test_calibration_that_would_not_help_or_models_serving_labels_are_refused(tmp_path, capsys):
+    X, y = make_classification(n_samples=3000, n_features=5, random_state=4)
+    joblib.dump(LogisticRegression().fit(X[:1500], y[:1500]), tmp_path / "lr.joblib")  # calibrated already
+    package.build_model_archive(tmp_path / "lr.joblib", tmp_path / "lr.tar.gz")
+    validation = _write_csv(tmp_path / "v.csv", y[1500:], X[1500:])
+    ran = run_main(improve.main, ["calibrate", "--model", str(tmp_path / "lr.tar.gz"), "--validation-data",
+                                  str(validation), "--method", "isotonic", "--out", str(tmp_path / "o.tar.gz")], capsys)
+    assert_one_line_error(ran, "isotonic calibration would not help", "nothing written")
+    assert not (tmp_path / "o.tar.gz").exists()
+    with pytest.raises(calibrate.CalibrationError, match="labels, not probabilities"):
+        calibrate.choose(y[:1000], y[:1000].astype(float))

@@ -116,3 +116,20 @@ def test_the_evaluation_document_and_report_carry_the_findings(tmp_path):
     found, result = kinds(y, p, validation=calibrated(rng, 3000), threshold_choice={"source": "validation",
                                                                                       "threshold": 0.5})
     assert found == [] and "No finding" in result.files["report.html"].decode()
+
+
+def test_unreadable_monitoring_files_are_named_and_used_for_nothing(tmp_path):
+    (tmp_path / "quality_history.jsonl").write_text("[1]\n")
+    (tmp_path / "drift_status.json").write_text("[1]")
+    found = findings.read_monitoring(tmp_path)
+    assert found == {"unreadable": ["quality_history.jsonl", "drift_status.json"]}
+    assert findings.monitoring_check(found)[1] == []
+
+
+def test_recalibration_copes_with_scores_of_exactly_0_and_1():
+    y = np.r_[np.zeros(90), np.ones(10), np.ones(90), np.zeros(10)].astype(int)
+    p = np.r_[np.zeros(100), np.ones(100)]
+    fitted = findings.recalibration.fit_sigmoid(y, p)
+    assert fitted["a"] > 0
+    measured, found = findings.calibration_check(y, p, validation=None)
+    assert measured["recalibrated_log_loss"] < measured["log_loss"] and found is not None

@@ -255,6 +255,16 @@ def test_too_few_labels_or_one_class_is_not_enough_labelled_data(tmp_path, regis
                                                    '"comparison_operator": "LessThanThreshold"}}}'),
      ("constraints.json", "auc", "threshold")),
     (lambda d: (d / "constraints.json").write_text('{"features": []}'), ("holds no model-quality constraints",)),
+    (lambda d: (d / "constraints.json").write_text('{"binary_classification_constraints": {"auc": {"threshold": NaN, '
+                                                   '"comparison_operator": "LessThanThreshold"}}}'),
+     ("auc", "not a finite number")),
+    (lambda d: (d / "constraints.json").write_text('{"binary_classification_constraints": {}}'),
+     ("constrains no metric",)),
+    (lambda d: (d / "constraints.json").write_text('{"regression_constraints": {"mse": {"threshold": 1, '
+                                                   '"comparison_operator": "GreaterThanThreshold"}}}'),
+     ("another problem type",)),
+    (lambda d: (d / "q.jsonl").write_text('{"metrics": {"auc": 0.9}}\n'), ("q.jsonl:1", "not a quality-history entry")),
+    (lambda d: (d / "g.jsonl").write_text("[" * 100000 + "]" * 100000 + "\n"), ("g.jsonl:1", "ground-truth")),
     (lambda d: (d / "g.jsonl").write_text("nope\n" * 5), ("g.jsonl:1", "not JSON", "ground-truth records")),
     (lambda d: (d / "c.jsonl").write_text("{}\n"), ("c.jsonl:1", "not a SageMaker Data Capture record")),
     (lambda d: (d / "c.jsonl").write_text(capture_line("a", [1.5]) + "\n"), ("c.jsonl:1", "not a probability")),
@@ -266,7 +276,9 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, setu
     (tmp_path / "ground_truth.jsonl").rename(tmp_path / "g.jsonl")
     _constraints(tmp_path)
     setup(tmp_path)
-    ran, out = check(tmp_path, tmp_path / "c.jsonl", tmp_path / "g.jsonl", tmp_path / "constraints.json", capsys=capsys)
+    ran, out = check(tmp_path, tmp_path / "c.jsonl", tmp_path / "g.jsonl", tmp_path / "constraints.json",
+                     *(["--history", str(tmp_path / "q.jsonl")] if (tmp_path / "q.jsonl").exists() else []),
+                     capsys=capsys)
     assert_one_line_error(ran, *fragments)
     assert not out.exists()
 

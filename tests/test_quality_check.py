@@ -51,7 +51,7 @@ def test_an_unmeasured_metric_fails_closed(value):
     ({"binary_classification_constraints": {"auc": {"threshold": 0.8, "comparison_operator": "Below"}}},
      "comparison_operator 'Below' is not one of"),
     ({"binary_classification_constraints": {"auc": {"comparison_operator": "LessThanThreshold"}}},
-     "threshold is missing or not a number"),
+     "is missing or not a finite number"),
 ])
 def test_unusable_constraints_are_one_line_errors(rules, message):
     with pytest.raises(DataError, match=message):
