@@ -309,6 +309,7 @@ def champion_section(
                 ),
                 "curves": champion_curves(labels, scores),
                 "notes": problems,
+                "_scores": scores,  # for the per-slice comparison (findings); never written (to_json drops "_" keys)
             }
         problems.append(why_not)
     if recorded is not None:

@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from . import (champion, findings, gate, metrics, model_archive, model_quality_constraints, operating_point,
-               predictions, report, scoring, text_files, uncertainty)
+               predictions, report, scoring, slices, text_files, uncertainty)
 from .evaluation_document import build_document, to_json
 from .outputs import scratch_folder, write_outputs
 
@@ -107,6 +107,7 @@ def evaluate(
     objective: str = operating_point.DEFAULT_OBJECTIVE,
     validation: tuple[Any, Any] | None = None,
     monitoring: Mapping[str, Any] | None = None,
+    slice_columns: "slices.SliceColumns | None" = None,
 ) -> Evaluation:
     """Evaluate labels and scores (arrays, one pair a row): evaluation.json, constraints.json (the
     model-quality constraints, see model_quality_constraints.py), the plots and report.html.
@@ -118,7 +119,8 @@ def evaluate(
     sections only). ``decide_gate(document)`` returns the ``gate`` section; ``champion_evaluation`` is
     the champion's recorded evaluation.json, overlaid on the plots. ``objective`` is the threshold
     objective, ``validation`` the validation set's (labels, scores) when it was scored, ``monitoring``
-    what findings.read_monitoring found: the findings (``improvements``, findings.py) use them. Raises
+    what findings.read_monitoring found, ``slice_columns`` the test rows' low-cardinality features
+    (slices.read_slice_columns): the findings (``improvements``, findings.py) use them. Raises
     ``metrics.InputError`` (a ValueError) for pairs no metric can be computed from.
 
     >>> result = evaluate([0, 1, 0, 1], [0.2, 0.9, 0.6, 0.4], EvaluationSettings(n_bootstrap=0), dataset={})
@@ -144,12 +146,14 @@ def evaluate(
     # After the gate: its minimums are part of the constraints.
     document["model_quality_constraints"] = model_quality_constraints.constraints_section(document)
     document["improvement_checks"], document["improvements"] = improvement_checks(
-        y_true, y_score, document, objective=objective, validation=validation, monitoring=monitoring, seed=settings.seed)
+        y_true, y_score, document, objective=objective, validation=validation, monitoring=monitoring,
+        slice_columns=slice_columns, seed=settings.seed)
     return Evaluation(document, output_files(document, champion_evaluation))
 
 
 def improvement_checks(y_true, y_score, document: Mapping[str, Any], *, objective: str,
                        validation: tuple[Any, Any] | None, monitoring: Mapping[str, Any] | None,
+                       slice_columns: "slices.SliceColumns | None" = None,
                        seed: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(what each check measured, the findings the evidence supports): see findings.py."""
     y, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_score, dtype=np.float64)
@@ -162,9 +166,29 @@ def improvement_checks(y_true, y_score, document: Mapping[str, Any], *, objectiv
                                               point=document["operating_point"], validation=pair, seed=seed),
         "prevalence": findings.prevalence_check(y, None if pair is None else pair[0]),
         "monitoring": findings.monitoring_check(monitoring or {}),
+        "slices": slice_check(y, p, document, slice_columns),
     }
     measured = {name: result[0] for name, result in results.items() if result[0] is not None}
     return measured, findings.improvements(list(results.values()))
+
+
+def slice_check(y: np.ndarray, p: np.ndarray, document: Mapping[str, Any],
+                columns: "slices.SliceColumns | None") -> tuple[dict | None, list[dict]]:
+    """(slices.py's analysis or None, its findings). A challenger significantly worse than the champion
+    overall is worse on most slices too: the gate says so once, and per-slice champion findings are dropped."""
+    if columns is None:
+        return None, []
+    champion = (document.get("gate") or {}).get("champion") or {}
+    scores = champion.get("_scores") if champion.get("status") == "paired" else None
+    section = slices.slice_analysis(y, p, columns, threshold=float(document["threshold"]), champion_scores=scores)
+    found = list(section.get("findings", []))
+    overall = (section.get("overall") or {}).get("champion") or {}
+    if isinstance(overall.get("upper"), (int, float)) and overall["upper"] < 0:
+        found = [f for f in found if f.get("kind") != "champion_slice"]
+        section["note"] = ("the challenger's AUC is significantly below the champion's overall: per-slice champion "
+                           "findings are not listed (the gate reports the difference)")
+    section["findings"] = found
+    return section, found
 
 
 def output_files(document: Mapping[str, Any], champion_evaluation: Mapping[str, Any] | None = None) -> dict[str, bytes]:
@@ -377,9 +401,14 @@ def _evaluate(args: argparse.Namespace, scratch: Path) -> Evaluation:
         raise UsageError(f"--monitoring {args.monitoring} is not a folder; pass the folder of the deployed version's "
                          "monitoring results (quality_history.jsonl, drift_status.json)")
     monitoring = findings.read_monitoring(args.monitoring or (context.monitoring_dir if context is not None else None))
+    # The test rows' features, for slices: the files the transform scored, in its order (a mismatch is an error:
+    # the predictions would not be the rows they claim to be).
+    columns = slices.read_slice_columns(tests, expected_rows=len(data.y_true), expected_labels=data.y_true,
+                                        shown=text_files.relative_names(args.test_data)) if tests else None
     return evaluate(data.y_true, data.y_score, settings, dataset=dataset, threshold_choice=point, subject=subject,
                     decide_gate=decide_gate if gate_settings is not None else None, champion_evaluation=recorded,
-                    objective=args.threshold_objective, validation=validation, monitoring=monitoring)
+                    objective=args.threshold_objective, validation=validation, monitoring=monitoring,
+                    slice_columns=columns)
 
 
 if __name__ == "__main__":

@@ -133,3 +133,23 @@ def test_recalibration_copes_with_scores_of_exactly_0_and_1():
     assert fitted["a"] > 0
     measured, found = findings.calibration_check(y, p, validation=None)
     assert measured["recalibrated_log_loss"] < measured["log_loss"] and found is not None
+
+
+def test_a_weak_slice_of_the_test_rows_becomes_a_finding(tmp_path):
+    from processing_scripts import slices
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    y = (rng.random(n) < 0.3).astype(int)
+    segment = rng.integers(0, 3, n)
+    p = np.clip(0.3 + 0.4 * (2 * y - 1) * 0.5 + rng.normal(0, 0.15, n), 0, 1)
+    p[segment == 2] = rng.random(int(np.sum(segment == 2)))  # noise where segment == 2
+    test = tmp_path / "test.csv"
+    test.write_text("".join(f"{label},{s},{rng.normal():.4f}\n" for label, s in zip(y, segment)))
+    columns = slices.read_slice_columns([test], expected_rows=n, expected_labels=y)
+    found, result = kinds(y, p, slice_columns=columns)
+    assert "slice" in found
+    finding = next(f for f in result.document["improvements"] if f["kind"] == "slice")
+    assert "_c1 = 2" in finding["evidence"]
+    assert "slices" in result.document["improvement_checks"]
+    assert "slices" in result.files["report.html"].decode()
