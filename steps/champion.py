@@ -45,9 +45,11 @@ def create_champion_step(
     function_arn: str,
     parameters: Mapping[str, Parameter],
     output_uri: Join,
+    monitoring_history_uri: str = "",
 ) -> ChampionStep:
     """Invoke the (already deployed) champion-resolving function for ``ModelPackageGroupName`` (staging
-    ``ValidationDataUrl`` too); the definition only names its ARN."""
+    ``ValidationDataUrl`` too, and the deployed version's quality history at ``monitoring_history_uri`` when it
+    exists); the definition only names its ARN."""
     step = function_step(
         job,
         name=name,
@@ -59,6 +61,7 @@ def create_champion_step(
             "ValidationDataUrl": parameters["ValidationDataUrl"],
             "OutputUri": output_uri,
             "KmsKeyId": job.kms_key_id or "",
+            "MonitoringHistoryUri": monitoring_history_uri,
         },
         outputs=(CONTEXT_OUTPUT, CHAMPION_ARN_OUTPUT, CHAMPION_VERSION_OUTPUT),
     )

@@ -420,3 +420,17 @@ def test_the_container_layout_runs_the_comparison(demo, tmp_path):
     assert document["gate"]["champion"]["status"] == "paired"
     assert "evaluation.json could not be staged" in " ".join(document["gate"]["champion"]["notes"])
     assert document["gate"]["passed"] is True
+
+
+def test_the_deployed_versions_quality_alarm_is_a_finding_of_the_next_evaluation(demo, tmp_path, capsys):
+    from pipeline.local.staging import local_config
+    from pipeline.pipelines.quality import history_uri
+
+    line = {"window_start": "2024-01-07T00:00:00Z", "window_end": "2024-01-08T00:00:00Z", "item_count": 900,
+            "metrics": {"auc": {"value": 0.71, "standard_deviation": 0.01}}, "verdict": "violations",
+            "violated_metrics": ["auc"]}
+    LocalObjectStore(tmp_path).put_bytes(history_uri(local_config()), (json.dumps(line) + "\n").encode())
+    assert run(demo, tmp_path, "better") == 0
+    evaluation = evaluation_of(tmp_path, last_execution(tmp_path, capsys))
+    (finding,) = [f for f in evaluation["improvements"] if f["kind"] == "monitoring"]
+    assert "2024-01-07T00:00:00Z" in finding["evidence"] and "auc 0.71" in finding["evidence"]

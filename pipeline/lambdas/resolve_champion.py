@@ -8,6 +8,8 @@ under ``OutputUri`` (a per-execution prefix the evaluation step downloads):
     champion/evaluation.json      the champion's ModelQuality statistics, when readable
     champion/model.tar.gz         the champion's model artifact, when readable (for the paired comparison)
     validation/...                the objects under ValidationDataUrl, when it is set
+    monitoring/quality_history.jsonl  the deployed version's model-quality history (MonitoringHistoryUri),
+                                  when it exists: the evaluation's findings quote its last window
 
 Deployed as ``resolve_champion.lambda_handler`` with ``champions.py`` (which version is the champion) and
 ``storage.py``: standard library and boto3 only. The local runner calls :func:`resolve` with the local
@@ -32,6 +34,7 @@ CONTEXT_FILE = "context.json"
 CHAMPION_EVALUATION = "champion/evaluation.json"
 CHAMPION_MODEL = "champion/model.tar.gz"
 VALIDATION_PREFIX = "validation/"
+MONITORING_HISTORY = "monitoring/quality_history.jsonl"
 OUTPUTS = ("ContextUri", "ChampionArn", "ChampionVersion")
 
 
@@ -47,7 +50,8 @@ def _model_data_url(package: Mapping[str, Any]) -> str | None:
 def resolve(event: Mapping[str, Any], *, sagemaker, storage: Storage) -> dict[str, str]:
     """Stage the champion (and validation data) under ``event["OutputUri"]``; return the step outputs.
 
-    ``event``: ModelPackageGroupName, OutputUri, ValidationDataUrl (may be empty), KmsKeyId (may be empty).
+    ``event``: ModelPackageGroupName, OutputUri, ValidationDataUrl (may be empty), KmsKeyId (may be empty),
+    MonitoringHistoryUri (may be empty or absent: the quality history to stage when it exists).
     ``sagemaker``: a boto3 ``sagemaker`` client (or the local registry's client of the same shape).
     A champion whose files cannot be read is still reported (with the errors), so the gate fails closed
     instead of treating the model as a first version; a registry that cannot be read fails the step.
@@ -90,6 +94,10 @@ def resolve(event: Mapping[str, Any], *, sagemaker, storage: Storage) -> dict[st
             relative = source[len(base):].lstrip("/") if source.startswith(base) else source.rsplit("/", 1)[-1]
             storage.copy(source, join(output, VALIDATION_PREFIX + relative))
         context["validation"] = {"source": validation, "base": base, "objects": len(sources)}
+    history = (event.get("MonitoringHistoryUri") or "").strip()
+    if history and history in storage.list(history):  # the exact object, not a longer key beginning with it
+        storage.copy(history, join(output, MONITORING_HISTORY))
+        context["monitoring"] = {"quality_history": history}
     storage.put_text(join(output, CONTEXT_FILE), json.dumps(context, indent=2, default=str) + "\n")
     return {
         "ContextUri": output.rstrip("/") + "/",

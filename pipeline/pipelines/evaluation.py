@@ -90,9 +90,11 @@ def create_pipeline(config: PipelineConfig, job: "JobDefaults") -> "Pipeline":
                                 output_prefix=config.frozen_models_prefix)
     # Only the frozen copy from here on: what is evaluated is what gets registered.
     model_builder = create_model_builder(job, model_data_url=freeze.model_data_url)
+    from pipeline.pipelines.quality import history_uri
+
     champion = create_champion_step(job, name=CHAMPION_STEP, display_name="Find-champion",
                                     function_arn=config.champion_function_arn, parameters=params,
-                                    output_uri=execution_uri("context"))
+                                    output_uri=execution_uri("context"), monitoring_history_uri=history_uri(config))
     create_model = create_model_step(name=CREATE_MODEL_STEP, display_name="Create-model", model_builder=model_builder)
     transform = create_transform_step(job, name=TRANSFORM_STEP, display_name="Score-test-set", parameters=params,
                                       model_name=create_model.properties.ModelName,
