@@ -6,15 +6,22 @@
                                      [--format csv|capture|auto] [--label-column first|none]
                                      [--psi-threshold 0.2] [--ks-threshold 0.1] [--completeness-ratio 1.0]
                                      [--header] [--max-skipped-share 0.05] [--endpoint-name E] [--schedule-name S]
+                                     [--start ISO8601] [--end ISO8601] [--run-start ISO8601 [--window-hours 24]]
+    python -m pipeline.monitor quality --capture FILE|DIR|s3://... --ground-truth FILE|DIR|s3://...
+                                       --constraints FILE|s3://... [--output-dir DIR] [--start ISO8601]
+                                       [--end ISO8601] [--probability-threshold P] [--history FILE]
+                                       [--baseline-statistics FILE|s3://...] [--min-labelled-rows 200]
     common options: --s3 local|aws (default local), --work-dir DIR (local store, default .local-sagemaker),
                     --region R (aws)
 
 ``s3://bucket/key`` is read from the local object store ``<work-dir>/s3/bucket/key`` (the local runner's),
 or from S3 itself with ``--s3 aws`` (boto3, default credentials). A prefix is copied as a SageMaker
 S3Prefix input is (the key after the prefix is the path below the download folder). The work is done by
-``processing_scripts/monitor.py``, the script a Processing step runs.
-Exit 0: no violations (or the baseline was written); 1: violations (written to the output folder);
-2: unusable input or arguments, with one line on stderr.
+``processing_scripts/monitor.py`` and ``processing_scripts/quality.py``, the scripts the Processing steps run.
+``quality --history FILE`` reads the window history from FILE (if it exists) and writes it back with this
+window's line.
+Exit 0: no violations (or the baseline was written); 1: violations (written to the output folder), or
+not enough labelled data; 2: unusable input or arguments, with one line on stderr.
 """
 from __future__ import annotations
 
@@ -29,9 +36,12 @@ from typing import Callable, Sequence
 from pipeline.local.store import LocalObjectStore, StoreError, split_uri
 from processing_scripts import data_quality as dq
 from processing_scripts import monitor as script
+from processing_scripts import quality
+from processing_scripts.outputs import write_bytes_atomic
 
 DEFAULT_WORK_DIR = ".local-sagemaker"
 DEFAULT_CHECK_OUTPUT = "drift-check"
+DEFAULT_QUALITY_OUTPUT = "quality-check"
 
 
 class InputError(ValueError):
@@ -128,7 +138,72 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--data", required=True, help="CSV or Data Capture file, folder or s3:// URI")
     check.add_argument("--output-dir", default=DEFAULT_CHECK_OUTPUT, help=f"results folder (default {DEFAULT_CHECK_OUTPUT})")
     script.add_check_options(check)
+    quality_check = commands.add_parser("quality", parents=[common],
+                                        help="merge captured predictions with ground truth and check model quality")
+    quality_check.add_argument("--capture", required=True, help="Data Capture file, folder or s3:// URI")
+    quality_check.add_argument("--ground-truth", required=True, help="ground-truth JSON lines file, folder or s3:// URI")
+    quality_check.add_argument("--constraints", required=True,
+                               help="the model-quality constraints.json registered with the model (file or s3:// URI)")
+    quality_check.add_argument("--baseline-statistics",
+                               help="the registered evaluation.json (file or s3:// URI): its threshold and the "
+                                    "trend's reference values")
+    quality_check.add_argument("--history", help="local quality_history.jsonl: read if it exists, written back with "
+                                                 "this window")
+    quality_check.add_argument("--output-dir", default=DEFAULT_QUALITY_OUTPUT,
+                               help=f"results folder (default {DEFAULT_QUALITY_OUTPUT})")
+    quality.add_quality_options(quality_check)
     return parser
+
+
+def resolve_file(location: str, stack: ExitStack, args: argparse.Namespace) -> str:
+    """A local path for a file or an ``s3://`` object (its only object, when a prefix is given)."""
+    local = resolve(location, stack, args)
+    if not location.startswith("s3://"):
+        return local
+    files = [p for p in Path(local).rglob("*") if p.is_file()]
+    if len(files) != 1:
+        raise InputError(f"{location} holds {len(files)} objects; pass the URI of the one file")
+    return str(files[0])
+
+
+def run_quality(args: argparse.Namespace) -> int:
+    """The ``quality`` command: resolve the inputs, run the check, print the verdict."""
+    if args.history and args.history.startswith("s3://"):
+        print(f"error: --history {args.history} must be a local file", file=sys.stderr)
+        return 2
+    with ExitStack() as stack:
+        try:
+            shown = {}
+            for key, flag in (("capture", "capture"), ("ground_truth", "ground_truth")):
+                given = getattr(args, flag)
+                setattr(args, flag, resolve(given, stack, args))
+                shown[key] = shown_names(given, Path(getattr(args, flag)))
+            for key, flag in (("constraints", "constraints"), ("baseline", "baseline_statistics")):
+                given = getattr(args, flag)
+                if given is not None:
+                    setattr(args, flag, resolve_file(given, stack, args))
+                    shown[key] = shown_names(given, Path(getattr(args, flag)))
+        except (InputError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        history_out = Path(tempfile.mkdtemp(prefix="quality-history-")) if args.history else None
+        if history_out is not None:
+            stack.callback(lambda: __import__("shutil").rmtree(history_out, ignore_errors=True))
+        args.history_out = str(history_out) if history_out else None
+        args.fail_on_violation = True
+        code, result = quality.run(args, shown=shown)
+        if result is None:
+            return code
+        if history_out is not None:
+            try:
+                write_bytes_atomic(args.history, (history_out / quality.HISTORY_FILE).read_bytes())
+            except OSError as error:
+                print(f"error: cannot write --history {args.history}: {error.strerror or error}", file=sys.stderr)
+                return 2
+    for line in quality.describe(result):
+        print(line)
+    print(f"report: {os.path.join(args.output_dir, 'quality_report.html')}")
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.output_dir.startswith("s3://"):
         print(f"error: --output-dir {args.output_dir} must be a local folder", file=sys.stderr)
         return 2
+    if args.command == "quality":
+        return run_quality(args)
     with ExitStack() as stack:
         try:
             data = args.data

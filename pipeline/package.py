@@ -59,7 +59,7 @@ def _check_loaded(estimator_path: Path) -> None:
         raise PackageError(f"{estimator_path}: {len(classes)} classes; the pipeline evaluates binary classifiers")
 
 
-def _member(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
+def tar_member(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mode = 0o644
@@ -83,8 +83,8 @@ def build_model_archive(estimator_path: str | Path, out_path: str | Path) -> Pat
         raise PackageError(f"{out_path}: the archive would overwrite the estimator; pick another --out")
     check_estimator(estimator_path)
     members = sorted([
-        _member(MODEL_MEMBER, estimator_path.read_bytes()),
-        _member(CODE_MEMBER, INFERENCE_SOURCE.read_bytes()),
+        tar_member(MODEL_MEMBER, estimator_path.read_bytes()),
+        tar_member(CODE_MEMBER, INFERENCE_SOURCE.read_bytes()),
     ], key=lambda member: member[0].name)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:

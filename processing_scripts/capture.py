@@ -40,6 +40,7 @@ import base64
 import binascii
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -186,14 +187,29 @@ def _body(part_record: Any, part: str, *, input_rows: int | None = None) -> tupl
     return lines, width
 
 
-def _record(line: str) -> tuple[int, int, list[str]]:
-    """(output width, input width, rows as CSV lines, output fields first) of one capture record."""
+def _in_window(record: Any, window: Any) -> bool:
+    """Whether a parsed record's ``eventMetadata.inferenceTime`` lies in ``window`` (a windows.Window)."""
+    metadata = record.get("eventMetadata") if isinstance(record, dict) else None
+    moment = metadata.get("inferenceTime") if isinstance(metadata, dict) else None
+    if not isinstance(moment, str):
+        raise _Malformed("eventMetadata.inferenceTime is missing; a windowed check cannot place the record")
+    try:
+        return window.holds(moment)
+    except ValueError as error:
+        raise _Malformed(f"eventMetadata.{error}") from None
+
+
+def _record(line: str, window: Any = None) -> tuple[int, int, list[str]] | None:
+    """(output width, input width, rows as CSV lines, output fields first) of one capture record; None
+    when its inference time lies outside ``window``."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
         raise _Malformed(f"not JSON ({error.msg}); each line must be one Data Capture record") from None
     except RecursionError:
         raise _Malformed("not JSON (nested too deeply); each line must be one Data Capture record") from None
+    if window is not None and not _in_window(record, window):
+        return None
     capture = record.get("captureData") if isinstance(record, dict) else None
     endpoint_input = capture.get("endpointInput") if isinstance(capture, dict) else None
     endpoint_output = capture.get("endpointOutput") if isinstance(capture, dict) else None
@@ -232,16 +248,17 @@ def _share(value: float) -> str:
 
 
 def read_capture(path: str | os.PathLike, *, shown: Callable[[Path], str] = str,
-                 max_skipped_share: float = MAX_SKIPPED_SHARE) -> Dataset:
+                 max_skipped_share: float = MAX_SKIPPED_SHARE, window: Any = None) -> Dataset:
     """Read SageMaker Data Capture JSONL files (a file or a folder) in Model Monitor's layout: the
     endpoint output's fields, then the input's (the module's rules); malformed records are skipped
     and counted, and :class:`DataError` names the first when more than ``max_skipped_share`` of the
-    records (or all of them) are."""
+    records (or all of them) are. With ``window`` (a windows.Window), only records whose inference
+    time lies in it are read (the others are counted, not checked)."""
     files = data_files(path, shown=shown)
     names = [shown(file) for file in files]
     groups: dict[tuple[int, int], tuple[list[tuple[int, int]], list[str]]] = {}  # shape: (records, lines)
     skipped: list[tuple[int, int, str]] = []  # (file index, line number, reason)
-    records = 0
+    records = outside = 0
     for index, file in enumerate(files):
         check_text(file, names[index])
         # utf-8-sig: a leading byte-order mark is not part of the first record (as for CSV).
@@ -251,16 +268,24 @@ def read_capture(path: str | os.PathLike, *, shown: Callable[[Path], str] = str,
                     continue
                 records += 1
                 try:
-                    output_width, input_width, lines = _record(line)
+                    read = _record(line, window)
                 except _Malformed as why:
                     skipped.append((index, line_no, str(why)))
                     continue
+                if read is None:
+                    outside += 1
+                    continue
+                output_width, input_width, lines = read
                 where, rows = groups.setdefault((output_width, input_width), ([], []))
                 where.append((index, line_no))
                 rows += lines
     if records == 0:
         raise DataError(f"{shown(Path(path))} holds no captured requests; pass Data Capture files (JSON lines "
                         "with captureData)")
+    if outside == records:
+        raise DataError(f"none of the {records} captured requests in {shown(Path(path))} has an inference time in the "
+                        f"window {window.describe()}; check the window (or the capture prefix), or that the endpoint "
+                        "had traffic then")
     usable = sum(len(where) for where, _ in groups.values())
     shape = max(groups, key=lambda s: (len(groups[s][0]), [-n for n in groups[s][0][0]]), default=None)
     if shape is not None:
@@ -271,14 +296,15 @@ def read_capture(path: str | os.PathLike, *, shown: Callable[[Path], str] = str,
                 reason = _shape_reason(other, shape, len(main_where), usable, first)
                 skipped += [(index, line_no, reason) for index, line_no in where]
     skipped.sort()
-    _check_skipped(skipped, records, names, max_skipped_share)
+    _check_skipped(skipped, records - outside, names, max_skipped_share)
     where, lines = groups[shape]
     columns, rows = _columns("\n".join(lines).encode("utf-8") + b"\n", names[0])
     if rows != len(lines) or len(columns) != sum(shape):  # the lines are built to parse: a bug if not
         raise DataError(f"{names[0]}: {len(lines)} captured rows of {sum(shape)} fields read as {rows} of "
                         f"{len(columns)}; report this as a bug")
     return Dataset(columns, rows, [str(f) for f in files], output_width=shape[0], input_width=shape[1],
-                   record_count=records, skipped=[(f"{names[i]}:{n}", reason) for i, n, reason in skipped])
+                   record_count=records, skipped=[(f"{names[i]}:{n}", reason) for i, n, reason in skipped],
+                   outside_window=outside)
 
 
 def _check_skipped(skipped: list[tuple[int, int, str]], records: int, names: list[str], limit: float) -> None:
@@ -313,10 +339,11 @@ def sniff_format(path: str | os.PathLike, *, shown: Callable[[Path], str] = str)
 
 def read_dataset(path: str | os.PathLike, *, data_format: str = "auto", label_column: str = "none",
                  header: bool = False, keep_label: bool = False, max_skipped_share: float = MAX_SKIPPED_SHARE,
-                 shown: Callable[[Path], str] = str) -> Dataset:
+                 shown: Callable[[Path], str] = str, window: Any = None, scheduled: bool = False) -> Dataset:
     """Read CSV or Data Capture input; ``data_format`` is "csv", "capture" or "auto". ``label_column``,
     ``header`` and ``keep_label`` are :func:`read_csv`'s (captures have neither label nor header);
-    ``max_skipped_share`` is :func:`read_capture`'s."""
+    ``max_skipped_share`` and ``window`` are :func:`read_capture`'s. CSV rows have no inference time:
+    a window given explicitly is refused for them, a ``scheduled`` one does not apply."""
     if data_format not in ("csv", "capture", "auto"):
         raise DataError(f"format {data_format!r} is not csv, capture or auto")
     sniffed = sniff_format(path, shown=shown)
@@ -326,5 +353,135 @@ def read_dataset(path: str | os.PathLike, *, data_format: str = "auto", label_co
     if data_format == "auto":
         data_format = sniffed
     if data_format == "capture":
-        return read_capture(path, shown=shown, max_skipped_share=max_skipped_share)
+        return read_capture(path, shown=shown, max_skipped_share=max_skipped_share, window=window)
+    if window is not None and not scheduled:
+        raise DataError(f"{shown(Path(path))} is CSV, whose rows have no inference time: a window (--start/--end) "
+                        "applies to Data Capture records only; leave it out for a CSV batch")
     return read_csv(path, label_column=label_column, header=header, keep_label=keep_label, shown=shown)
+
+
+# --- predictions with their event ids and times (the model-quality check) -------------------------
+
+
+@dataclass
+class Predictions:
+    """The captured requests of a window: per request its event id (the caller's ``inferenceId`` when
+    given, else Data Capture's ``eventId``, as Model Monitor merges ground truth) and the endpoint's
+    probability for each of its records; with the reading's accounting."""
+
+    event_ids: list[str]
+    scores: list[tuple[float, ...]]
+    record_count: int = 0  # non-blank lines read
+    outside_window: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file:line, reason)
+
+
+def _probabilities(lines: list[str], width: int) -> tuple[float, ...]:
+    """One probability per output row (a row of one value in [0, 1])."""
+    if width != 1:
+        raise _Malformed(f"the output has {width} values per record; the quality check needs one probability of "
+                         "the positive class per record (the scikit-learn serving contract's output)")
+    values = []
+    for line in lines:
+        text = line.strip().strip('"')
+        try:
+            value = float(text)
+        except ValueError:
+            raise _Malformed(f"the output {text[:40]!r} is not a number; the quality check needs the endpoint's "
+                             "probability of the positive class") from None
+        if not 0.0 <= value <= 1.0:  # NaN fails too
+            raise _Malformed(f"the output {text[:40]!r} is not a probability from 0 to 1")
+        values.append(value)
+    return tuple(values)
+
+
+def _one_csv_record(endpoint_input: Any) -> bool:
+    """The input is absent or one CSV line (the common case, known without splitting it into fields)."""
+    if endpoint_input is None:
+        return True
+    data = endpoint_input.get("data") if isinstance(endpoint_input, dict) else None
+    media = str(endpoint_input.get("observedContentType", "text/csv")).split(";")[0].strip().lower() \
+        if isinstance(endpoint_input, dict) else ""
+    body = data.rstrip("\r\n") if isinstance(data, str) else ""
+    return (endpoint_input.get("encoding") == "CSV" and media == "text/csv" and bool(body.strip())
+            and '"' not in body and "\n" not in body and "\r" not in body)
+
+
+def _input_rows(endpoint_input: Any) -> int | None:
+    """How many records the request's input holds (None when not captured)."""
+    if endpoint_input is None:
+        return None
+    return len(_body(endpoint_input, "input")[0])
+
+
+def _prediction(line: str, window: Any) -> tuple[str, tuple[float, ...]] | None:
+    """(event id, probabilities) of one capture record; None when its inference time is outside ``window``."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise _Malformed(f"not JSON ({error.msg}); each line must be one Data Capture record") from None
+    except RecursionError:
+        raise _Malformed("not JSON (nested too deeply); each line must be one Data Capture record") from None
+    metadata = record.get("eventMetadata") if isinstance(record, dict) else None
+    capture = record.get("captureData") if isinstance(record, dict) else None
+    if not isinstance(metadata, dict) or not isinstance(capture, dict):
+        raise _Malformed("no eventMetadata and captureData; this is not a SageMaker Data Capture record")
+    event_id = metadata.get("inferenceId") or metadata.get("eventId")
+    if not isinstance(event_id, str) or not event_id:
+        raise _Malformed("eventMetadata has no eventId (or inferenceId); ground truth cannot be merged with it")
+    if window is not None and not _in_window(record, window):
+        return None
+    endpoint_output = capture.get("endpointOutput")
+    if endpoint_output is None:
+        raise _Malformed("captureData has no endpointOutput; capture the endpoint's output (Data Capture "
+                         "CaptureOptions: Input and Output) to check its quality")
+    data = endpoint_output.get("data") if isinstance(endpoint_output, dict) else None
+    endpoint_input = capture.get("endpointInput")
+    if (isinstance(data, str) and endpoint_output.get("encoding") == "CSV" and "," not in data and '"' not in data
+            and "\n" not in data.rstrip("\r\n") and "\r" not in data.rstrip("\r\n")
+            and str(endpoint_output.get("observedContentType", "text/csv")).split(";")[0].strip().lower() == "text/csv"):
+        outputs, width = [data], 1  # one CSV value: the common case, parsed without the general reader
+        input_rows = None if _one_csv_record(endpoint_input) else _input_rows(endpoint_input)
+    else:
+        input_rows = _input_rows(endpoint_input)
+        outputs, width = _body(endpoint_output, "output", input_rows=input_rows)
+    if input_rows is not None and input_rows != len(outputs):
+        raise _Malformed(f"the output has {len(outputs)} row{'s' * (len(outputs) != 1)} but the input {input_rows}; "
+                         "a request needs one output row per input row")
+    return event_id, _probabilities(outputs, width)
+
+
+def read_predictions(path: str | os.PathLike, *, window: Any = None, shown: Callable[[Path], str] = str,
+                     max_skipped_share: float = MAX_SKIPPED_SHARE) -> Predictions:
+    """The captured predictions below ``path`` whose ``inferenceTime`` lies in ``window`` (a
+    :class:`windows.Window`; None: every record). Malformed records are skipped and counted as by
+    :func:`read_capture` (the share is of the records read); a record outside the window is not read
+    further, so it cannot count as malformed."""
+    files = data_files(path, shown=shown)
+    predictions = Predictions([], [])
+    skipped: list[tuple[int, int, str]] = []
+    names = [shown(file) for file in files]
+    for index, file in enumerate(files):
+        check_text(file, names[index])
+        with open(file, encoding="utf-8-sig", errors="replace") as handle:
+            for line_no, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                predictions.record_count += 1
+                try:
+                    found = _prediction(line, window)
+                except _Malformed as why:
+                    skipped.append((index, line_no, str(why)))
+                    continue
+                if found is None:
+                    predictions.outside_window += 1
+                    continue
+                predictions.event_ids.append(found[0])
+                predictions.scores.append(found[1])
+    if predictions.record_count == 0:
+        raise DataError(f"{shown(Path(path))} holds no captured requests; pass Data Capture files (JSON lines "
+                        "with captureData)")
+    # The tolerance is of the records the check would have used: those outside the window do not count.
+    _check_skipped(skipped, predictions.record_count - predictions.outside_window, names, max_skipped_share)
+    predictions.skipped = [(f"{names[i]}:{n}", reason) for i, n, reason in skipped]
+    return predictions

@@ -48,7 +48,8 @@ class Dataset:
     ``output_width``: how many leading columns came from a capture's endpoint output (0: none, or not a
     capture); ``input_width``: how many from its endpoint input (None: not a capture); ``header``: the
     column names came from a CSV header; ``record_count``: capture records read, skipped ones included;
-    ``skipped``: (``file:line``, reason) of each capture record left out.
+    ``skipped``: (``file:line``, reason) of each capture record left out; ``outside_window``: capture
+    records not read because their inference time lies outside the checked window.
     """
 
     columns: list[Column]
@@ -59,6 +60,7 @@ class Dataset:
     header: bool = False
     record_count: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    outside_window: int = 0
 
 
 def column_from_strings(name: str, values: Sequence[Any]) -> Column:

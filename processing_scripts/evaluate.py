@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+import numpy as np
+
 from . import (champion, gate, metrics, model_archive, model_quality_constraints, operating_point, predictions, report,
                scoring, text_files, uncertainty)
 from .evaluation_document import build_document, to_json
@@ -121,6 +123,14 @@ def evaluate(
     document = build_document(y_true, y_score, threshold=settings.threshold, n_bootstrap=settings.n_bootstrap,
                               seed=settings.seed)
     document["operating_point"] = dict(threshold_choice or {"source": "parameter", "threshold": settings.threshold})
+    costs = document["operating_point"].get("costs")
+    if costs:  # the cost the frozen threshold gives on the test set, against the default threshold's
+        labels, scores = np.asarray(y_true, dtype=np.float64), np.asarray(y_score, dtype=np.float64)
+        for key, threshold in (("test_expected_cost", settings.threshold),
+                               ("test_expected_cost_at_default", operating_point.DEFAULT_THRESHOLD)):
+            positive = scores >= threshold
+            fp, fn = int(np.sum(positive & (labels == 0))), int(np.sum(~positive & (labels == 1)))
+            document["operating_point"][key] = (costs["false_positive"] * fp + costs["false_negative"] * fn) / len(labels)
     document["subject"] = dict(subject or {key: None for key, _ in report.SUBJECT_FIELDS})
     document["dataset"].update(dataset)
     document.update(sections or {})

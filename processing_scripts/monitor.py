@@ -4,14 +4,18 @@
     python monitor.py check --baseline-dir DIR --data DIR_OR_FILE --output-dir DIR [--format csv|capture|auto]
                             [--label-column first|none] [--header] [--psi-threshold 0.2] [--ks-threshold 0.1]
                             [--completeness-ratio 1.0] [--max-skipped-share 0.05] [--endpoint-name E]
-                            [--schedule-name S] [--fail-on-violation]
+                            [--schedule-name S] [--start ISO8601] [--end ISO8601]
+                            [--run-start ISO8601 [--window-hours 24]] [--fail-on-violation]
 
 baseline writes statistics.json and constraints.json. check writes constraint_violations.json,
 statistics.json and constraints.json (of the new data, as Model Monitor's monitoring job does),
 cloudwatch_metrics.json (Model Monitor's metrics as a PutMetricData request, unless constraints.json
 disables emit_metrics), drift_summary.json, drift_report.html and drift_status.json (a few fields a
 pipeline's ConditionStep and FailStep read).
-Rules and statistics: see data_quality.py (the map of the parts). Exit 0 when the outputs are written
+Rules and statistics: see data_quality.py (the map of the parts). Windows (windows.py): only the captures
+whose inference time lies in ``[--start, --end)``, or in the last whole window of ``--window-hours``
+before ``--run-start`` (a scheduled run), are checked; CSV rows have no time (an explicit window is
+refused for them, a scheduled one does not apply). Exit 0 when the outputs are written
 (with or without violations, so that a pipeline step can decide; ``--fail-on-violation`` exits 1 on
 violations instead), 2 with one line on stderr and nothing written when input or arguments are unusable.
 """
@@ -33,6 +37,7 @@ from .data_profile import build_statistics, suggest_constraints, to_json_bytes
 from .drift_report import render_report
 from .text_files import relative_names, shown_value
 from .outputs import write_outputs
+from .windows import Window, add_window_options, iso, window_from_options
 from .parameters import MONITORING_PARAMETERS, ParameterError, by_name
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
@@ -78,10 +83,13 @@ def check_files(baseline_dir: str | os.PathLike, data: str | os.PathLike, *, dat
                 ks_threshold: float | None = None, completeness_ratio: float | None = None,
                 max_skipped_share: float | None = None, dimensions: Mapping[str, str] | None = None,
                 shown: Callable[[Path], str] = str, baseline_shown: Callable[[Path], str] = str,
+                window: Window | None = None, scheduled: bool = False,
                 ) -> tuple[DriftResult, dict[str, bytes]]:
     """Run the drift check; returns the result and the output files (not yet written). ``shown`` and
     ``baseline_shown`` name the data's and the baseline's files in messages; ``dimensions`` go on the
-    CloudWatch metrics (e.g. Endpoint, MonitoringSchedule)."""
+    CloudWatch metrics (e.g. Endpoint, MonitoringSchedule); ``window``: check only the captures whose
+    inference time lies in it (``scheduled``: it was derived from a run's start, so CSV data, which has
+    no times, is checked whole rather than refused)."""
     statistics, constraints = load_baseline(baseline_dir, shown=baseline_shown)
     layout = constraints.get("data_layout") if isinstance(constraints.get("data_layout"), dict) else {}
     if label_column is None:  # the baseline's layout, for CSV in the same layout as its input
@@ -90,13 +98,20 @@ def check_files(baseline_dir: str | os.PathLike, data: str | os.PathLike, *, dat
         header = bool(layout.get("header", False))
     options = {} if max_skipped_share is None else {"max_skipped_share": max_skipped_share}
     dataset = read_dataset(data, data_format=data_format, label_column=label_column, header=header,
-                           keep_label=bool(layout.get("label_kept")), shown=shown, **options)
+                           keep_label=bool(layout.get("label_kept")), shown=shown, window=window,
+                           scheduled=scheduled, **options)
     result = check_drift(statistics, constraints, dataset, where=baseline_shown(Path(baseline_dir) / "constraints.json"),
                          statistics_where=baseline_shown(Path(baseline_dir) / "statistics.json"),
                          psi_threshold=psi_threshold, comparison_threshold=ks_threshold,
                          completeness_ratio=completeness_ratio)
     skipped = dataset.skipped
     result.summary["dataset"]["records_skipped"] = len(skipped)
+    applies = window is not None and dataset.input_width is not None  # captures, not CSV
+    result.summary["window"] = {"start": iso(window.start) if applies and window.start else "-inf",
+                                "end": iso(window.end) if applies and window.end else "+inf",
+                                "outside_window": dataset.outside_window,
+                                "note": "" if applies or window is None else
+                                "CSV rows have no inference time: the scheduled window does not apply"}
     result.summary["skipped_records"] = [{"where": where, "reason": reason} for where, reason in skipped[:100]]
     new_statistics = build_statistics(result.aligned)
     files = {
@@ -207,6 +222,7 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
                              f"(default {MAX_SKIPPED_SHARE}); fewer are skipped and reported")
     parser.add_argument("--endpoint-name", help="Endpoint dimension of the CloudWatch metrics file")
     parser.add_argument("--schedule-name", help="MonitoringSchedule dimension of the CloudWatch metrics file")
+    add_window_options(parser, label_delay=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,6 +270,12 @@ def run(args: argparse.Namespace, *, shown: Callable[[Path], str] = str,
     ``baseline_shown`` name the files of ``--data`` and of the baseline in messages."""
     result = None
     try:
+        window = window_from_options(args) if args.command == "check" else None
+    except ValueError as error:  # an empty window, or hours that do not tile days
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT, None
+    scheduled = args.command == "check" and args.start is None and args.end is None
+    try:
         if args.command == "baseline":
             files = baseline_files(args.data, label_column=args.label_column, header=args.header, shown=shown)
         else:
@@ -262,7 +284,8 @@ def run(args: argparse.Namespace, *, shown: Callable[[Path], str] = str,
                                         psi_threshold=args.psi_threshold, ks_threshold=args.ks_threshold,
                                         completeness_ratio=args.completeness_ratio,
                                         max_skipped_share=args.max_skipped_share,
-                                        dimensions=dimensions(args), shown=shown, baseline_shown=baseline_shown)
+                                        dimensions=dimensions(args), shown=shown, baseline_shown=baseline_shown,
+                                        window=window, scheduled=scheduled)
     except (DataError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT, None

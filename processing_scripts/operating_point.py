@@ -5,13 +5,19 @@ Objectives (the ``ThresholdObjective`` pipeline parameter):
 
 * ``max-f1``: the threshold with the highest F1;
 * ``min-precision:P``: the highest recall among thresholds whose precision is at least P;
-* ``min-recall:R``: the highest precision among thresholds whose recall is at least R.
+* ``min-recall:R``: the highest precision among thresholds whose recall is at least R;
+* ``min-cost:fp=C1,fn=C2``: the lowest expected cost per row, ``(C1 x false positives + C2 x false
+  negatives) / rows``, where a false positive costs C1 and a false negative C2 (any unit: only their
+  ratio moves the threshold).
 
 Candidates are the distinct scores (a row is positive when its score is at or above the threshold);
-ties go to the highest threshold, the most conservative choice.
+for ``min-cost`` also "no row positive" (the threshold just above the highest score, when that is below
+1), which is the cheapest choice when false positives are costly enough. Ties go to the highest
+threshold, the most conservative choice.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,18 +26,45 @@ from . import metrics
 from .text_files import shown_value
 
 DEFAULT_OBJECTIVE = "max-f1"
-OBJECTIVE_HELP = "max-f1, min-precision:P (best recall with precision >= P) or min-recall:R (best precision with recall >= R)."
+OBJECTIVE_HELP = ("max-f1, min-precision:P (best recall with precision >= P), min-recall:R (best precision with "
+                  "recall >= R) or min-cost:fp=C1,fn=C2 (lowest expected cost).")
+DEFAULT_THRESHOLD = 0.5  # what the cost of the chosen threshold is compared with
 
 
-def parse_objective(text: str) -> tuple[str, float | None]:
-    """``("max-f1", None)``, ``("min-precision", 0.9)`` or ``("min-recall", 0.8)``.
+def _parse_costs(text: str, target: str) -> tuple[float, float]:
+    costs: dict[str, float] = {}
+    for part in target.split(","):
+        name, equals, value = part.strip().partition("=")
+        name = name.strip().lower()
+        if not equals or name not in ("fp", "fn") or name in costs:
+            raise ValueError(f"threshold objective {shown_value(text)}: write the costs as min-cost:fp=C1,fn=C2 "
+                             "(each once), e.g. min-cost:fp=1,fn=5")
+        try:
+            cost = float(value)
+        except ValueError:
+            cost = float("nan")
+        if not (math.isfinite(cost) and cost >= 0):
+            raise ValueError(f"threshold objective {shown_value(text)}: the {name} cost {shown_value(value.strip(), 20)} "
+                             "is not a number of 0 or more")
+        costs[name] = cost
+    if set(costs) != {"fp", "fn"}:
+        raise ValueError(f"threshold objective {shown_value(text)}: give both costs, e.g. min-cost:fp=1,fn=5")
+    if costs["fp"] == costs["fn"] == 0:
+        raise ValueError(f"threshold objective {shown_value(text)}: both costs are 0, so every threshold costs "
+                         "nothing; give at least one a positive cost")
+    return costs["fp"], costs["fn"]
 
-    >>> parse_objective("min-precision:0.9")
-    ('min-precision', 0.9)
+
+def parse_objective(text: str) -> tuple[str, float | tuple[float, float] | None]:
+    """``("max-f1", None)``, ``("min-precision", 0.9)``, ``("min-recall", 0.8)`` or
+    ``("min-cost", (fp_cost, fn_cost))``.
+
+    >>> parse_objective("min-precision:0.9"), parse_objective("min-cost:fp=1,fn=5")
+    (('min-precision', 0.9), ('min-cost', (1.0, 5.0)))
     >>> parse_objective("best")
     Traceback (most recent call last):
     ...
-    ValueError: threshold objective 'best' is not one of max-f1, min-precision:P (best recall with precision >= P) or min-recall:R (best precision with recall >= R).
+    ValueError: threshold objective 'best' is not one of max-f1, min-precision:P (best recall with precision >= P), min-recall:R (best precision with recall >= R) or min-cost:fp=C1,fn=C2 (lowest expected cost).
     >>> parse_objective("min-precision:2")
     Traceback (most recent call last):
     ...
@@ -40,6 +73,8 @@ def parse_objective(text: str) -> tuple[str, float | None]:
     kind, _, target = text.strip().partition(":")
     if kind == "max-f1" and not target:
         return kind, None
+    if kind == "min-cost" and target:
+        return kind, _parse_costs(text, target)
     if kind in ("min-precision", "min-recall") and target:
         try:
             value = float(target)
@@ -119,6 +154,8 @@ def select_threshold(table: metrics.ScoreTable, objective: str = DEFAULT_OBJECTI
     (0.9, 0.35)
     """
     kind, target = parse_objective(objective)
+    if kind == "min-cost":
+        return _min_cost(table, objective, *target)
     at = Candidates.of(table)
     precision, recall, f1 = at.precision, at.recall, at.f1
     if kind == "max-f1":
@@ -141,4 +178,54 @@ def select_threshold(table: metrics.ScoreTable, objective: str = DEFAULT_OBJECTI
         "validation_f1": float(f1[best]),
         "validation_rows": table.n,
         "validation_positives": table.n_pos,
+    }
+
+
+MAX_COST_CURVE_POINTS = 200
+
+
+def cost_candidates(table: metrics.ScoreTable, fp_cost: float, fn_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """(thresholds, expected cost per row), highest threshold first: every distinct score, and before them
+    "no row positive" (just above the highest score) when that threshold is still at most 1.
+
+    >>> t = metrics.ScoreTable.from_arrays(np.array([0, 1, 0, 1]), np.array([0.2, 0.4, 0.6, 0.8]))
+    >>> [round(float(v), 4) for v in cost_candidates(t, 1.0, 5.0)[1]]
+    [2.5, 1.25, 1.5, 0.25, 0.5]
+    """
+    tp, fp = table.tp[:-1][::-1], table.fp[:-1][::-1]  # at each distinct score, descending
+    thresholds = table.values[::-1]
+    costs = (fp_cost * fp + fn_cost * (table.n_pos - tp)) / table.n
+    above = float(np.nextafter(thresholds[0], np.inf))
+    if above <= 1.0:
+        thresholds = np.concatenate([[above], thresholds])
+        costs = np.concatenate([[fn_cost * table.n_pos / table.n], costs])
+    return thresholds, costs
+
+
+def expected_cost(table: metrics.ScoreTable, threshold: float, fp_cost: float, fn_cost: float) -> float:
+    """Expected cost per row at ``threshold`` (a row is positive at or above it)."""
+    _, fp, fn, _ = metrics.confusion_counts(table, threshold)
+    return (fp_cost * fp + fn_cost * fn) / table.n
+
+
+def _min_cost(table: metrics.ScoreTable, objective: str, fp_cost: float, fn_cost: float) -> dict:
+    thresholds, costs = cost_candidates(table, fp_cost, fn_cost)
+    best = int(np.argmin(costs))  # the first minimum: the highest threshold among ties
+    threshold = float(thresholds[best])
+    tn, fp, fn, tp = metrics.confusion_counts(table, threshold)
+    step = max(1, math.ceil(len(thresholds) / MAX_COST_CURVE_POINTS))
+    keep = np.unique(np.concatenate([np.arange(0, len(thresholds), step), [best, len(thresholds) - 1]]))
+    return {
+        "objective": objective,
+        "threshold": threshold,
+        "validation_precision": tp / (tp + fp) if tp + fp else 0.0,
+        "validation_recall": tp / table.n_pos if table.n_pos else 0.0,
+        "validation_f1": 2.0 * tp / (2 * tp + fp + fn) if tp else 0.0,
+        "validation_rows": table.n,
+        "validation_positives": table.n_pos,
+        "costs": {"false_positive": fp_cost, "false_negative": fn_cost},
+        "validation_expected_cost": float(costs[best]),
+        "validation_expected_cost_at_default": expected_cost(table, DEFAULT_THRESHOLD, fp_cost, fn_cost),
+        "default_threshold": DEFAULT_THRESHOLD,
+        "cost_curve": {"thresholds": thresholds[keep].tolist(), "expected_costs": costs[keep].tolist()},
     }

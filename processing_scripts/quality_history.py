@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 from . import charts
 from .labelled import DataError
 
+HISTORY_FILE = "quality_history.jsonl"
 TREND_METRICS = ("auc", "f1")
 Z = 1.959963984540054  # the two-sided 95% normal quantile: the band drawn around each value
 
@@ -74,8 +75,10 @@ def _number(value: Any) -> float:
     return number if math.isfinite(number) else math.nan
 
 
-def trend_svg(history: Sequence[Mapping[str, Any]], metric: str, *, baseline: float | None) -> str:
-    """``metric`` per window (oldest left) with its 95% band, against the registered ``baseline``."""
+def trend_svg(history: Sequence[Mapping[str, Any]], metric: str, *, baseline: float | None,
+              threshold: float | None = None) -> str:
+    """``metric`` per window (oldest left) with its 95% band, against the registered ``baseline`` value
+    and the constraint's ``threshold`` (below it: a violation)."""
     count = len(history)
     xs = [i / (count - 1) if count > 1 else 0.5 for i in range(count)]
     values = [_number((e["metrics"].get(metric) or {}).get("value")) for e in history]
@@ -92,10 +95,16 @@ def trend_svg(history: Sequence[Mapping[str, Any]], metric: str, *, baseline: fl
     if baseline is not None and math.isfinite(baseline):
         references.append(charts.Series(f"registered {metric} {baseline:.4f}", [0, 1], [baseline, baseline],
                                         colour=charts.ORANGE, dash="6 4"))
+    if threshold is not None and math.isfinite(threshold):
+        references.append(charts.Series(f"constraint threshold {threshold:.4f}", [0, 1], [threshold, threshold],
+                                        colour="#b91c1c", dash="1 3", width=1.5))
     first = history[0].get("window_start") if history else None
     last = history[-1].get("window_start") if history else None
     return charts.unit_chart(
         f"trend-{metric}", title=f"{metric.upper()} per window", x_label=f"window ({first} .. {last})",
         y_label=metric, series=series, references=references,
         description=f"{metric} of each of {count} monitored windows with its 95% interval"
-                    + (f", against the registered value {baseline:.4f}" if references else ""))
+                    + (f", against the registered value {baseline:.4f}" if baseline is not None
+                       and math.isfinite(baseline) else "")
+                    + (f" and the constraint threshold {threshold:.4f}" if threshold is not None
+                       and math.isfinite(threshold) else ""))

@@ -14,7 +14,8 @@ from typing import Any, Mapping
 from . import charts, metric_catalog
 from .metric_catalog import number
 
-PLOTS = ("roc", "pr", "confusion_matrix", "calibration")
+PLOTS = ("roc", "pr", "confusion_matrix", "calibration")  # always drawn
+OPTIONAL_PLOTS = ("cost",)  # drawn when the evaluation has what they show
 NOT_RECORDED = "not recorded"
 SUBJECT_FIELDS = (
     ("model_package_group", "Model package group"),
@@ -137,6 +138,32 @@ def pr_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> s
                              x_label="Recall", y_label="Precision", series=series, references=[chance])
 
 
+def cost_svg(point: Mapping[str, Any]) -> str:
+    """Expected cost per row on the validation set against the threshold (``ThresholdObjective=min-cost``),
+    as a share of the highest cost on the curve, with the chosen and the default thresholds marked."""
+    curve = point["cost_curve"]
+    xs, costs = list(curve["thresholds"]), list(curve["expected_costs"])
+    top = max(costs) or 1.0
+    ys = [c / top for c in costs]
+    chosen, default = float(point["threshold"]), float(point["default_threshold"])
+    at_default = float(point["validation_expected_cost_at_default"])
+    series = [
+        charts.Series(f"expected cost per row (share of the highest, {top:.4g})", xs, ys),
+        charts.Series(f"chosen threshold {_threshold_text(chosen)}: cost {point['validation_expected_cost']:.4g}",
+                      [min(chosen, 1.0)], [point["validation_expected_cost"] / top], line=False, marker="circle",
+                      tips=[f"threshold {chosen:.4g}: expected cost {point['validation_expected_cost']:.4g} per row"]),
+        charts.Series(f"default threshold {default:g}: cost {at_default:.4g}", [default], [at_default / top],
+                      line=False, marker="square", colour=charts.ORANGE,
+                      tips=[f"threshold {default:g}: expected cost {at_default:.4g} per row"]),
+    ]
+    costs_text = point["costs"]
+    return charts.unit_chart(
+        "cost", title="Expected cost on validation data",
+        description=_describe(f"Expected cost per row with a false positive costing {costs_text['false_positive']:g} "
+                              f"and a false negative {costs_text['false_negative']:g}", series),
+        x_label="Decision threshold", y_label="Expected cost / highest", series=series)
+
+
 def calibration_svg(document: Mapping[str, Any], champion: Mapping[str, Any] | None) -> str:
     """Reliability diagram: fraction positive against mean score per bin, and the perfect diagonal."""
     calibration = document["calibration"]
@@ -244,12 +271,16 @@ def render_plots(document: Mapping[str, Any], champion_evaluation: Mapping[str, 
     """SVG text per plot name (:data:`PLOTS`); ``champion_evaluation`` is the champion's recorded
     evaluation.json when it was staged."""
     champion = champion_view(document, champion_evaluation)
-    return {
+    plots = {
         "roc": roc_svg(document, champion),
         "pr": pr_svg(document, champion),
         "confusion_matrix": confusion_svg(document, champion),
         "calibration": calibration_svg(document, champion),
     }
+    point = document.get("operating_point") or {}
+    if "cost_curve" in point:
+        plots["cost"] = cost_svg(point)
+    return plots
 
 
 def plot_files(plots: Mapping[str, str]) -> dict[str, bytes]:
@@ -339,7 +370,7 @@ def render_html(document: Mapping[str, Any], plots: Mapping[str, str]) -> str:
     op_rows += [f"<tr><td>recall &ge; {p['recall_at_least']}</td>{_op(p)}</tr>" for p in ops["precision_at_recall"]]
     figures = "".join(
         f'<figure>{plots[name]}<figcaption>also as <a href="{name}.svg">{name}.svg</a></figcaption></figure>'
-        for name in PLOTS if name in plots
+        for name in PLOTS + OPTIONAL_PLOTS if name in plots
     )
     delong = document["confidence_intervals"]["auc_delong"]
     verdict = "not decided" if not gate else ("PASSED" if gate["passed"] else "FAILED")
@@ -358,6 +389,7 @@ decision threshold {document['threshold']} ({html.escape(str(document.get('opera
 Intervals: {html.escape(document['confidence_intervals']['method'])}.</p>
 <h2>Operating points</h2>
 <table><tr><th></th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th><th>FPR</th></tr>{''.join(op_rows)}</table>
+{_cost_html(document.get("operating_point") or {})}
 <h2>Plots</h2><div class="plots">{figures}</div>
 </body></html>
 """
@@ -380,6 +412,22 @@ def _champion_html(champion: Mapping[str, Any], level: str) -> str:
         return head
     return head + ("<table><tr><th>metric</th><th>challenger</th><th>champion</th><th>difference</th>"
                    f"<th>{level} interval</th></tr>{rows}</table>")
+
+
+def _cost_html(point: Mapping[str, Any]) -> str:
+    """The expected cost of the chosen threshold against the default one (``min-cost`` objectives)."""
+    if "costs" not in point:
+        return ""
+    costs = point["costs"]
+    test = ""
+    if "test_expected_cost" in point:
+        test = (f" On the test set: {_fmt(point['test_expected_cost'])} per row at the chosen threshold, "
+                f"{_fmt(point['test_expected_cost_at_default'])} at {point['default_threshold']:g}.")
+    return (f"<p>Decision threshold chosen on the validation set for the lowest expected cost, a false positive "
+            f"costing {costs['false_positive']:g} and a false negative {costs['false_negative']:g}: threshold "
+            f"{_fmt(point['threshold'])}, expected cost {_fmt(point['validation_expected_cost'])} per row "
+            f"({_fmt(point['validation_expected_cost_at_default'])} at the default threshold "
+            f"{point['default_threshold']:g}).{test}</p>")
 
 
 def _op(point: Mapping[str, Any]) -> str:

@@ -290,6 +290,33 @@ def test_threshold_chosen_on_validation_data(demo, tmp_path, capsys):
     )
 
 
+def test_a_cost_objective_freezes_the_cheapest_threshold_and_reports_its_cost(demo, tmp_path, capsys):
+    assert run(demo, tmp_path, "better", "--validation-data", str(demo["validation"]),
+               "--param", "ThresholdObjective=min-cost:fp=1,fn=8") == 0
+    evaluation = evaluation_of(tmp_path, last_execution(tmp_path, capsys))
+    point = evaluation["operating_point"]
+    assert point["source"] == "validation" and point["costs"] == {"false_positive": 1.0, "false_negative": 8.0}
+    assert evaluation["threshold"] == point["threshold"]
+    assert point["validation_expected_cost"] <= point["validation_expected_cost_at_default"]
+    import joblib
+
+    model = joblib.load(demo["better"].parent / "better.joblib")
+    validation = np.loadtxt(demo["validation"], delimiter=",")
+    v_scores, v_y = model.predict_proba(validation[:, 1:])[:, 1], validation[:, 0].astype(int)
+    costs = [(np.sum((v_scores >= t) & (v_y == 0)) + 8 * np.sum((v_scores < t) & (v_y == 1))) / len(v_y)
+             for t in np.unique(v_scores)]
+    assert point["validation_expected_cost"] == pytest.approx(min(costs), abs=1e-12)
+    data = np.loadtxt(demo["test"], delimiter=",")
+    scores = model.predict_proba(data[:, 1:])[:, 1]
+    y = data[:, 0].astype(int)
+    for key, threshold in (("test_expected_cost", point["threshold"]), ("test_expected_cost_at_default", 0.5)):
+        predicted = scores >= threshold
+        expected = (np.sum(predicted & (y == 0)) + 8 * np.sum(~predicted & (y == 1))) / len(y)
+        assert point[key] == pytest.approx(expected, abs=1e-12), key
+    report = next((tmp_path / "s3").rglob("report.html")).read_text()
+    assert 'id="cost"' in report and "a false negative 8" in report and "cost.svg" in report
+
+
 def test_a_bad_validation_row_is_named_by_its_uri_and_line(demo, tmp_path, capsys):
     rows = demo["validation"].read_text().splitlines()
     bad = tmp_path / "validation.csv"

@@ -49,8 +49,10 @@ STRING_PROBES = {
     "a model package group name: 1-63 letters, digits and hyphens":
         (["a", "a" * 63, "churn-p-abc123", "a--b"], ["bad_group!", "a" * 64, "-a", "a-", ""]),
 }
-OBJECTIVE_PROBES = (["max-f1", "min-precision:0.9", "min-recall:1", "min-recall:5e-324"],
-                    ["best", "min-precision:1.5", "min-recall:0", "min-precision:"])
+OBJECTIVE_PROBES = (["max-f1", "min-precision:0.9", "min-recall:1", "min-recall:5e-324", "min-cost:fp=1,fn=5",
+                     "min-cost:fn=0,fp=2.5"],
+                    ["best", "min-precision:1.5", "min-recall:0", "min-precision:", "min-cost:fp=1",
+                     "min-cost:fp=0,fn=0", "min-cost:fp=-1,fn=1"])
 
 
 def _number(value: float, kind: str) -> str:
