@@ -36,6 +36,8 @@ among the violated metrics. Exit 0 when the outcomes are as described, 1 otherwi
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 import time
@@ -104,7 +106,7 @@ def train_and_evaluate(work: Path, rng: np.random.Generator):
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[:TRAIN_ROWS], y[:TRAIN_ROWS])
     scores = model.predict_proba(X[TRAIN_ROWS:])[:, 1]
     predictions = write_text_atomic(work / "evaluation-input" / "test.csv.out", "".join(
-        f"{label},{score!r}\n" for label, score in zip(y[TRAIN_ROWS:], scores)))
+        f"{label},{float(score)!r}\n" for label, score in zip(y[TRAIN_ROWS:], scores)))
     if evaluate.main(["--predictions", str(predictions), "--output-dir", str(work / "evaluation")]) != 0:
         raise SystemExit("error: the evaluation of the demo's model failed")
     return model
@@ -358,11 +360,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     for run in schedule(args.days, change_day):
         publish(files, work, run.at, written)
         out = work / "checks" / f"{run.window_start:%Y-%m-%d}-run-{run.at:%m%d%H%M}"
-        code = monitor.main(["quality", "--capture", str(work / "datacapture" / ENDPOINT),
-                             "--ground-truth", str(work / "ground-truth"), "--constraints", str(constraints),
-                             "--start", f"{run.window_start:%Y-%m-%dT%H:%M:%SZ}",
-                             "--end", f"{run.window_start + timedelta(hours=WINDOW_HOURS):%Y-%m-%dT%H:%M:%SZ}",
-                             "--history", str(history), "--output-dir", str(out)])
+        command = ["quality", "--capture", str(work / "datacapture" / ENDPOINT),
+                   "--ground-truth", str(work / "ground-truth"), "--constraints", str(constraints),
+                   "--start", f"{run.window_start:%Y-%m-%dT%H:%M:%SZ}",
+                   "--end", f"{run.window_start + timedelta(hours=WINDOW_HOURS):%Y-%m-%dT%H:%M:%SZ}",
+                   "--baseline-statistics", str(work / "evaluation" / "evaluation.json"),
+                   "--history", str(history), "--output-dir", str(out)]
+        if not results:
+            print("  e.g. python -m pipeline.monitor " + " ".join(command))
+        with contextlib.redirect_stdout(io.StringIO()):  # its summary is the line below (errors still show)
+            code = monitor.main(command)
         if code == 2:
             return 1
         results.append((run, read_outcome(out)))
