@@ -31,7 +31,8 @@ labels: few have arrived, so it says "not enough labelled data" (why the schedul
 schedule: every day at 01:00 the window ending 48 hours earlier (windows.scheduled_window: the run of
 day d + 3 checks day d), with ``--history`` so quality_history.jsonl grows and the last report shows the
 trend. Expected: the days before the event pass (no false alarm), the days from the event on fail, AUC
-among the violated metrics. Exit 0 when the outcomes are as described, 1 otherwise.
+among the violated metrics. Exit 0 when the outcomes are as described, 1 otherwise. A rerun replaces
+the folders an earlier run wrote (marked by ``.quality-demo``); folders it did not write are refused.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ import argparse
 import contextlib
 import io
 import json
+import shutil
 import sys
 import time
 import uuid
@@ -61,6 +63,8 @@ INFERENCE_ID_SHARE = 0.3
 # Ground truth: the share never labelled, labelled within hours, sent twice; the others arrive in 24-48 h.
 UNLABELLED_SHARE, FAST_LABEL_SHARE, DUPLICATE_LABEL_SHARE = 0.04, 0.03, 0.02
 TRAIN_ROWS, TEST_ROWS = 8_000, 3_000
+WORK_PARTS = ("evaluation-input", "evaluation", "datacapture", "ground-truth", "checks", "monitoring")
+MARKER = ".quality-demo"  # in the work folder: its WORK_PARTS are the demo's, replaced on each run
 
 
 # --- the world: customers and the relation of their features to churn ------------------------------
@@ -313,6 +317,19 @@ def line(run: Run, outcome: Outcome) -> str:
             f"{f1:<8}  {verdict}{note}")
 
 
+def prepare_work_dir(work: Path) -> None:
+    """Empty the demo's folders in ``work`` when an earlier run of the demo left them (a replay adds files as
+    time passes: an earlier run's files would be read as this one's); FileExistsError when such a folder is
+    there but the demo did not make it."""
+    found = [part for part in WORK_PARTS if (work / part).exists()]
+    if found and not (work / MARKER).is_file():
+        raise FileExistsError(f"{work} holds {', '.join(found)} that the demo did not write; pass another --work-dir")
+    for part in found:
+        shutil.rmtree(work / part)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / MARKER).write_text("python -m pipeline.quality_demo writes and replaces the folders here\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.quality_demo", description=__doc__.split("\n")[0])
     parser.add_argument("--work-dir", default=".demo/quality", help="where the model, captures, labels and checks go")
@@ -328,9 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     work = Path(args.work_dir)
-    if (work / "datacapture").exists() or (work / "ground-truth").exists() or (work / "checks").exists():
-        # A replay adds files as time passes: an earlier run's files would be read as this one's.
-        print(f"error: {work} holds an earlier run of the demo; remove it or pass another --work-dir", file=sys.stderr)
+    try:
+        prepare_work_dir(work)
+    except FileExistsError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 1
     rng = np.random.default_rng(args.seed)
     change_day = args.days - 2

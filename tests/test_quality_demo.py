@@ -152,10 +152,24 @@ def test_the_event_flips_tenure_for_one_region_and_leaves_the_features_alone():
             assert np.array_equal(after_y[segment], before_y[segment])
 
 
-def test_a_work_dir_with_an_earlier_replay_is_refused(run, capsys):
-    _, work, _ = run
-    assert demo.main(["--work-dir", str(work)]) == 1
-    assert "holds an earlier run of the demo" in capsys.readouterr().err
+def test_a_rerun_replaces_the_demos_folders_but_not_foreign_ones(tmp_path):
+    for part in demo.WORK_PARTS:
+        (tmp_path / "mine" / part).mkdir(parents=True)
+        (tmp_path / "mine" / part / "old.jsonl").write_text("{}\n")
+    (tmp_path / "mine" / demo.MARKER).write_text("")
+    (tmp_path / "mine" / "notes.txt").write_text("kept")
+    demo.prepare_work_dir(tmp_path / "mine")
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == [demo.MARKER, "notes.txt"]
+    (tmp_path / "theirs" / "datacapture").mkdir(parents=True)
+    with pytest.raises(FileExistsError, match="holds datacapture that the demo did not write"):
+        demo.prepare_work_dir(tmp_path / "theirs")
+    assert (tmp_path / "theirs" / "datacapture").is_dir() and not (tmp_path / "theirs" / demo.MARKER).exists()
+
+
+def test_a_work_dir_with_foreign_captures_is_refused(tmp_path, capsys):
+    (tmp_path / "ground-truth").mkdir()
+    assert demo.main(["--work-dir", str(tmp_path)]) == 1
+    assert "holds ground-truth that the demo did not write" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [(["--days", "2"], "--days must be at least 3"),
