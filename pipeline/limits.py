@@ -88,6 +88,12 @@ SCHEDULE_DESCRIPTION = Limit("scheduler", "Description", 512)
 SCHEDULE_EXPRESSION = Limit("scheduler", "ScheduleExpression", 256, 1)
 SCHEDULE_PARAMETER_VALUE = Limit("scheduler", "SageMakerPipelineParameterValue", 1024, 1)
 
+# EventBridge (service "events"): the retraining rule and its SageMaker pipeline target
+RULE_NAME = Limit("events", "RuleName", 64, 1, r"[\.\-_A-Za-z0-9]+")
+RULE_DESCRIPTION = Limit("events", "RuleDescription", 512)
+RETRAIN_PARAMETER_NAME = Limit("events", "SageMakerPipelineParameterName", 256, 1, r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+RETRAIN_PARAMETER_VALUE = Limit("events", "SageMakerPipelineParameterValue", 1024)
+
 # The longest S3 URI below the artifact prefix that the pipeline writes is about 100 characters
 # (<prefix>/models/sha256/<64 hex>/model.tar.gz); SageMaker adds execution ids and file names below it.
 # Leaving 256 characters for all of that keeps every derived URI within S3Uri's 1024.

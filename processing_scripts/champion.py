@@ -53,6 +53,12 @@ class Context:
         return path if self.champion and self.champion.get("evaluation_staged") and path.is_file() else None
 
     @property
+    def monitoring_dir(self) -> Path | None:
+        """The deployed version's monitoring results the champion step staged (quality history), if any."""
+        path = self.folder / "monitoring"
+        return path if path.is_dir() else None
+
+    @property
     def validation_files(self) -> list[Path]:
         folder = self.folder / "validation"
         if not self.validation or not folder.is_dir():

@@ -42,8 +42,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import (champion, gate, metrics, model_archive, model_quality_constraints, operating_point, predictions, report,
-               scoring, text_files, uncertainty)
+from . import (champion, findings, gate, metrics, model_archive, model_quality_constraints, operating_point,
+               predictions, report, scoring, text_files, uncertainty)
 from .evaluation_document import build_document, to_json
 from .outputs import scratch_folder, write_outputs
 
@@ -104,6 +104,9 @@ def evaluate(
     sections: Mapping[str, Any] | None = None,
     decide_gate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     champion_evaluation: Mapping[str, Any] | None = None,
+    objective: str = operating_point.DEFAULT_OBJECTIVE,
+    validation: tuple[Any, Any] | None = None,
+    monitoring: Mapping[str, Any] | None = None,
 ) -> Evaluation:
     """Evaluate labels and scores (arrays, one pair a row): evaluation.json, constraints.json (the
     model-quality constraints, see model_quality_constraints.py), the plots and report.html.
@@ -113,8 +116,10 @@ def evaluate(
     ``operating_point``; default: the parameter); ``subject`` what was evaluated (default: nothing
     recorded); ``sections`` are added to evaluation.json as they are (the report shows the standard
     sections only). ``decide_gate(document)`` returns the ``gate`` section; ``champion_evaluation`` is
-    the champion's recorded evaluation.json, overlaid on the plots. Raises ``metrics.InputError`` (a
-    ValueError) for pairs no metric can be computed from.
+    the champion's recorded evaluation.json, overlaid on the plots. ``objective`` is the threshold
+    objective, ``validation`` the validation set's (labels, scores) when it was scored, ``monitoring``
+    what findings.read_monitoring found: the findings (``improvements``, findings.py) use them. Raises
+    ``metrics.InputError`` (a ValueError) for pairs no metric can be computed from.
 
     >>> result = evaluate([0, 1, 0, 1], [0.2, 0.9, 0.6, 0.4], EvaluationSettings(n_bootstrap=0), dataset={})
     >>> sorted(result.files), result.document["subject"]["model_sha256"]
@@ -138,7 +143,28 @@ def evaluate(
         document["gate"] = decide_gate(document)
     # After the gate: its minimums are part of the constraints.
     document["model_quality_constraints"] = model_quality_constraints.constraints_section(document)
+    document["improvement_checks"], document["improvements"] = improvement_checks(
+        y_true, y_score, document, objective=objective, validation=validation, monitoring=monitoring, seed=settings.seed)
     return Evaluation(document, output_files(document, champion_evaluation))
+
+
+def improvement_checks(y_true, y_score, document: Mapping[str, Any], *, objective: str,
+                       validation: tuple[Any, Any] | None, monitoring: Mapping[str, Any] | None,
+                       seed: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(what each check measured, the findings the evidence supports): see findings.py."""
+    y, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_score, dtype=np.float64)
+    pair = None if validation is None else (np.asarray(validation[0], dtype=np.int64),
+                                            np.asarray(validation[1], dtype=np.float64))
+    results = {
+        "calibration": findings.calibration_check(y, p, validation=pair, reliability=document.get("calibration"),
+                                                  seed=seed),
+        "threshold": findings.threshold_check(y, p, threshold=float(document["threshold"]), objective=objective,
+                                              point=document["operating_point"], validation=pair, seed=seed),
+        "prevalence": findings.prevalence_check(y, None if pair is None else pair[0]),
+        "monitoring": findings.monitoring_check(monitoring or {}),
+    }
+    measured = {name: result[0] for name, result in results.items() if result[0] is not None}
+    return measured, findings.improvements(list(results.values()))
 
 
 def output_files(document: Mapping[str, Any], champion_evaluation: Mapping[str, Any] | None = None) -> dict[str, bytes]:
@@ -192,6 +218,8 @@ def build_parser() -> UsageParser:
                                                "outputs stay a function of the inputs, so no clock is read)")
     parser.add_argument("--threshold-objective", default=operating_point.DEFAULT_OBJECTIVE,
                         help="with validation data: " + operating_point.OBJECTIVE_HELP)
+    parser.add_argument("--monitoring", help="a folder of monitoring results of the deployed version "
+                                             "(quality_history.jsonl, drift_status.json): findings from them")
     for spec in gate.GATE_PARAMETERS:
         parser.add_argument(spec.cli_flag, dest=f"gate_{spec.field}", metavar=spec.type.upper(),
                             help=f"gate: {spec.description.replace('%', '%%')} (default {spec.default})")
@@ -261,18 +289,20 @@ def evaluated_subject(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def choose_operating_point(args: argparse.Namespace, context, scratch: Path) -> dict[str, Any]:
-    """The decision threshold: chosen on validation data when staged, else the --threshold given."""
+def choose_operating_point(args: argparse.Namespace, context, scratch: Path) -> tuple[dict[str, Any], tuple | None]:
+    """(the decision threshold: chosen on validation data when staged, else the --threshold given; the
+    validation set's labels and the challenger's scores, or None)."""
     files = context.validation_files if context is not None else []
     if not files:
-        return {"source": "parameter", "threshold": args.threshold}
+        return {"source": "parameter", "threshold": args.threshold}, None
     from_validation = scoring.score_files(
         model_archive.load_serving_handlers(_model_archive(args.model), scratch / "challenger-model"), files,
         shown=context.validation_name,
     )
     table = metrics.ScoreTable.from_arrays(*metrics.check_binary_inputs(from_validation.y_true, from_validation.y_score))
     chosen = operating_point.select_threshold(table, args.threshold_objective)
-    return {"source": "validation", "validation_sha256": predictions.files_sha256(files), **chosen}
+    return ({"source": "validation", "validation_sha256": predictions.files_sha256(files), **chosen},
+            (from_validation.y_true, from_validation.y_score))
 
 
 # Where the model archives are extracted: <tmp>/evaluate-<pid>-*, removed at exit (a killed run's by the next).
@@ -321,7 +351,7 @@ def _evaluate(args: argparse.Namespace, scratch: Path) -> Evaluation:
     gate_settings = _check_arguments(args)
     subject = evaluated_subject(args)
     context = champion.read_context(args.context) if args.context else None
-    point = choose_operating_point(args, context, scratch)
+    point, validation = choose_operating_point(args, context, scratch)
     tests = test_data_files(args.test_data)
     data = predictions.read_predictions(args.predictions, shown=text_files.relative_names(args.predictions))
     dataset = {"files": list(data.files), "sha256": data.sha256}
@@ -343,8 +373,10 @@ def _evaluate(args: argparse.Namespace, scratch: Path) -> Evaluation:
     # The champion's recorded curves can be overlaid when its evaluation.json was staged.
     recorded = champion.read_champion_evaluation(context)[0] if context is not None else None
     settings = EvaluationSettings(threshold=point["threshold"], n_bootstrap=args.bootstrap, seed=args.seed)
+    monitoring = findings.read_monitoring(args.monitoring or (context.monitoring_dir if context is not None else None))
     return evaluate(data.y_true, data.y_score, settings, dataset=dataset, threshold_choice=point, subject=subject,
-                    decide_gate=decide_gate if gate_settings is not None else None, champion_evaluation=recorded)
+                    decide_gate=decide_gate if gate_settings is not None else None, champion_evaluation=recorded,
+                    objective=args.threshold_objective, validation=validation, monitoring=monitoring)
 
 
 if __name__ == "__main__":

@@ -80,14 +80,18 @@ def trend_svg(history: Sequence[Mapping[str, Any]], metric: str, *, baseline: fl
     """``metric`` per window (oldest left) with its 95% band, against the registered ``baseline`` value
     and the constraint's ``threshold`` (below it: a violation)."""
     count = len(history)
-    xs = [i / (count - 1) if count > 1 else 0.5 for i in range(count)]
-    values = [_number((e["metrics"].get(metric) or {}).get("value")) for e in history]
-    spreads = [_number((e["metrics"].get(metric) or {}).get("standard_deviation")) for e in history]
-    lower = [v - Z * s if not math.isnan(s) else v for v, s in zip(values, spreads)]
-    upper = [v + Z * s if not math.isnan(s) else v for v, s in zip(values, spreads)]
-    tips = [f"{e.get('window_start') or '?'} .. {e.get('window_end') or '?'}: {metric} {v:.4f}"
-            + (f" (95% {lo:.4f} to {hi:.4f})" if not math.isnan(s) else "")
-            + f", {e.get('item_count')} labelled rows" for e, v, s, lo, hi in zip(history, values, spreads, lower, upper)]
+    positions = [i / (count - 1) if count > 1 else 0.5 for i in range(count)]
+    xs, values, lower, upper, tips = [], [], [], [], []
+    for x, e in zip(positions, history):  # windows without the metric (not enough labels) are not drawn
+        value = _number((e["metrics"].get(metric) or {}).get("value"))
+        if math.isnan(value):
+            continue
+        spread = _number((e["metrics"].get(metric) or {}).get("standard_deviation"))
+        low, high = (value - Z * spread, value + Z * spread) if not math.isnan(spread) else (value, value)
+        xs.append(x), values.append(value), lower.append(low), upper.append(high)
+        tips.append(f"{e.get('window_start') or '?'} .. {e.get('window_end') or '?'}: {metric} {value:.4f}"
+                    + (f" (95% {low:.4f} to {high:.4f})" if not math.isnan(spread) else "")
+                    + f", {e.get('item_count')} labelled rows")
     series = [charts.Series(f"{metric} per window", xs, values, marker="circle", tips=tips),
               charts.Series("lower 95% bound", xs, lower, colour=charts.GREY, dash="2 3", width=1.0),
               charts.Series("upper 95% bound", xs, upper, colour=charts.GREY, dash="6 2", width=1.0)]

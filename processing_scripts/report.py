@@ -342,7 +342,8 @@ table.subject td{text-align:left}table.subject code{word-break:break-all}.missin
 table.checks td,table.checks th{text-align:left}tr.failed{background:#fdecea;font-weight:bold}
 tr.failed .outcome{color:#b42318}tr.passed .outcome{color:#1b7f3b}
 .plots{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0;border:1px solid #e5e7eb}
-figcaption{font-size:.85em;padding:.2em .5em;color:#374151}"""
+figcaption{font-size:.85em;padding:.2em .5em;color:#374151}
+li.finding{margin:.6em 0}li.finding p{margin:.2em 0}"""
 
 
 def render_html(document: Mapping[str, Any], plots: Mapping[str, str]) -> str:
@@ -390,6 +391,7 @@ Intervals: {html.escape(document['confidence_intervals']['method'])}.</p>
 <h2>Operating points</h2>
 <table><tr><th></th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th><th>FPR</th></tr>{''.join(op_rows)}</table>
 {_cost_html(document.get("operating_point") or {})}
+{improvements_html(document)}
 <h2>Plots</h2><div class="plots">{figures}</div>
 </body></html>
 """
@@ -412,6 +414,52 @@ def _champion_html(champion: Mapping[str, Any], level: str) -> str:
         return head
     return head + ("<table><tr><th>metric</th><th>challenger</th><th>champion</th><th>difference</th>"
                    f"<th>{level} interval</th></tr>{rows}</table>")
+
+
+def _interval(pair: Any, digits: int = 4) -> str:
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+        return "n/a"
+    return f"[{_fmt(pair[0])}, {_fmt(pair[1])}]"
+
+
+def improvements_html(document: Mapping[str, Any]) -> str:
+    """"What to improve": each finding with its evidence and action, then what every check measured."""
+    found = document.get("improvements")
+    checks = document.get("improvement_checks") or {}
+    if found is None:
+        return ""
+    items = "".join(f'<li class="finding"><p><b>{html.escape(f["finding"])}</b></p><p>{html.escape(f["evidence"])}</p>'
+                    f'<p>What to do: {html.escape(f["action"])}</p></li>' for f in found)
+    head = (f"<ol>{items}</ol>" if found else
+            "<p>No finding: none of the checks below found evidence that a change would do better.</p>")
+    rows = []
+    calibration = checks.get("calibration")
+    if calibration:
+        rows.append(f"<tr><td>calibration</td><td>ECE {_fmt(calibration['expected_calibration_error'])} "
+                    f"{_interval(calibration['expected_calibration_error_interval'])}; log loss "
+                    f"{_fmt(calibration['log_loss'])}, recalibrated {_fmt(calibration['recalibrated_log_loss'])} "
+                    f"(reduction {_interval(calibration['log_loss_reduction_interval'])}; "
+                    f"{html.escape(calibration['recalibrated_by'])})</td></tr>")
+    threshold = checks.get("threshold")
+    if threshold:
+        rows.append(f"<tr><td>decision threshold</td><td>{html.escape(threshold['objective'])}: gain "
+                    f"{_fmt(threshold['gain'])} {_interval(threshold['gain_interval'])} with "
+                    f"{html.escape(threshold['chosen_by'])}</td></tr>")
+    prevalence = checks.get("prevalence")
+    if prevalence:
+        rows.append(f"<tr><td>prevalence</td><td>validation {_fmt(prevalence['validation_prevalence'])}, test "
+                    f"{_fmt(prevalence['test_prevalence'])} (difference {_interval(prevalence['difference_interval'])}, "
+                    f"p = {prevalence['p_value']:.2g})</td></tr>")
+    slices = checks.get("slices")
+    if slices:
+        tested = [row for row in slices.get("slices", []) if row.get("tested", True)]
+        rows.append(f"<tr><td>slices</td><td>{len(tested)} slice(s) of {len({r.get('column') for r in tested})} "
+                    f"low-cardinality column(s) tested; {html.escape(str(slices.get('method', '')))}</td></tr>")
+    if "monitoring" in checks:
+        rows.append(f"<tr><td>monitoring</td><td>{html.escape(', '.join(sorted(checks['monitoring'])) or 'nothing')} "
+                    "at hand</td></tr>")
+    table = (f'<table class="checks"><tr><th>check</th><th>measured</th></tr>{"".join(rows)}</table>' if rows else "")
+    return f"<h2>What to improve</h2>{head}{table}"
 
 
 def _cost_html(point: Mapping[str, Any]) -> str:
