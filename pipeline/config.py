@@ -30,6 +30,8 @@ PROJECT_ID_TAG = "sagemaker:project-id"
 # Suffixes of the pipeline's Lambda function names (pipeline/aws/functions.py deploys them).
 CHAMPION_FUNCTION = "champion"
 FREEZE_FUNCTION = "freeze-model"
+MONITORED_VERSION_FUNCTION = "monitored-version"
+FUNCTION_SUFFIXES = (CHAMPION_FUNCTION, FREEZE_FUNCTION, MONITORED_VERSION_FUNCTION)
 
 # A syntactically valid role for definitions that are only printed or run locally; upsert refuses it.
 PLACEHOLDER_ROLE_ARN = "arn:aws:iam::000000000000:role/SageMakerPipelineExecutionRole"
@@ -134,7 +136,7 @@ class PipelineConfig:
         # First: the project's name is where the pipeline name, group and tags come from.
         self._check_project()
         self.check_pipeline_name(self.pipeline_name, f"--pipeline-name or {ENV_VARS['pipeline_name']}")
-        for suffix in (CHAMPION_FUNCTION, FREEZE_FUNCTION):
+        for suffix in FUNCTION_SUFFIXES:
             check_limit(limits.FUNCTION_NAME, self.function_name(suffix), "Lambda function name",
                         "a shorter --pipeline-name")
         check_limit(limits.MODEL_PACKAGE_GROUP_NAME, self.model_package_group or "", "model package group name",
@@ -253,6 +255,15 @@ class PipelineConfig:
     @property
     def freeze_function_arn(self) -> str:
         return self.function_arn(FREEZE_FUNCTION)
+
+    @property
+    def monitored_version_function_name(self) -> str:
+        """The function that finds the deployed (latest Approved) version and stages a quality check's inputs."""
+        return self.function_name(MONITORED_VERSION_FUNCTION)
+
+    @property
+    def monitored_version_function_arn(self) -> str:
+        return self.function_arn(MONITORED_VERSION_FUNCTION)
 
     @property
     def frozen_models_prefix(self) -> str:

@@ -1,6 +1,6 @@
 """Print a pipeline's definition JSON, offline (no AWS credentials, no network).
 
-    python -m pipeline.definition {evaluation,monitoring} [--bucket B] [--region R] [--role-arn ARN] [--out FILE]
+    python -m pipeline.definition {evaluation,monitoring,quality} [--bucket B] [--region R] [--role-arn ARN] [--out FILE]
 """
 from __future__ import annotations
 

@@ -4,6 +4,7 @@
                               [--tags K=V ...] [--start [--wait]] [--param Name=Value ...]
     python -m pipeline.upsert monitoring --role-arn ARN [--create-schedule | --print-schedule]
                               [--schedule EXPR] [--param Name=Value ... | --reset-params] [--scheduler-role-arn ARN]
+    python -m pipeline.upsert quality --role-arn ARN [--lambda-role-arn ARN] [--create-schedule | --print-schedule] ...
 
 Steps, in order: check settings and parameters, build and validate the definition (offline); read the
 existing schedule (with --create-schedule: its parameters are kept, so they are checked against the new

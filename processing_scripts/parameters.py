@@ -19,6 +19,7 @@ from .drift import COMPARISON_THRESHOLD as KS_THRESHOLD
 from .drift import PSI_THRESHOLD
 from .operating_point import DEFAULT_OBJECTIVE, OBJECTIVE_HELP, parse_objective
 from .text_files import shown_value
+from .windows import parse_time, scheduled_window
 
 TYPES = ("String", "Integer", "Float", "Boolean")
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
@@ -216,6 +217,49 @@ EVALUATION_PARAMETERS: tuple[Parameter, ...] = (
     _instance_type("ProcessingInstanceType", "evaluation and baseline processing jobs"),
 )
 
+def _optional_time(text: str) -> None:
+    if text.strip():  # empty: not given (a scheduled run)
+        parse_time(text, what="the time")
+
+
+def _optional_fraction(text: str) -> None:
+    if text.strip():
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("expected empty or a number from 0 to 1") from None
+        if not 0 <= value <= 1:  # NaN fails too
+            raise ValueError("expected empty or a number from 0 to 1")
+
+
+def _tiling_hours(hours: int) -> None:
+    if hours:  # 0: no window
+        scheduled_window(parse_time("2000-01-01"), hours=hours)  # the rule the container applies
+
+
+def _window_parameters(what: str, *, no_window: str) -> tuple[Parameter, ...]:
+    """WindowStart, WindowEnd, WindowHours: which captures a run checks (processing_scripts/windows.py)."""
+    bound = "empty or an ISO 8601 time such as 2024-01-07T00:00:00Z"
+    return (
+        Parameter("WindowStart", "String", "",
+                  f"Check {what} with inferenceTime at or after this ISO 8601 time (UTC unless a zone is given). "
+                  "Empty (with WindowEnd empty): the scheduled window before the execution's start.",
+                  expected=bound, validate=_optional_time),
+        Parameter("WindowEnd", "String", "",
+                  f"Check {what} with inferenceTime before this ISO 8601 time. Empty (with WindowStart empty): "
+                  "the scheduled window.", expected=bound, validate=_optional_time),
+        Parameter("WindowHours", "Integer", 24,
+                  "Length in hours of the scheduled window, aligned on UTC midnight (a divisor or multiple of 24), "
+                  f"used when WindowStart and WindowEnd are empty; {no_window}.", minimum=0,
+                  validate=_tiling_hours),
+    )
+
+
+def _group_name(description: str) -> Parameter:
+    return Parameter("ModelPackageGroupName", "String", FROM_SETTINGS, description, pattern=_GROUP_NAME,
+                     expected="a model package group name: 1-63 letters, digits and hyphens")
+
+
 # The drift-check pipeline's parameters.
 MONITORING_PARAMETERS: tuple[Parameter, ...] = (
     _url("BaselineUrl", "the prefix holding statistics.json and constraints.json (python -m pipeline.monitor "
@@ -230,5 +274,26 @@ MONITORING_PARAMETERS: tuple[Parameter, ...] = (
               "Kolmogorov-Smirnov critical value with the Robust method) above which a feature has drifted "
               "(replaces constraints.json's comparison_threshold; a feature's own override still applies).",
               minimum=0, maximum=1),
+    *_window_parameters("captures", no_window="0 checks every capture (and CSV data, which has no inference time)"),
     _instance_type("ProcessingInstanceType", "drift-check processing job"),
+)
+
+# The model-quality pipeline's parameters.
+QUALITY_PARAMETERS: tuple[Parameter, ...] = (
+    _group_name("Model package group whose latest Approved version (the deployed model) is checked against its "
+                "registered model-quality constraints."),
+    _url("CaptureDataUrl", "the endpoint's Data Capture prefix (yyyy/mm/dd/hh folders of JSONL)."),
+    _url("GroundTruthUrl", "the prefix of the ground-truth JSONL records (groundTruthData + eventMetadata.eventId) "
+                           "merged with the captures by event id."),
+    *_window_parameters("captured predictions", no_window="0 checks every capture"),
+    Parameter("LabelDelayHours", "Integer", 48,
+              "A scheduled window ends at least this many hours before the execution's start, so that its "
+              "ground truth has arrived.", minimum=0),
+    # Empty by default: F1, precision and recall are measured at the threshold the constraints were measured
+    # at (the registered evaluation's, perhaps chosen on validation data), not at a fixed 0.5.
+    Parameter("ProbabilityThreshold", "String", "",
+              "Probability at or above which a captured prediction counts as positive (F1, precision, recall...). "
+              "Empty: the registered evaluation's decision threshold, at which its constraints were measured.",
+              expected="empty or a number from 0 to 1", validate=_optional_fraction),
+    _instance_type("ProcessingInstanceType", "model-quality processing job"),
 )

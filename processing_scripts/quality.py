@@ -270,10 +270,16 @@ def _count(flag: str):
     return parse
 
 
+def _optional_fraction(flag: str):
+    parse = _fraction(flag)
+    # A pipeline's empty String parameter: not given (the registered threshold), as for --start/--end.
+    return lambda text: None if not text.strip() else parse(text)
+
+
 def add_quality_options(parser: argparse.ArgumentParser) -> None:
     """Options this script and the user CLI's quality command share (not the inputs' locations)."""
     add_window_options(parser, label_delay=True)
-    parser.add_argument("--probability-threshold", type=_fraction("--probability-threshold"),
+    parser.add_argument("--probability-threshold", type=_optional_fraction("--probability-threshold"),
                         help="a probability at or above this predicts the positive class (default: the registered "
                              f"evaluation's threshold with --baseline-statistics, else {DEFAULT_THRESHOLD})")
     parser.add_argument("--min-labelled-rows", type=_count("--min-labelled-rows"), default=MIN_LABELLED_ROWS,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from sagemaker.core.workflow.conditions import ConditionEquals
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join, JsonGet
 from sagemaker.core.workflow.parameters import Parameter
 from sagemaker.core.workflow.properties import PropertyFile
@@ -65,7 +66,8 @@ def create_drift_check_step(
     output_uri: Join,
 ) -> DriftCheckStep:
     """A ProcessingStep running ``monitor.py check``; drift_status.json is its PropertyFile. ``parameters``:
-    the pipeline's, by name (BaselineUrl, CaptureDataUrl, PsiThreshold, KsThreshold, ProcessingInstanceType)."""
+    the pipeline's, by name (BaselineUrl, CaptureDataUrl, PsiThreshold, KsThreshold, WindowStart, WindowEnd,
+    WindowHours, ProcessingInstanceType). A scheduled execution checks the window before its start time."""
     status = PropertyFile(name=PROPERTY_FILE_NAME, output_name=DRIFT_OUTPUT, path=STATUS_FILE)
     step = processing_step(
         job, name=name, display_name=display_name, script=ENTRYPOINT_SCRIPT,
@@ -77,7 +79,11 @@ def create_drift_check_step(
         # No --fail-on-violation: the job succeeds with its outputs and the condition decides.
         arguments=["check", "--baseline-dir", BASELINE_DIR, "--data", DATA_DIR, "--output-dir", RESULT_DIR,
                    "--psi-threshold", as_text(parameters["PsiThreshold"]),
-                   "--ks-threshold", as_text(parameters["KsThreshold"])],
+                   "--ks-threshold", as_text(parameters["KsThreshold"]),
+                   # Empty WindowStart/WindowEnd: the scheduled window before the execution's start.
+                   "--start", parameters["WindowStart"], "--end", parameters["WindowEnd"],
+                   "--run-start", ExecutionVariables.START_DATETIME,
+                   "--window-hours", as_text(parameters["WindowHours"])],
         property_files=(status,),
     )
     return DriftCheckStep(step=step, status=status)

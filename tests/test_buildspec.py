@@ -82,10 +82,11 @@ def test_buildspec_settings_follow_the_sagemaker_project(codebuild_env):
     from pipeline.arguments import config_from_args
 
     deploys = [(m, argv) for m, argv in python_modules() if m in ("pipeline.definition", "pipeline.upsert")]
-    # The definition artifact, the evaluation pipeline, then the drift-check pipeline with its schedule.
+    # The definition artifact, the evaluation pipeline, then the drift-check and model-quality pipelines with
+    # their schedules.
     assert [(m, argv[0], "--create-schedule" in argv) for m, argv in deploys] == [
         ("pipeline.definition", "evaluation", False), ("pipeline.upsert", "evaluation", False),
-        ("pipeline.upsert", "monitoring", True)]
+        ("pipeline.upsert", "monitoring", True), ("pipeline.upsert", "quality", True)]
     for module, argv in deploys:
         args = importlib.import_module(module).build_parser().parse_args(argv)
         config = config_from_args(args, role_arn=args.role_arn)
@@ -98,9 +99,11 @@ def test_buildspec_settings_follow_the_sagemaker_project(codebuild_env):
 
 
 def test_buildspec_keeps_the_schedules_parameters():
-    [argv] = [argv for module, argv in python_modules() if module == "pipeline.upsert" and argv[0] == "monitoring"]
-    # Without --param/--schedule/--reset-params, --create-schedule keeps what the schedule has on every push.
-    assert not {"--param", "--schedule", "--reset-params"} & set(argv)
+    scheduled = [argv for module, argv in python_modules() if module == "pipeline.upsert" and "--create-schedule" in argv]
+    assert [argv[0] for argv in scheduled] == ["monitoring", "quality"]
+    for argv in scheduled:
+        # Without --param/--schedule/--reset-params, --create-schedule keeps what the schedule has on every push.
+        assert not {"--param", "--schedule", "--reset-params"} & set(argv)
 
 
 def test_the_suite_runs_without_the_deploy_settings():

@@ -24,13 +24,13 @@ from pipeline.pipelines import SPECS
 from processing_scripts import evaluate, outputs, uncertainty
 from processing_scripts import monitor as monitor_script
 from processing_scripts.text_files import shown_value
-from processing_scripts.parameters import (EVALUATION_PARAMETERS, GATE_PARAMETERS, MONITORING_PARAMETERS, Parameter,
-                                           ParameterError, by_name)
+from processing_scripts.parameters import (EVALUATION_PARAMETERS, GATE_PARAMETERS, MONITORING_PARAMETERS,
+                                           QUALITY_PARAMETERS, Parameter, ParameterError, by_name)
 from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN
 from tests.helpers import run_main
 from tests.hostile import ROOT, assert_refused, leftovers, snapshot, tree
 
-TABLES = {"evaluation": EVALUATION_PARAMETERS, "monitoring": MONITORING_PARAMETERS}
+TABLES = {"evaluation": EVALUATION_PARAMETERS, "monitoring": MONITORING_PARAMETERS, "quality": QUALITY_PARAMETERS}
 
 # What each numeric row must allow, stated independently of the table: probabilities and KS distances
 # in [0, 1], regressions of a [0, 1] metric in [0, 1], counts >= 0 (a minimum of none) or >= 1 (instances),
@@ -38,7 +38,7 @@ TABLES = {"evaluation": EVALUATION_PARAMETERS, "monitoring": MONITORING_PARAMETE
 RANGES = {
     "AucThreshold": (0, 1), "F1Threshold": (0, 1), "DecisionThreshold": (0, 1), "KsThreshold": (0, 1),
     "MaxAucRegression": (0, 1), "MaxF1Regression": (0, 1), "MinTestRows": (0, None), "MinPositives": (0, None),
-    "TransformInstanceCount": (1, None), "PsiThreshold": (0, None),
+    "TransformInstanceCount": (1, None), "PsiThreshold": (0, None), "LabelDelayHours": (0, None),
 }
 
 # A String row's probes, by what it expects (inside, outside).
@@ -53,6 +53,17 @@ OBJECTIVE_PROBES = (["max-f1", "min-precision:0.9", "min-recall:1", "min-recall:
                      "min-cost:fn=0,fp=2.5"],
                     ["best", "min-precision:1.5", "min-recall:0", "min-precision:", "min-cost:fp=1",
                      "min-cost:fp=0,fn=0", "min-cost:fp=-1,fn=1"])
+_TIME_PROBES = (["", "2024-01-07", "2024-01-07T00:00:00Z", "2024-01-07T12:00+02:00", "2024-01-07T10:30:00.123456789Z"],
+                ["yesterday", "2024-13-01", "2024-01-07T25:00", "07/01/2024"])
+# Rows whose own rule (``validate``) is more than a range or a pattern: their probes, by name.
+RULE_PROBES = {
+    "ThresholdObjective": OBJECTIVE_PROBES,
+    "WindowStart": _TIME_PROBES,
+    "WindowEnd": _TIME_PROBES,
+    # 0: no window; otherwise a divisor or a multiple of 24 (windows tile days).
+    "WindowHours": (["0", "1", "6", "24", "48", "168"], ["-1", "5", "7", "25", "1.5", "x"]),
+    "ProbabilityThreshold": (["", "0", "0.5", "1", "5e-324"], ["-5e-324", "1.0000000000000002", "nan", "inf", "x"]),
+}
 
 
 def _number(value: float, kind: str) -> str:
@@ -61,6 +72,8 @@ def _number(value: float, kind: str) -> str:
 
 def probes(row: Parameter) -> tuple[list[str], list[str]]:
     """Values just inside and just outside what ``row`` allows (KeyError: a row of a new kind)."""
+    if row.name in RULE_PROBES:
+        return RULE_PROBES[row.name]
     if row.type in ("Float", "Integer"):
         low, high = RANGES[row.name]
         assert (row.minimum, row.maximum) == (low, high), f"{row.name}: range {row.minimum}..{row.maximum}"
@@ -74,8 +87,6 @@ def probes(row: Parameter) -> tuple[list[str], list[str]]:
         return ["true", "false", "True"], ["1", "yes", ""]
     if row.choices:
         return list(row.choices), [row.choices[0].upper(), row.choices[0] + " ", ""]
-    if row.validate is not None:
-        return OBJECTIVE_PROBES
     return STRING_PROBES[row.expected]
 
 
@@ -127,6 +138,8 @@ def work(demo, tmp_path_factory) -> Path:
 def _local_argv(key: str, demo, work: Path, tmp_path: Path) -> list[str]:
     if key == "evaluation":
         return ["evaluation", "--model-data", str(demo["champion"]), "--test-data", str(demo["test"])]
+    if key == "quality":
+        return ["quality", "--capture", str(demo["test"]), "--ground-truth", str(demo["test"])]
     (tmp_path / "baseline").mkdir()
     return ["monitoring", "--baseline", str(tmp_path / "baseline"), "--data", str(demo["test"])]
 

@@ -51,13 +51,17 @@ def json_get(path: str) -> dict:
 
 def test_parameters_have_types_defaults_and_descriptions(mdef, test_config):
     params = {p["Name"]: p for p in mdef["Parameters"]}
-    assert list(params) == ["BaselineUrl", "CaptureDataUrl", "PsiThreshold", "KsThreshold", "ProcessingInstanceType"]
+    assert list(params) == ["BaselineUrl", "CaptureDataUrl", "PsiThreshold", "KsThreshold", "WindowStart", "WindowEnd",
+                            "WindowHours", "ProcessingInstanceType"]
     root = f"s3://{TEST_BUCKET}/{test_config.prefix}"
     expected = {
         "BaselineUrl": ("String", f"{root}/monitoring/baseline/"),
         "CaptureDataUrl": ("String", f"{root}/monitoring/data-capture/"),
         "PsiThreshold": ("Float", 0.2),
         "KsThreshold": ("Float", 0.1),
+        "WindowStart": ("String", ""),
+        "WindowEnd": ("String", ""),
+        "WindowHours": ("Integer", 24),
         "ProcessingInstanceType": ("String", "ml.m5.large"),
     }
     for name, (kind, default) in expected.items():
@@ -88,6 +92,12 @@ def test_processing_step_runs_monitor_check_with_named_inputs_and_output(mdef, t
         value = container_args[container_args.index(flag) + 1]
         assert value == {"Std:Join": {"On": "", "Values": [{"Get": f"Parameters.{parameter}"}]}}
     assert "--fail-on-violation" not in container_args
+    # The window: explicit bounds, or the scheduled window before the execution's start.
+    for flag, parameter in (("--start", "WindowStart"), ("--end", "WindowEnd")):
+        assert container_args[container_args.index(flag) + 1] == {"Get": f"Parameters.{parameter}"}
+    assert container_args[container_args.index("--run-start") + 1] == {"Get": "Execution.StartDateTime"}
+    assert container_args[container_args.index("--window-hours") + 1] == {
+        "Std:Join": {"On": "", "Values": [{"Get": "Parameters.WindowHours"}]}}
     inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
     assert inputs["baseline"]["S3Uri"] == {"Get": "Parameters.BaselineUrl"}
     assert inputs["data"]["S3Uri"] == {"Get": "Parameters.CaptureDataUrl"}
@@ -444,12 +454,13 @@ def data(tmp_path_factory) -> dict[str, Path]:
     capture = folder / "capture" / "AllTraffic" / "2026" / "01" / "02" / "03"
     capture.mkdir(parents=True)
     with open(capture / "records.jsonl", "w") as handle:
-        for row in rows[:, 1:]:
+        for i, row in enumerate(rows[:, 1:]):
             text = ",".join(fmt % v for fmt, v in zip(formats[1:], row))
             record = {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
                                                         "data": base64.b64encode(text.encode()).decode(),
                                                         "encoding": "BASE64"}},
-                      "eventMetadata": {"eventId": "e"}, "eventVersion": "0"}
+                      "eventMetadata": {"eventId": f"e{i}", "inferenceTime": f"2026-01-02T03:{i // 60 % 60:02d}:{i % 60:02d}Z"},
+                      "eventVersion": "0"}
             handle.write(json.dumps(record) + "\n")
     assert script.main(["baseline", "--data", str(folder / "reference.csv"), "--output-dir", str(folder / "baseline"),
                         "--label-column", "first"]) == 0
@@ -472,8 +483,12 @@ def test_local_identical_data_passes(data, tmp_path, capsys):
     assert json.loads((report.parent / "constraint_violations.json").read_text()) == {"violations": []}
 
 
+CAPTURE_DAY = ["--param", "WindowStart=2026-01-02T00:00:00Z", "--param", "WindowEnd=2026-01-03T00:00:00Z"]
+
+
 def test_local_capture_data_passes_and_reports_json(data, tmp_path, capsys):
-    code = run_local(tmp_path, "--baseline", str(data["baseline"]), "--data", str(data["capture"]), "--output", "json")
+    code = run_local(tmp_path, "--baseline", str(data["baseline"]), "--data", str(data["capture"]), "--output", "json",
+                     *CAPTURE_DAY)
     captured = capsys.readouterr()
     document = json.loads(captured.out)
     assert code == 0, captured.err
@@ -481,6 +496,23 @@ def test_local_capture_data_passes_and_reports_json(data, tmp_path, capsys):
     assert document["DriftStatus"]["violation_count"] == 0
     assert document["DriftStatus"]["drifted_features"] == "none"
     assert document["PipelineArn"].endswith(f":pipeline/{MONITORING_PIPELINE}")
+    summary = json.loads((Path(document["DriftReport"]).parent / "drift_summary.json").read_text())
+    assert summary["window"] == {"start": "2026-01-02T00:00:00Z", "end": "2026-01-03T00:00:00Z", "outside_window": 0,
+                                 "note": ""}
+
+
+def test_local_window_parameters_choose_the_captures(data, tmp_path, capsys):
+    # Every capture (WindowHours=0) is the whole day above; a window before it holds none of them.
+    assert run_local(tmp_path, "--baseline", str(data["baseline"]), "--data", str(data["capture"]),
+                     "--param", "WindowHours=0", "--output", "json") == 0
+    document = json.loads(capsys.readouterr().out)
+    summary = json.loads((Path(document["DriftReport"]).parent / "drift_summary.json").read_text())
+    assert summary["window"] == {"start": "-inf", "end": "+inf", "outside_window": 0, "note": ""}
+    code = run_local(tmp_path, "--baseline", str(data["baseline"]), "--data", str(data["capture"]),
+                     "--param", "WindowStart=2025-12-01", "--param", "WindowEnd=2025-12-02", "--output", "json")
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1 and document["PipelineExecutionStatus"] == "Failed", document
+    assert "has an inference time in the window [2025-12-01T00:00:00Z, 2025-12-02T00:00:00Z)" in document["FailureReason"]
 
 
 def test_local_shifted_data_fails_naming_the_feature(data, tmp_path, capsys):
@@ -566,7 +598,7 @@ def test_local_missing_required_flag_is_a_usage_error(data, tmp_path):
 def test_local_cli_names_every_pipeline(capsys):
     with pytest.raises(SystemExit):
         local_main(["--help"])
-    assert "{evaluation,monitoring}" in capsys.readouterr().out
+    assert "{evaluation,monitoring,quality}" in capsys.readouterr().out
 
 def test_apply_schedule_creates_then_keeps_what_it_is_not_given(aws, test_config):
     monitoring_arn = upsert.run(test_config, MONITORING, overrides={}, start=False, wait=False, boto_session=aws,

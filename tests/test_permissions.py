@@ -27,13 +27,13 @@ from moto.iam import access_control
 
 from pipeline import permissions as permissions_cli
 from pipeline.aws import schedule, upsert
-from pipeline.pipelines import EVALUATION, MONITORING
+from pipeline.pipelines import EVALUATION, MONITORING, QUALITY
 from pipeline.aws import permissions
 from pipeline.aws.iam import MANAGED_POLICY_LIMIT, PermissionsError, policy_size
 from pipeline.aws.pipeline_role import steps_of
 from pipeline.aws.scope import Scope
 from pipeline.config import PipelineConfig
-from pipeline.lambdas import freeze_model, resolve_champion
+from pipeline.lambdas import freeze_model, resolve_champion, resolve_monitored_version
 from pipeline.lambdas.champions import ChampionLookupError
 from pipeline.lambdas.storage import StagingError
 from pipeline.registry import SageMakerRegistry
@@ -283,7 +283,8 @@ def s3_locations(definition: dict, parameters: dict[str, str]) -> list[tuple[str
     for name, step in steps.items():
         args = step.get("Arguments", {})
         if step["Type"] == "Lambda":
-            for key, mode in (("ModelDataUrl", "read"), ("ValidationDataUrl", "read"),
+            for key, mode in (("ModelDataUrl", "read"), ("ValidationDataUrl", "read"), ("CaptureDataUrl", "read"),
+                              ("GroundTruthUrl", "list"), ("HistoryUri", "read"),
                               ("OutputPrefix", "write"), ("OutputUri", "write")):
                 if key in args:
                     found.append((name, mode, value(args[key])))
@@ -313,7 +314,8 @@ def _object(uri: str, mode: str) -> tuple[str, str, str]:
                                              "TestDataUrl": f"s3://{DATA_BUCKET}/b/test/",
                                              "ValidationDataUrl": f"s3://{DATA_BUCKET}/c/validation.csv",
                                              "BaselineUrl": f"s3://{DATA_BUCKET}/d/baseline/",
-                                             "CaptureDataUrl": f"s3://{DATA_BUCKET}/e/capture/"}],
+                                             "CaptureDataUrl": f"s3://{DATA_BUCKET}/e/capture/",
+                                             "GroundTruthUrl": f"s3://{DATA_BUCKET}/f/labels/"}],
                          ids=["defaults", "user-data-bucket"])
 def test_every_s3_location_of_the_definitions_is_granted_to_the_role_that_uses_it(scope, policies, parameters):
     checked = 0
@@ -322,10 +324,11 @@ def test_every_s3_location_of_the_definitions_is_granted_to_the_role_that_uses_i
         for step, mode, uri in s3_locations(definition, {k: v for k, v in parameters.items() if k in known}):
             kind = next(s["Type"] for s in steps_of(definition) if s["Name"] == step)
             role = "function" if kind == "Lambda" else "pipeline"
-            bucket, key, arn = _object(uri, mode)
+            bucket, key, arn = _object(uri, "read" if mode == "list" else mode)
             action = "s3:GetObject" if mode == "read" else "s3:PutObject"
-            assert allowed(policies[role], action, arn), f"{step}: the {role} role may not {action} {uri}"
-            if mode == "read":  # S3Prefix inputs and the functions' listings
+            if mode != "list":  # the quality function only lists the ground truth (that it exists)
+                assert allowed(policies[role], action, arn), f"{step}: the {role} role may not {action} {uri}"
+            if mode in ("read", "list"):  # S3Prefix inputs and the functions' listings
                 assert allowed(policies[role], "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": key}), \
                     f"{step}: the {role} role may not list {uri}"
             checked += 1
@@ -341,14 +344,29 @@ def test_writes_stay_inside_the_artifact_prefix(policies, config):
     assert not allowed(policies["pipeline"], "s3:PutObject", f"arn:aws:s3:::{config.bucket}/{config.prefix}/models/sha256/x")
 
 
+def test_of_the_monitoring_prefix_jobs_write_only_the_quality_history(policies, config):
+    monitoring = f"arn:aws:s3:::{config.bucket}/{config.prefix}/monitoring"
+    assert allowed(policies["pipeline"], "s3:PutObject", f"{monitoring}/quality/quality_history.jsonl")
+    for key in ("baseline/statistics.json", "data-capture/ep/x.jsonl", "ground-truth/labels.jsonl"):
+        assert allowed(policies["pipeline"], "s3:GetObject", f"{monitoring}/{key}")
+        assert not allowed(policies["pipeline"], "s3:PutObject", f"{monitoring}/{key}")
+        assert not allowed(policies["function"], "s3:PutObject", f"{monitoring}/{key}")
+    assert not allowed(policies["function"], "s3:PutObject", f"{monitoring}/quality/quality_history.jsonl")
+    # The functions read captures and the history; they only list the labels and never see the baseline.
+    for key, readable in (("data-capture/ep/x.jsonl", True), ("quality/quality_history.jsonl", True),
+                          ("ground-truth/labels.jsonl", False), ("baseline/statistics.json", False)):
+        assert allowed(policies["function"], "s3:GetObject", f"{monitoring}/{key}") == readable, key
+
+
 def test_the_scheduler_role_may_start_the_scheduled_pipeline_only(scope, policies):
     from pipeline.aws.schedule import schedule_request
 
-    name = MONITORING.name(scope.config)
-    arn = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/{name}"
-    request = schedule_request(pipeline_name=name, pipeline_arn=arn, role_arn=SCHEDULER_ROLE_ARN)
-    assert allowed(policies["scheduler"], "sagemaker:StartPipelineExecution", request["Target"]["Arn"])
-    assert not allowed(policies["scheduler"], "sagemaker:StartPipelineExecution", arn.replace("-monitoring", ""))
+    for spec in (MONITORING, QUALITY):
+        name = spec.name(scope.config)
+        arn = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/{name}"
+        request = schedule_request(pipeline_name=name, pipeline_arn=arn, role_arn=SCHEDULER_ROLE_ARN)
+        assert allowed(policies["scheduler"], "sagemaker:StartPipelineExecution", request["Target"]["Arn"])
+    assert not allowed(policies["scheduler"], "sagemaker:StartPipelineExecution", scope.config.pipeline_arn())
     assert actions_of(policies["scheduler"]) == {"sagemaker:StartPipelineExecution"}
 
 
@@ -538,33 +556,50 @@ def function_world(config: PipelineConfig) -> dict:
     s3.put_object(Bucket=config.bucket, Key=evaluation_key, Body=b"{}")
     s3.put_object(Bucket=config.bucket, Key=f"{config.prefix}/input/validation.csv", Body=b"1,0.5\n")
     s3.put_object(Bucket=DATA_BUCKET, Key="challengers/model.tar.gz", Body=CHALLENGER_MODEL)
+    # The quality check's inputs at their default prefixes: a capture of the scheduled window, labels, history.
+    constraints_key = f"{config.prefix}/executions/earlier/evaluation/constraints.json"
+    s3.put_object(Bucket=config.bucket, Key=constraints_key, Body=b"{}")
+    monitoring = f"{config.prefix}/monitoring"
+    s3.put_object(Bucket=config.bucket, Key=f"{monitoring}/data-capture/ep/AllTraffic/2024/01/07/10/c.jsonl", Body=b"{}")
+    s3.put_object(Bucket=config.bucket, Key=f"{monitoring}/ground-truth/2024/01/08/00/labels.jsonl", Body=b"{}")
+    s3.put_object(Bucket=config.bucket, Key=f"{monitoring}/quality/quality_history.jsonl", Body=b"{}\n")
     registry = SageMakerRegistry(admin.client("sagemaker"))
+    source = {"ContentType": "application/json"}
     package = registry.register(
         config.model_package_group, model_data_url=f"s3://{config.bucket}/{model_key}", image_uri=IMAGE,
-        model_metrics={"ModelQuality": {"Statistics": {"ContentType": "application/json",
-                                                       "S3Uri": f"s3://{config.bucket}/{evaluation_key}"}}},
+        model_metrics={"ModelQuality": {"Statistics": {**source, "S3Uri": f"s3://{config.bucket}/{evaluation_key}"},
+                                        "Constraints": {**source, "S3Uri": f"s3://{config.bucket}/{constraints_key}"}}},
         customer_metadata={"model_sha256": digest})
     registry.update_approval(package["ModelPackageArn"], "Approved")
     return {"admin": admin, "champion": package["ModelPackageArn"]}
 
 
+RUN_START = "2024-01-10T06:00:00Z"  # a scheduled quality check of 2024-01-07 (its labels 48 hours late)
+
+
 def lambda_events(scope: Scope) -> dict[str, dict]:
-    """Each Lambda step's event, as the evaluation pipeline sends it (parameters set, execution id filled)."""
-    parameters = {"ModelDataUrl": f"s3://{DATA_BUCKET}/challengers/model.tar.gz",
-                  "ValidationDataUrl": f"s3://{scope.config.bucket}/{scope.config.prefix}/input/validation.csv",
-                  "ModelPackageGroupName": scope.config.model_package_group}
+    """Each Lambda step's event, as the pipelines send it (parameters set or defaulted, execution filled)."""
+    given = {"ModelDataUrl": f"s3://{DATA_BUCKET}/challengers/model.tar.gz",
+             "ValidationDataUrl": f"s3://{scope.config.bucket}/{scope.config.prefix}/input/validation.csv",
+             "ModelPackageGroupName": scope.config.model_package_group}
+    events = {}
+    for definition in scope.definitions:
+        parameters = {**{p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}, **given}
 
-    def value(expression):
-        if isinstance(expression, str):
-            return expression
-        if "Get" in expression:
-            ref = expression["Get"]
-            return parameters[ref.split(".", 1)[1]] if ref.startswith("Parameters.") else EXECUTION_ID
-        join = expression["Std:Join"]
-        return join["On"].join(value(v) for v in join["Values"])
+        def value(expression):
+            if not isinstance(expression, dict):
+                return expression
+            if "Get" in expression:
+                ref = expression["Get"]
+                if ref.startswith("Parameters."):
+                    return parameters[ref.split(".", 1)[1]]
+                return {"Execution.PipelineExecutionId": EXECUTION_ID, "Execution.StartDateTime": RUN_START}[ref]
+            join = expression["Std:Join"]
+            return join["On"].join(str(value(v)) for v in join["Values"])
 
-    return {step["FunctionArn"].rsplit(":", 1)[-1]: {k: value(v) for k, v in step["Arguments"].items()}
-            for step in steps_of(scope.definitions[0]) if step["Type"] == "Lambda"}
+        events |= {step["FunctionArn"].rsplit(":", 1)[-1]: {k: value(v) for k, v in step["Arguments"].items()}
+                   for step in steps_of(definition) if step["Type"] == "Lambda"}
+    return events
 
 
 def run_functions(scope: Scope, document: dict) -> tuple[bool, str]:
@@ -582,10 +617,11 @@ def run_functions(scope: Scope, document: dict) -> tuple[bool, str]:
         def handlers():
             frozen = freeze_model.lambda_handler(events[config.freeze_function_name])
             staged = resolve_champion.lambda_handler(events[config.champion_function_name])
-            return frozen, staged
+            monitored = resolve_monitored_version.lambda_handler(events[config.monitored_version_function_name])
+            return frozen, staged, monitored
 
         try:
-            frozen, staged = enforced(handlers)
+            frozen, staged, monitored = enforced(handlers)
         except (ClientError, StagingError, ChampionLookupError) as error:
             assert denied(error), error
             return False, str(error)
@@ -596,6 +632,10 @@ def run_functions(scope: Scope, document: dict) -> tuple[bool, str]:
         assert staged["ChampionArn"] == world["champion"]
         champion = context["champion"]
         ok = champion["evaluation_staged"] and champion["model_staged"] and context["validation"]["objects"] == 1
+        bucket, _, key = monitored["ContextUri"][len("s3://"):].partition("/")
+        quality = json.loads(s3.get_object(Bucket=bucket, Key=key + "context.json")["Body"].read())
+        assert monitored["ModelPackageArn"] == world["champion"]
+        ok = ok and quality["capture"]["objects_staged"] == 1 and quality["history"]["staged"]
         return ok, "; ".join(champion["errors"])
 
 
@@ -685,6 +725,18 @@ def test_upsert_runs_under_the_codebuild_policy_and_not_without_any_checked_acti
         checked.clear()
         ok, problem, _ = run_upsert(config, without(document, action))
         assert not ok, f"upsert still works without {action}: it should not be granted"
+
+
+def test_codebuild_may_deploy_the_quality_pipeline_its_function_and_schedule(scope, policies):
+    # upsert's calls are the same for every pipeline (run under moto above for two of them); the ARNs differ.
+    config, document = scope.config, policies["codebuild"]
+    name = QUALITY.name(config)
+    for action in ("sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:StartPipelineExecution"):
+        assert allowed(document, action, config.pipeline_arn(name)), action
+    assert allowed(document, "sagemaker:DescribePipelineExecution", f"{config.pipeline_arn(name)}/execution/x")
+    assert allowed(document, "lambda:UpdateFunctionCode", config.monitored_version_function_arn)
+    schedule_arn = scope.arn("scheduler", f"schedule/default/{schedule.schedule_name(name)}")
+    assert allowed(document, "scheduler:CreateSchedule", schedule_arn)
 
 
 def test_upsert_cannot_write_outside_the_code_prefix(scope, policies, checked):

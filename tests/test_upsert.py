@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import boto3
 import pytest
@@ -17,6 +18,8 @@ from pipeline.pipelines import EVALUATION
 from pipeline.code_bundle import processing_code_bundle
 from tests.conftest import TEST_BUCKET, TEST_ROLE_ARN, create_execution_role
 from tests.helpers import assert_one_line_error, run_main
+
+REPO = Path(__file__).resolve().parents[1]
 
 PIPELINE = "binary-classifier-evaluation"
 
@@ -411,12 +414,16 @@ def test_the_package_holds_every_handler_module_and_imports_flat(tmp_path):
 
     (tmp_path / "package.zip").write_bytes(function_zip())
     with zipfile.ZipFile(tmp_path / "package.zip") as archive:
-        assert sorted(archive.namelist()) == ["champions.py", "freeze_model.py", "resolve_champion.py", "storage.py"]
+        assert sorted(archive.namelist()) == ["champions.py", "freeze_model.py", "resolve_champion.py",
+                                              "resolve_monitored_version.py", "storage.py", "windows.py"]
         archive.extractall(tmp_path / "flat")
+    # The window module is the container's own file, shipped, not a copy.
+    assert (tmp_path / "flat" / "windows.py").read_bytes() == (REPO / "processing_scripts" / "windows.py").read_bytes()
     # As Lambda loads it: the package's folder on sys.path, not this repository.
     for spec in FUNCTIONS:
         module = spec.handler.split(".")[0]
-        probe = (f"import sys; sys.modules['pipeline'] = None; sys.path.insert(0, {str(tmp_path / 'flat')!r}); "
+        probe = (f"import sys; sys.modules['pipeline'] = sys.modules['processing_scripts'] = None; "
+                 f"sys.path.insert(0, {str(tmp_path / 'flat')!r}); "
                  f"import {module}; assert callable({spec.handler})")
         result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
@@ -428,8 +435,8 @@ def test_function_deploy_is_idempotent_and_follows_code_changes(aws, test_config
     from pipeline.aws import functions
 
     client = aws.client("lambda")
-    assert [d.action for d in functions.deploy_functions(client, test_config)] == ["created", "created"]
-    assert [d.action for d in functions.deploy_functions(client, test_config)] == ["unchanged", "unchanged"]
+    assert [d.action for d in functions.deploy_functions(client, test_config)] == ["created"] * 3
+    assert [d.action for d in functions.deploy_functions(client, test_config)] == ["unchanged"] * 3
     assert functions.function_zip() == functions.function_zip()  # deterministic bytes: no spurious updates
     edited = tmp_path / "lambdas"
     shutil.copytree(functions._PACKAGE_DIR, edited)
@@ -437,11 +444,12 @@ def test_function_deploy_is_idempotent_and_follows_code_changes(aws, test_config
         handle.write("\n# an edit\n")
     monkeypatch.setattr(functions, "_PACKAGE_DIR", edited)
     deployed = functions.deploy_functions(client, test_config)
-    assert [d.action for d in deployed] == ["updated", "updated"]
+    assert [d.action for d in deployed] == ["updated"] * 3
     for item in deployed:
         assert client.get_function(FunctionName=item.name)["Configuration"]["CodeSha256"] == item.code_sha256
     assert sorted(f["FunctionName"] for f in client.list_functions()["Functions"]) == sorted(
-        [test_config.champion_function_name, test_config.freeze_function_name])
+        [test_config.champion_function_name, test_config.freeze_function_name,
+         test_config.monitored_version_function_name])
 
 
 def test_existing_functions_get_the_tags_they_lack_once(aws, test_config):
@@ -450,9 +458,9 @@ def test_existing_functions_get_the_tags_they_lack_once(aws, test_config):
     client = aws.client("lambda")
     functions.deploy_functions(client, test_config)  # untagged
     tagged = test_config.with_overrides(tags=(("sagemaker:project-name", "churn"), ("team", "ml")))
-    assert [d.action for d in functions.deploy_functions(client, tagged)] == ["updated", "updated"]
-    assert [d.action for d in functions.deploy_functions(client, tagged)] == ["unchanged", "unchanged"]
-    for name in (tagged.champion_function_name, tagged.freeze_function_name):
+    assert [d.action for d in functions.deploy_functions(client, tagged)] == ["updated"] * 3
+    assert [d.action for d in functions.deploy_functions(client, tagged)] == ["unchanged"] * 3
+    for name in (tagged.champion_function_name, tagged.freeze_function_name, tagged.monitored_version_function_name):
         assert client.get_function(FunctionName=name)["Tags"] == {"sagemaker:project-name": "churn", "team": "ml"}
 
 
@@ -464,8 +472,8 @@ def test_long_pipeline_names_give_valid_function_names_and_descriptions(aws, tes
         name = config.function_name(spec.suffix)
         assert len(name) <= 64 and name.endswith(spec.suffix)
         assert len(functions.function_settings(spec, config)["Description"]) <= 256
-    assert config.champion_function_name != config.freeze_function_name
-    assert [d.action for d in functions.deploy_functions(aws.client("lambda"), config)] == ["created", "created"]
+    assert len({config.function_name(spec.suffix) for spec in functions.FUNCTIONS}) == len(functions.FUNCTIONS)
+    assert [d.action for d in functions.deploy_functions(aws.client("lambda"), config)] == ["created"] * 3
 
 
 def test_a_lambda_role_lambda_cannot_assume_is_one_line(aws, test_config):

@@ -1,7 +1,8 @@
 """Deploy the pipeline's Lambda functions, idempotently and content-addressed.
 
-One deployment package (every module of ``pipeline/lambdas/``, flat) serves both functions; each has its
-own handler. The definition only names the functions' ARNs (``PipelineConfig.function_arn``), so building
+One deployment package (every module of ``pipeline/lambdas/``, flat, and ``processing_scripts/windows.py``,
+which the quality check's function shares with the container) serves every function; each has its own
+handler. The definition only names the functions' ARNs (``PipelineConfig.function_arn``), so building
 it stays offline; ``pipeline.upsert`` calls :func:`deploy_functions` before creating or updating the pipeline.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import CHAMPION_FUNCTION, FREEZE_FUNCTION, PipelineConfig
+from pipeline.config import CHAMPION_FUNCTION, FREEZE_FUNCTION, MONITORED_VERSION_FUNCTION, PipelineConfig
 
 RUNTIME = "python3.12"
 # A LambdaStep may run for at most 10 minutes; a function allowed longer would be cut off by the step
@@ -21,6 +22,9 @@ RUNTIME = "python3.12"
 LAMBDA_STEP_LIMIT_SECONDS = 600
 DESCRIPTION_LIMIT = 256  # Lambda's Description
 _PACKAGE_DIR = Path(__file__).parents[1] / "lambdas"
+# Modules of the processing scripts the functions import flat: standard library only, no relative imports
+# (tests/test_upsert.py imports every handler from the package alone), so they are shipped, not copied.
+SHARED_MODULES = (Path(__file__).parents[2] / "processing_scripts" / "windows.py",)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ FUNCTIONS = (
     # Hashing streams the whole archive through the function: more memory gives more network bandwidth.
     FunctionSpec(FREEZE_FUNCTION, "freeze_model.lambda_handler", 1024,
                  "Copies the model under evaluation to its content-addressed key"),
+    FunctionSpec(MONITORED_VERSION_FUNCTION, "resolve_monitored_version.lambda_handler", 256,
+                 "Finds the deployed (latest Approved) model version and stages a quality check's inputs"),
 )
 
 
@@ -56,8 +62,9 @@ class FunctionDeployment:
 
 
 def package_files() -> list[Path]:
-    """The modules that go into the deployment package (no tests, no caches)."""
-    return sorted(p for p in _PACKAGE_DIR.glob("*.py") if p.name != "__init__.py")
+    """The modules that go into the deployment package (no tests, no caches), in the order they are zipped."""
+    return sorted([*(p for p in _PACKAGE_DIR.glob("*.py") if p.name != "__init__.py"), *SHARED_MODULES],
+                  key=lambda p: p.name)
 
 
 def function_zip() -> bytes:

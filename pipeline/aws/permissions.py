@@ -3,12 +3,13 @@ by ``python -m pipeline.permissions``).
 
 Roles (``ROLES``), and the code each one runs:
 
-* ``pipeline``  -- SageMaker runs both pipelines' steps as it (CreateModel, transform and processing jobs,
+* ``pipeline``  -- SageMaker runs every pipeline's steps as it (CreateModel, transform and processing jobs,
   RegisterModel, the Lambda steps' invocations) and the jobs' containers run as it. Its statements are
-  made from the step types found in the two definitions, so a new step type fails here until declared.
-* ``function``  -- the Lambda functions ``pipeline.aws.functions.FUNCTIONS`` (champion lookup, model freezing).
-* ``codebuild`` -- ``buildspec.yml``'s ``python -m pipeline.upsert`` runs (functions, pipelines, schedule).
-* ``scheduler`` -- EventBridge Scheduler starting the drift-check pipeline.
+  made from the step types found in the definitions, so a new step type fails here until declared.
+* ``function``  -- the Lambda functions ``pipeline.aws.functions.FUNCTIONS`` (champion lookup, model freezing,
+  the quality check's inputs).
+* ``codebuild`` -- ``buildspec.yml``'s ``python -m pipeline.upsert`` runs (functions, pipelines, schedules).
+* ``scheduler`` -- EventBridge Scheduler starting the scheduled (drift-check, model-quality) pipelines.
 * ``operator``  -- an engineer's identity policy for the CLIs that call AWS outside CodeBuild
   (``pipeline.registry --backend sagemaker``, ``pipeline.monitor --s3 aws``, ``pipeline.endpoint``).
 
@@ -24,7 +25,8 @@ from typing import Any, Callable
 
 from pipeline.aws.iam import POLICY_VERSION, Statement, policy_document
 from pipeline.aws.pipeline_role import pipeline_statements
-from pipeline.aws.scope import CODE, EXECUTIONS, INPUT, MODELS, MONITORING, Scope
+from pipeline.aws.scope import (CAPTURE_DATA, CODE, EXECUTIONS, GROUND_TRUTH, INPUT, MODELS, MONITORING,
+                                QUALITY_HISTORY, Scope)
 
 ROLES = ("pipeline", "function", "codebuild", "scheduler", "operator")
 # The service each role is assumed by; the operator policy is attached to people, not assumed by a service.
@@ -55,7 +57,8 @@ def entry_points(role: str) -> tuple[str, ...]:
 # ----------------------------------------------------------------------------------------- function role
 
 def function_statements(scope: Scope) -> list[Statement]:
-    """The Lambda functions: read the registry, freeze ModelDataUrl, stage the champion and validation data."""
+    """The Lambda functions: read the registry, freeze ModelDataUrl, stage the champion and validation data,
+    and stage a quality check's inputs (constraints, history, the window's captures; list the labels)."""
     group = scope.config.model_package_group
     return [
         # champions.latest_approved: the group, every page of its Approved versions, the newest one.
@@ -63,10 +66,12 @@ def function_statements(scope: Scope) -> list[Statement]:
         Statement("ReadChampionVersions", ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"),
                   scope.sagemaker("model-package", group, "*")),
         # Sources: ModelDataUrl (default under input/), the champion's frozen archive and evaluation, the
-        # validation data. A copy also reads the source's tags (S3 copies them by default).
+        # validation data, the deployed version's constraints, the quality history and Data Capture objects.
+        # A copy also reads the source's tags (S3 copies them by default).
         Statement("ReadSources", ("s3:GetObject", "s3:GetObjectTagging"),
-                  scope.objects(INPUT, MODELS, EXECUTIONS) + scope.data_objects()),
-        *scope.listing("ListSources", INPUT, MODELS, EXECUTIONS),
+                  scope.objects(INPUT, MODELS, EXECUTIONS, CAPTURE_DATA, QUALITY_HISTORY) + scope.data_objects()),
+        # ... and the ground truth is listed (that it exists), never read.
+        *scope.listing("ListSources", INPUT, MODELS, EXECUTIONS, CAPTURE_DATA, GROUND_TRUTH, QUALITY_HISTORY),
         # Targets: the content-addressed archive, the execution's staged context. Large copies are multipart
         # (UploadPartCopy), aborted on failure.
         Statement("WriteFrozenModelsAndContext", ("s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectTagging"),
@@ -79,7 +84,7 @@ def function_statements(scope: Scope) -> list[Statement]:
 # ---------------------------------------------------------------------------------------- codebuild role
 
 def codebuild_statements(scope: Scope) -> list[Statement]:
-    """``python -m pipeline.upsert`` (both pipelines, the functions, the schedule), as buildspec.yml runs it."""
+    """``python -m pipeline.upsert`` (every pipeline, the functions, the schedules), as buildspec.yml runs it."""
     from pipeline.aws.functions import FUNCTIONS
     from pipeline.aws.schedule import schedule_name
     from pipeline.pipelines import SPECS
@@ -118,7 +123,7 @@ def codebuild_statements(scope: Scope) -> list[Statement]:
 # ---------------------------------------------------------------------------------------- scheduler role
 
 def scheduler_statements(scope: Scope) -> list[Statement]:
-    """EventBridge Scheduler: start the drift-check pipeline, nothing else."""
+    """EventBridge Scheduler: start the scheduled pipelines (drift check, model quality), nothing else."""
     from pipeline.pipelines import SPECS
 
     return [Statement("StartMonitoringPipeline", ("sagemaker:StartPipelineExecution",),

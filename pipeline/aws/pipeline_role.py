@@ -6,7 +6,7 @@ import re
 from typing import Any, Callable, Iterable, Mapping
 
 from pipeline.aws.iam import PermissionsError, Statement
-from pipeline.aws.scope import CODE, EXECUTIONS, INPUT, MODELS, MONITORING, Scope
+from pipeline.aws.scope import CODE, EXECUTIONS, INPUT, MODELS, MONITORING, QUALITY_HISTORY, Scope
 
 # Log groups SageMaker jobs write to, and the namespaces their instance metrics go to.
 JOB_LOG_GROUPS = {"Processing": "/aws/sagemaker/ProcessingJobs", "Transform": "/aws/sagemaker/TransformJobs"}
@@ -135,5 +135,7 @@ def pipeline_statements(scope: Scope) -> list[Statement]:
         Statement("ReadPipelineArtifacts", ("s3:GetObject",),
                   scope.objects(CODE, INPUT, MODELS, EXECUTIONS, MONITORING) + scope.data_objects()),
         Statement("WriteExecutionOutputs", ("s3:PutObject",), scope.objects(EXECUTIONS)),
+        # The model-quality check replaces the one history object (its second output) on every run.
+        Statement("WriteQualityHistory", ("s3:PutObject",), scope.objects(QUALITY_HISTORY)),
         *scope.listing("ListPipelineArtifacts", CODE, INPUT, MODELS, EXECUTIONS, MONITORING),
     ]

@@ -1,4 +1,4 @@
-"""The EventBridge Scheduler schedule that starts a schedulable pipeline (the drift check, daily).
+"""The EventBridge Scheduler schedule that starts a schedulable pipeline (the drift check and the model-quality check, daily).
 
 Its request is built and checked offline (``--print-schedule``); an existing schedule keeps its
 expression, state and parameters unless told otherwise, and the parameters it keeps are checked against

@@ -13,6 +13,9 @@ from pipeline.limits import is_bucket_name
 
 # The parts of the artifact layout the roles read or write (Scope.folders says where each is).
 CODE, INPUT, MODELS, EXECUTIONS, MONITORING = "code", "input", "models", "executions", "monitoring"
+# Parts of MONITORING on their own, for a role that needs only them: the default Data Capture and ground-truth
+# prefixes, and the model-quality history (the one object under MONITORING a job writes).
+CAPTURE_DATA, GROUND_TRUTH, QUALITY_HISTORY = "capture-data", "ground-truth", "quality-history"
 
 _KMS_KEY_ID_RE = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 _KMS_ARN_RE = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key|alias)/(.+)$")
@@ -26,7 +29,7 @@ class Scope:
     scheduler_role_arn: str
     data_buckets: tuple[str, ...] = ()
     endpoints: tuple[str, ...] = ()
-    _definitions: tuple[dict, dict] | None = field(default=None, compare=False, repr=False)
+    _definitions: tuple[dict, ...] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.config.role_arn == PLACEHOLDER_ROLE_ARN:
@@ -66,6 +69,7 @@ class Scope:
     def folders(self) -> dict[str, tuple[str, ...]]:
         """Each part of the layout: its key prefixes, read from where the layout is declared."""
         from pipeline.pipelines.monitoring import default_baseline_url, default_capture_data_url
+        from pipeline.pipelines.quality import default_ground_truth_url, quality_prefix
 
         config = self.config
 
@@ -79,7 +83,11 @@ class Scope:
             MODELS: (key(config.frozen_models_prefix) + "/",),
             # Per-execution outputs, as definition.py's and monitoring.py's steps name them.
             EXECUTIONS: (f"{config.prefix}/executions/",),
-            MONITORING: (key(default_baseline_url(config)), key(default_capture_data_url(config))),
+            MONITORING: (key(default_baseline_url(config)), key(default_capture_data_url(config)),
+                         key(default_ground_truth_url(config)), key(quality_prefix(config))),
+            CAPTURE_DATA: (key(default_capture_data_url(config)),),
+            GROUND_TRUTH: (key(default_ground_truth_url(config)),),
+            QUALITY_HISTORY: (key(quality_prefix(config)),),
         }
 
     def objects(self, *parts: str) -> tuple[str, ...]:
@@ -134,7 +142,7 @@ class Scope:
         return Statement(sid, ("iam:PassRole",), (role_arn,), {"StringEquals": {"iam:PassedToService": service}})
 
     @property
-    def definitions(self) -> tuple[dict, dict]:
+    def definitions(self) -> tuple[dict, ...]:
         """Every pipeline's definition JSON (pipeline.pipelines.SPECS), built offline."""
         if self._definitions is None:
             from pipeline.pipelines import SPECS

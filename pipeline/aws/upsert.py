@@ -219,8 +219,11 @@ def run(
     from pipeline.aws.schedule import plan_schedule, read_schedule, schedule_name, write_schedule
 
     if schedule is not None and not spec.schedulable:
+        from pipeline.pipelines import SPECS
+
+        scheduled = " or ".join(key for key, other in SPECS.items() if other.schedulable)
         raise ConfigError(f"the {spec.key} pipeline has no schedule: schedules are for "
-                          "python -m pipeline.upsert monitoring")
+                          f"python -m pipeline.upsert {scheduled}")
     code = processing_code_bundle()
     pipeline_name, definition = checked_definition(config, spec, code)
     # Fail on bad parameters before anything is read, uploaded or created.

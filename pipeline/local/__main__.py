@@ -5,10 +5,13 @@
                              [--param Name=Value ...] [--output text|json] [--retry EXECUTION_ID]
     python -m pipeline.local monitoring --baseline DIR|s3://... --data FILE|DIR|s3://...
                              [--work-dir DIR] [--param Name=Value ...] [--output text|json]
+    python -m pipeline.local quality --capture FILE|DIR|s3://... --ground-truth FILE|DIR|s3://...
+                             [--model-package-group G] [--work-dir DIR] [--param Name=Value ...] [--output text|json]
 
-Exit codes: 0 the model passed the gate and was registered (evaluation) or no drift (monitoring); 1 the
-pipeline failed (the gate said no, drift, or a step failed: the reason is printed); 2 bad usage or input,
-before any step ran (an unwritable work folder or registry included).
+Exit codes: 0 the model passed the gate and was registered (evaluation), no drift (monitoring) or the
+deployed model's quality is within its constraints (quality); 1 the pipeline failed (the gate said no,
+drift, degraded quality or not enough labelled data, or a step failed: the reason is printed); 2 bad usage
+or input, before any step ran (an unwritable work folder or registry included).
 
 ``--retry ID`` runs an execution again under its id (one that failed or was interrupted, like SageMaker's
 RetryPipelineExecution): a package that execution registered already is not registered twice.
@@ -69,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="pipeline parameter (repeatable), checked before any step runs")
     common.add_argument("--pipeline-name", help="pipeline name (default binary-classifier-evaluation; the drift "
-                                                "check's is <name>-monitoring)")
+                                                "check's is <name>-monitoring, the quality check's <name>-quality)")
     common.add_argument("--output", choices=("text", "json"), default="text", help="result format on stdout")
     common.add_argument("--retry", metavar="EXECUTION_ID",
                         help="run a failed or interrupted execution again under its id (nothing registered twice)")

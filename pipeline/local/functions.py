@@ -7,7 +7,7 @@ import tempfile
 from typing import Any, Callable, Mapping
 
 from pipeline.config import PipelineConfig
-from pipeline.lambdas import freeze_model, resolve_champion
+from pipeline.lambdas import freeze_model, resolve_champion, resolve_monitored_version
 from pipeline.lambdas.storage import ChangedError, StagingError
 from pipeline.local.sagemaker_api import LocalSageMakerApi
 from pipeline.local.store import LocalObjectStore, StoreError
@@ -74,4 +74,6 @@ def local_functions(
     return {
         config.champion_function_arn: lambda event: resolve_champion.resolve(event, sagemaker=sagemaker, storage=storage),
         config.freeze_function_arn: lambda event: freeze_model.freeze(event, storage=storage),
+        config.monitored_version_function_arn:
+            lambda event: resolve_monitored_version.resolve(event, sagemaker=sagemaker, storage=storage),
     }

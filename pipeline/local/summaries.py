@@ -85,12 +85,41 @@ def monitoring_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
     return lines, fields
 
 
+def quality_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
+    """The verdict, the window and its matched rows, the violated metrics, the report and the history."""
+    from pipeline.pipelines.quality import QUALITY_CHECK_STEP
+    from steps.quality_check import HISTORY_FILE, HISTORY_OUTPUT, QUALITY_OUTPUT, REPORT_FILE, STATUS_FILE
+
+    fields: dict[str, Any] = {}
+    folder = output_folder(runner, result, QUALITY_CHECK_STEP, QUALITY_OUTPUT)
+    status: dict[str, Any] = {}
+    if folder is not None:
+        status = _read_json(folder / STATUS_FILE)
+        fields["QualityStatus"] = status or None
+        fields["QualityReport"] = str(folder / REPORT_FILE)
+    history = output_folder(runner, result, QUALITY_CHECK_STEP, HISTORY_OUTPUT)
+    if status:
+        window = f"[{status.get('window_start')}, {status.get('window_end')})"
+        lines = [f"quality: {status.get('verdict')} on window {window}, {status.get('matched')} matched rows; "
+                 f"violated metrics: {status.get('violated_metrics')}"]
+    else:
+        lines = [f"failed: {_failed_step(result)}"]
+    if folder is not None:
+        lines.append(f"report: {folder / REPORT_FILE}")
+    if history is not None:  # the step's second output: the pipeline's one history object
+        path = history / HISTORY_FILE
+        fields["QualityHistory"] = str(path)
+        lines.append(f"history: {path}")
+    return lines, fields
+
+
 def generic_outcome(runner, result) -> tuple[list[str], dict[str, Any]]:
     """A pipeline without its own summary: its status, and why it failed."""
     return [result.status if result.status == "Succeeded" else f"failed: {_failed_step(result)}"], {}
 
 
-OUTCOMES: dict[str, Callable] = {"evaluation": evaluation_outcome, "monitoring": monitoring_outcome}
+OUTCOMES: dict[str, Callable] = {"evaluation": evaluation_outcome, "monitoring": monitoring_outcome,
+                                 "quality": quality_outcome}
 # What exit code 0 means for each pipeline: registered, or no drift.
 SUCCEEDED: dict[str, Callable] = {"evaluation": lambda result: result.status == "Succeeded"
                                   and bool(result.model_package_arn)}

@@ -3,6 +3,10 @@
     CheckDataDrift ──► NoDriftViolations ── violation_count == 0 ──► (execution succeeds)
     (monitor.py check:                     └── otherwise ──► DataDriftDetected (FailStep naming the
      drift_status.json)                                        drifted features, checks and report)
+
+A scheduled execution checks the captures of the last whole window (WindowHours, aligned on UTC midnight)
+before its start time; WindowStart/WindowEnd choose a window, WindowHours=0 checks every capture (CSV
+data has no inference time: a scheduled window is ignored for it, an explicit one refused).
 """
 from __future__ import annotations
 
