@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install clean
+.PHONY: run test install clean monitor-demo
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ run: $(STAMP)
 
 drift-demo: $(STAMP)
 	$(PY) -m pipeline.drift_demo
+
+monitor-demo: $(STAMP)
+	$(PY) -m pipeline.quality_demo
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
