@@ -141,13 +141,24 @@ def read_ground_truth(path: str | os.PathLike, *, shown: Callable[[Path], str] =
 
     def lines() -> Iterable[tuple[str, str]]:
         for file in files:
-            check_text(file, shown(file))
+            name = shown(file)  # once per file, not per line
+            check_text(file, name)
             with open(file, encoding="utf-8-sig") as handle:  # a byte-order mark is not part of the first record
                 for number, line in enumerate(handle, 1):
                     if line.strip():
-                        yield f"{shown(file)}:{number}", line
+                        yield f"{name}:{number}", line
 
-    truth = collect(lines())
+    try:
+        truth = collect(lines())
+    except UnicodeDecodeError as error:  # past the part check_text reads
+        raise DataError(f"{shown(Path(path))}: a byte is not UTF-8 text ({error.reason}); save the "
+                        "ground truth as UTF-8") from None
+    return checked(truth, path, shown=shown, max_skipped_share=max_skipped_share)
+
+
+def checked(truth: GroundTruth, path: str | os.PathLike, *, shown: Callable[[Path], str],
+            max_skipped_share: float) -> GroundTruth:
+    """``truth`` as read from ``path``, or DataError when it holds no record or too many malformed ones."""
     if not truth.record_count:
         raise DataError(f"{shown(Path(path))} holds no ground-truth records; upload one JSON line per labelled "
                         "request ({\"groundTruthData\": ..., \"eventMetadata\": {\"eventId\": ...}})")

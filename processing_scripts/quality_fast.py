@@ -219,7 +219,7 @@ def _read_ground_truth(path: str | os.PathLike, *, shown: Callable[[Path], str],
     for file in files:
         name = shown(file)
         check_text(file, name)
-        for first_line, text, newlines in _blocks(file, strip_bom=False):
+        for first_line, text, newlines in _blocks(file, strip_bom=True):
             matches = _TRUTH.findall(text)
             if len(matches) == newlines + (not text.endswith("\n")):
                 truth.record_count += len(matches)
@@ -259,15 +259,7 @@ def _read_ground_truth(path: str | os.PathLike, *, shown: Callable[[Path], str],
             labels[event_id] = given
         truth.conflicting = sorted(conflicting)
     truth.labels = labels
-    # ground_truth.read_ground_truth's refusals, word for word.
-    if not truth.record_count:
-        raise DataError(f"{shown(Path(path))} holds no ground-truth records; upload one JSON line per labelled "
-                        "request ({\"groundTruthData\": ..., \"eventMetadata\": {\"eventId\": ...}})")
-    if len(truth.skipped) > max_skipped_share * truth.record_count or len(truth.skipped) == truth.record_count:
-        where, reason = truth.skipped[0]
-        raise DataError(f"{where}: {reason}; {len(truth.skipped)} of {truth.record_count} ground-truth records are "
-                        f"malformed, more than {max_skipped_share:.0%}: fix them or pass a larger --max-skipped-share")
-    return truth
+    return ground_truth.checked(truth, path, shown=shown, max_skipped_share=max_skipped_share)
 
 
 # --- the merge -------------------------------------------------------------------------------------
