@@ -48,7 +48,7 @@ def _finding(kind: str, finding: str, evidence: str, action: str, **fields: Any)
 
 
 def _log_losses(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    clipped = np.clip(p, 1e-15, 1 - 1e-15)  # scikit-learn's log_loss clips so
+    clipped = metrics.clipped(p)  # as metrics.log_loss (and scikit-learn's) clip: the same log loss everywhere
     return -(y * np.log(clipped) + (1 - y) * np.log1p(-clipped))
 
 
@@ -193,11 +193,12 @@ def threshold_check(y_true: np.ndarray, y_score: np.ndarray, *, threshold: float
                 f"(difference {gain:+.4f}, 95% interval {lower:+.4f} to {upper:+.4f})")
     else:
         fp_cost, fn_cost = target
-        per_row = lambda pred: fp_cost * (pred & (y == 0)) + fn_cost * (~pred & (y == 1))  # noqa: E731
+        unit = max(fp_cost, fn_cost)  # computed in units of the larger cost: huge costs cannot overflow
+        per_row = lambda pred: (fp_cost / unit) * (pred & (y == 0)) + (fn_cost / unit) * (~pred & (y == 1))  # noqa: E731
         saving = per_row(current) - per_row(predicted)
-        gain = float(saving.mean())
-        lower, upper = _mean_interval(saving.astype(np.float64))
-        base = float(per_row(current).mean())
+        gain = float(saving.mean()) * unit
+        lower, upper = (bound * unit for bound in _mean_interval(saving.astype(np.float64)))
+        base = float(per_row(current).mean()) * unit
         relative = gain / base if base > 0 else 0.0
         text = (f"expected test cost {base:.4f} per row at the decision threshold {threshold:g}; {base - gain:.4f} with "
                 f"the {source} (saving {gain:.4f}, 95% interval {lower:.4f} to {upper:.4f})")

@@ -44,3 +44,14 @@ def test_windows_are_half_open_and_checked():
     with pytest.raises(ValueError, match="does not tile days"):
         w.scheduled_window(w.parse_time("2024-01-08"), hours=5)
     assert w.parse_time("2024-01-07T10:00:00.123456789Z").microsecond == 123456
+
+
+def test_a_zone_needs_a_time_and_impossible_capture_times_are_refused():
+    from processing_scripts.windows import Window, parse_time
+
+    with pytest.raises(ValueError, match="is not an ISO 8601"):
+        parse_time("2024-01-07+02:00")  # would be read as 02:00 o'clock
+    window = Window(parse_time("2024-01-07"), parse_time("2024-01-08"))
+    for impossible in ("2024-01-07T25:00:00Z", "2024-13-07T10:00:00Z"):
+        with pytest.raises(ValueError):
+            window.holds(impossible)
