@@ -187,6 +187,16 @@ def _body(part_record: Any, part: str, *, input_rows: int | None = None) -> tupl
     return lines, width
 
 
+def _parse_line(line: str) -> Any:
+    """The JSON value of one capture line, or the reason it is none."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        raise _Malformed(f"not JSON ({error.msg}); each line must be one Data Capture record") from None
+    except RecursionError:
+        raise _Malformed("not JSON (nested too deeply); each line must be one Data Capture record") from None
+
+
 def _in_window(record: Any, window: Any) -> bool:
     """Whether a parsed record's ``eventMetadata.inferenceTime`` lies in ``window`` (a windows.Window)."""
     metadata = record.get("eventMetadata") if isinstance(record, dict) else None
@@ -202,12 +212,7 @@ def _in_window(record: Any, window: Any) -> bool:
 def _record(line: str, window: Any = None) -> tuple[int, int, list[str]] | None:
     """(output width, input width, rows as CSV lines, output fields first) of one capture record; None
     when its inference time lies outside ``window``."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise _Malformed(f"not JSON ({error.msg}); each line must be one Data Capture record") from None
-    except RecursionError:
-        raise _Malformed("not JSON (nested too deeply); each line must be one Data Capture record") from None
+    record = _parse_line(line)
     if window is not None and not _in_window(record, window):
         return None
     capture = record.get("captureData") if isinstance(record, dict) else None
@@ -416,12 +421,7 @@ def _input_rows(endpoint_input: Any) -> int | None:
 
 def _prediction(line: str, window: Any) -> tuple[str, tuple[float, ...]] | None:
     """(event id, probabilities) of one capture record; None when its inference time is outside ``window``."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise _Malformed(f"not JSON ({error.msg}); each line must be one Data Capture record") from None
-    except RecursionError:
-        raise _Malformed("not JSON (nested too deeply); each line must be one Data Capture record") from None
+    record = _parse_line(line)
     metadata = record.get("eventMetadata") if isinstance(record, dict) else None
     capture = record.get("captureData") if isinstance(record, dict) else None
     if not isinstance(metadata, dict) or not isinstance(capture, dict):

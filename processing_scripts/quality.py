@@ -37,6 +37,7 @@ from .capture import MAX_SKIPPED_SHARE
 from .columns import DataError
 from .evaluation_document import evaluate_scores, to_json
 from .ground_truth import Joined
+from .monitor import Parser, UsageError  # one one-line argparse for the container scripts
 from .outputs import write_outputs
 from .quality_check import check_quality
 from .quality_report import render_report
@@ -240,17 +241,6 @@ def _dump(document: Any) -> bytes:
 
 
 # -------------------------------------------------------------------------------------------------- CLI
-
-class UsageError(ValueError):
-    """Unusable command-line arguments."""
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line :class:`UsageError` instead of usage text and exit 2."""
-
-    def error(self, message: str):
-        raise UsageError(f"{message} (see --help)")
-
 
 def _fraction(flag: str, *, low: float = 0.0, high: float = 1.0):
     def parse(text: str) -> float:
