@@ -42,7 +42,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .columns import DataError, Dataset
 from . import csv_dataset
@@ -241,6 +241,17 @@ def _record(line: str, window: Any = None) -> tuple[int, int, list[str]] | None:
 # --- a folder of records --------------------------------------------------------------------------
 
 
+def _capture_lines(files: list[Path], names: list[str]) -> Iterator[tuple[int, int, str]]:
+    """(file index, line number, line) of every non-blank line of the capture files, each checked as text."""
+    for index, file in enumerate(files):
+        check_text(file, names[index])
+        # utf-8-sig: a leading byte-order mark is not part of the first record (as for CSV).
+        with open(file, encoding="utf-8-sig", errors="replace") as handle:
+            for line_no, line in enumerate(handle, 1):
+                if line.strip():
+                    yield index, line_no, line
+
+
 def _shape_reason(shape: tuple[int, int], main: tuple[int, int], count: int, usable: int, first: str) -> str:
     """Why a record of ``shape`` is skipped when most have ``main``."""
     split = "" if shape[0] == main[0] else f" ({shape[0]} from the endpoint output, theirs {main[0]})"
@@ -264,26 +275,20 @@ def read_capture(path: str | os.PathLike, *, shown: Callable[[Path], str] = str,
     groups: dict[tuple[int, int], tuple[list[tuple[int, int]], list[str]]] = {}  # shape: (records, lines)
     skipped: list[tuple[int, int, str]] = []  # (file index, line number, reason)
     records = outside = 0
-    for index, file in enumerate(files):
-        check_text(file, names[index])
-        # utf-8-sig: a leading byte-order mark is not part of the first record (as for CSV).
-        with open(file, encoding="utf-8-sig", errors="replace") as handle:
-            for line_no, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                records += 1
-                try:
-                    read = _record(line, window)
-                except _Malformed as why:
-                    skipped.append((index, line_no, str(why)))
-                    continue
-                if read is None:
-                    outside += 1
-                    continue
-                output_width, input_width, lines = read
-                where, rows = groups.setdefault((output_width, input_width), ([], []))
-                where.append((index, line_no))
-                rows += lines
+    for index, line_no, line in _capture_lines(files, names):
+        records += 1
+        try:
+            read = _record(line, window)
+        except _Malformed as why:
+            skipped.append((index, line_no, str(why)))
+            continue
+        if read is None:
+            outside += 1
+            continue
+        output_width, input_width, lines = read
+        where, rows = groups.setdefault((output_width, input_width), ([], []))
+        where.append((index, line_no))
+        rows += lines
     if records == 0:
         raise DataError(f"{shown(Path(path))} holds no captured requests; pass Data Capture files (JSON lines "
                         "with captureData)")
@@ -461,23 +466,18 @@ def read_predictions(path: str | os.PathLike, *, window: Any = None, shown: Call
     predictions = Predictions([], [])
     skipped: list[tuple[int, int, str]] = []
     names = [shown(file) for file in files]
-    for index, file in enumerate(files):
-        check_text(file, names[index])
-        with open(file, encoding="utf-8-sig", errors="replace") as handle:
-            for line_no, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                predictions.record_count += 1
-                try:
-                    found = _prediction(line, window)
-                except _Malformed as why:
-                    skipped.append((index, line_no, str(why)))
-                    continue
-                if found is None:
-                    predictions.outside_window += 1
-                    continue
-                predictions.event_ids.append(found[0])
-                predictions.scores.append(found[1])
+    for index, line_no, line in _capture_lines(files, names):
+        predictions.record_count += 1
+        try:
+            found = _prediction(line, window)
+        except _Malformed as why:
+            skipped.append((index, line_no, str(why)))
+            continue
+        if found is None:
+            predictions.outside_window += 1
+            continue
+        predictions.event_ids.append(found[0])
+        predictions.scores.append(found[1])
     if predictions.record_count == 0:
         raise DataError(f"{shown(Path(path))} holds no captured requests; pass Data Capture files (JSON lines "
                         "with captureData)")

@@ -247,10 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse(argv: Sequence[str] | None) -> argparse.Namespace | int:
-    """Parsed arguments, or the exit code when parsing ended the run (--help or an error)."""
+def parse(argv: Sequence[str] | None, *, build: Callable[[], argparse.ArgumentParser] | None = None,
+          ) -> argparse.Namespace | int:
+    """Parsed arguments, or the exit code when parsing ended the run (--help or an error); ``build``: the
+    script's parser (default this script's)."""
     try:
-        return build_parser().parse_args(argv)
+        return (build or build_parser)().parse_args(argv)
     except SystemExit as exit_:  # --help
         return EXIT_BAD_INPUT if exit_.code else EXIT_OK
     except UsageError as error:

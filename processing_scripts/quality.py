@@ -37,7 +37,8 @@ from .capture import MAX_SKIPPED_SHARE
 from .columns import DataError
 from .evaluation_document import evaluate_scores, to_json
 from .ground_truth import Joined
-from .monitor import Parser, UsageError  # one one-line argparse for the container scripts
+from .monitor import Parser  # one one-line argparse for the container scripts
+from .monitor import parse as monitor_parse
 from .outputs import write_outputs
 from .quality_check import check_quality
 from .quality_report import render_report
@@ -302,13 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace | int:
-    try:
-        return build_parser().parse_args(argv)
-    except SystemExit as exit_:  # --help
-        return EXIT_BAD_INPUT if exit_.code else EXIT_OK
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    """Parsed arguments, or the exit code when parsing ended the run (monitor.py's rule)."""
+    return monitor_parse(argv, build=build_parser)
 
 
 def run(args: argparse.Namespace, *, shown: Mapping[str, Callable[[Path], str]] | None = None,
